@@ -1,0 +1,1 @@
+"""The ``pybpf`` command line (click + rich). Uses only the public API."""

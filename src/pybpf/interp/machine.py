@@ -1,0 +1,175 @@
+"""The reference interpreter: compile a program's functions once, then run them.
+
+:class:`Interpreter` is the backend (``load(spec) -> InterpProgram``); an
+:class:`InterpProgram` runs with :meth:`~InterpProgram.run` (registers r1..r5 given) or
+:meth:`~InterpProgram.run_mem` (the raw ``mem`` program type: r1 points at caller bytes, r2
+holds their length). Faults are :class:`~pybpf.errors.ExecutionFault` carrying the pc, the
+instruction text and the address.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pybpf.errors import ExecutionFault
+from pybpf.interp import ops
+from pybpf.interp.codegen import FunctionTranslator
+from pybpf.isa import Instruction, pcs
+from pybpf.program.cfg import split_functions
+from pybpf.program.spec import ProgramSpec
+from pybpf.runtime.execstate import (
+    DEFAULT_BUDGET,
+    MAX_BPF_STACK,
+    Entry,
+    ExecState,
+    Helper,
+    ProgramExit,
+)
+from pybpf.runtime.memory import Memory, RegionKind
+
+#: Code addresses handed out for ``lddw`` BPF_PSEUDO_FUNC: ``CODE_BASE + 8 * pc`` (no region).
+CODE_BASE = 0xFFFFFFFFA0000000
+
+
+def code_address(pc: int) -> int:
+    return CODE_BASE + 8 * pc
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """Outcome of one run: ``retval`` (r0, unsigned 64-bit) and instructions executed."""
+
+    retval: int
+    instructions: int
+    duration_ns: int = 0
+    memory: bytes | None = None
+
+    @property
+    def retval_s64(self) -> int:
+        return ops.s64(self.retval)
+
+
+def _namespace(state: ExecState, helpers: dict[int, Helper]) -> dict[str, Any]:
+    mem = state.memory
+    ns: dict[str, Any] = {
+        "X": state,
+        "MEM": mem,
+        "RD": mem.readable,
+        "WR": mem.writable,
+        "STK": state.stacks,
+        "FP": state.frame_pointers,
+        "ZERO_STACK": bytes(MAX_BPF_STACK),
+        "FAULT": ExecutionFault,
+        "ATOMIC_RMW": ops.ATOMIC_RMW,
+    }
+    for n, fmt in ((1, "B"), (2, "H"), (4, "I"), (8, "Q")):
+        ns[f"U{n}"] = struct.Struct("<" + fmt).unpack_from
+        ns[f"S{n}"] = struct.Struct("<" + fmt.lower()).unpack_from
+        ns[f"P{n}"] = struct.Struct("<" + fmt).pack_into
+    for name in ("sdiv64", "smod64", "sdiv32", "smod32", "bswap16", "bswap32", "bswap64"):
+        ns[name] = getattr(ops, name)
+    for hid, fn in helpers.items():
+        ns[f"H{hid}"] = fn
+    return ns
+
+
+class InterpProgram:
+    """A program compiled for the interpreter, bound to its memory and execution state."""
+
+    def __init__(self, spec: ProgramSpec, state: ExecState, budget: int) -> None:
+        self.spec = spec
+        self.state = state
+        self.memory = state.memory
+        self.budget = budget
+        self._insn_at = dict(zip(pcs(spec.instructions), spec.instructions, strict=True))
+        functions = split_functions(spec.instructions)
+        helpers = frozenset(state.helpers)
+        sources = [FunctionTranslator(f, helpers, code_address).source() for f in functions]
+        self.source = "\n".join(sources)
+        ns = _namespace(state, state.helpers)
+        code = compile(self.source, f"<pybpf program {spec.name}>", "exec")
+        exec(code, ns)  # noqa: S102 - generated from decoded instructions only
+        self.entry: Entry = ns["F0"]
+        for f in functions:
+            state.functions[code_address(f.start)] = ns[f"F{f.start}"]
+
+    def run(
+        self, r1: int = 0, r2: int = 0, r3: int = 0, r4: int = 0, r5: int = 0,
+        *, budget: int | None = None,
+    ) -> RunResult:
+        """Run once with the given argument registers; return r0 and the instruction count."""
+        limit = self.budget if budget is None else budget
+        state = self.state
+        state.begin(limit)
+        start = time.perf_counter_ns()
+        try:
+            r0 = self.entry(r1, r2, r3, r4, r5, 0)
+        except ProgramExit as stop:
+            r0 = stop.value & 0xFFFFFFFFFFFFFFFF
+        except ExecutionFault as fault:
+            raise self._explain(fault) from None
+        except RecursionError:
+            raise ExecutionFault("Python recursion limit reached", pc=state.pc) from None
+        elapsed = time.perf_counter_ns() - start
+        return RunResult(r0, limit - state.budget, elapsed)
+
+    def run_mem(self, data: bytes | bytearray | None = None, *, budget: int | None = None) -> RunResult:
+        """The raw ``mem`` program type: r1 = pointer to a copy of ``data``, r2 = its length.
+
+        Without data r1 and r2 are 0. The returned result carries the memory after the run.
+        """
+        if data is None:
+            return self.run(budget=budget)
+        buf = bytearray(data)
+        region = self.memory.map(buf, RegionKind.MEM, "mem")
+        try:
+            result = self.run(region.base, len(buf), budget=budget)
+        finally:
+            self.memory.unmap(region)
+        return RunResult(result.retval, result.instructions, result.duration_ns, bytes(buf))
+
+    def _explain(self, fault: ExecutionFault) -> ExecutionFault:
+        if fault.pc is not None and fault.insn is None:
+            insn = self._insn_at.get(fault.pc)
+            if insn is not None:
+                fault.insn = format_instruction(insn)
+        return fault
+
+
+def format_instruction(insn: Instruction) -> str:
+    """The LLVM-syntax text of ``insn`` (hex when the disassembler is unavailable)."""
+    try:
+        from pybpf.asm import format_insn
+    except ImportError:  # pragma: no cover
+        return insn.to_bytes().hex()
+    try:
+        return format_insn(insn, syntax="llvm")
+    except Exception:  # noqa: BLE001 - a message must never fail
+        return insn.to_bytes().hex()
+
+
+class Interpreter:
+    """The reference interpreter backend: ``load(spec) -> InterpProgram``."""
+
+    name = "interp"
+
+    def __init__(
+        self,
+        *,
+        helpers: dict[int, Helper] | None = None,
+        budget: int = DEFAULT_BUDGET,
+        memory: Memory | None = None,
+    ) -> None:
+        self.helpers = dict(helpers or {})
+        self.budget = budget
+        self.memory = memory if memory is not None else Memory()
+
+    def load(self, spec: ProgramSpec | Sequence[Instruction]) -> InterpProgram:
+        if not isinstance(spec, ProgramSpec):
+            spec = ProgramSpec.from_instructions(spec)
+        state = ExecState(self.memory, helpers=self.helpers, budget=self.budget)
+        return InterpProgram(spec, state, self.budget)
