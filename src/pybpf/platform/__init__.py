@@ -1,0 +1,1 @@
+"""Platform tables shared by the verifier and the runtimes: helpers, program types, map types."""
