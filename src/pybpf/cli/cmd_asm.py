@@ -42,8 +42,7 @@ def disasm_cmd(program: Path, syntax: str, input_format: str) -> None:
 
     insns = read_program(program, input_format=input_format)
     for pc, insn in zip(pcs(insns), insns, strict=True):
-        text = format_insn(insn, syntax=syntax, pc=pc)
-        if syntax == "kernel":
-            click.echo(f"{pc}: {text}")
+        if syntax == "kernel":  # the verifier log's own "pc: (code) text" form
+            click.echo(format_insn(insn, syntax=syntax, pc=pc))
         else:
-            click.echo(f"{pc:>5}:\t{text}")
+            click.echo(f"{pc:>5}:\t{format_insn(insn, syntax=syntax)}")

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        cli.main(args=args, prog_name="pybpf", standalone_mode=False)
+        code = cli.main(args=args, prog_name="pybpf", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return 130
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         click.secho(f"error: {exc}", fg="red", err=True)
         return 1
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

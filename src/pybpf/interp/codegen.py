@@ -327,8 +327,10 @@ class FunctionTranslator:
             so = MAX_BPF_STACK + off
             fast = f"{unpack}(stk, {so})[0]"
             return [f"{dst} = ({fast}) & {M64}" if signed else f"{dst} = {fast}"]
+        # No masking on the fast path: an address that overflowed or went negative has no
+        # region id in the table, so it takes the checked slow path (which masks).
         return [
-            f"_a = (r{base} + {off}) & {M64}" if off else f"_a = r{base}",
+            f"_a = r{base} + {off}" if off else f"_a = r{base}",
             "_b = RD.get(_a >> 32)",
             f"_o = _a & {M32}",
             f"if _b is not None and _o <= len(_b) - {n}:",
@@ -341,7 +343,7 @@ class FunctionTranslator:
         if base == 10 and 0 <= MAX_BPF_STACK + off <= MAX_BPF_STACK - n:
             return [f"P{n}(stk, {MAX_BPF_STACK + off}, {value})"]
         return [
-            f"_a = (r{base} + {off}) & {M64}" if off else f"_a = r{base}",
+            f"_a = r{base} + {off}" if off else f"_a = r{base}",
             "_b = WR.get(_a >> 32)",
             f"_o = _a & {M32}",
             f"if _b is not None and _o <= len(_b) - {n}:",

@@ -247,7 +247,7 @@ def test_may_goto_bounds_a_loop() -> None:
 
 
 def test_unknown_helper_is_a_clear_error_at_load() -> None:
-    with pytest.raises(NotSupportedError, match=r"pc 0: helper #1 \("):
+    with pytest.raises(NotSupportedError, match=r"pc 0: helper #1 \(bpf_map_lookup_elem\)"):
         Interpreter().load([I(0x85, imm=1), EXIT])
 
 
