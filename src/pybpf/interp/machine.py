@@ -31,12 +31,13 @@ from pybpf.runtime.execstate import (
 )
 from pybpf.runtime.memory import Memory, RegionKind
 
-#: Code addresses handed out for ``lddw`` BPF_PSEUDO_FUNC: ``CODE_BASE + 8 * pc`` (no region).
+#: Code addresses handed out for ``lddw`` BPF_PSEUDO_FUNC (no region behind them):
+#: ``CODE_BASE + (program number << 24) + 8 * pc``.
 CODE_BASE = 0xFFFFFFFFA0000000
 
 
-def code_address(pc: int) -> int:
-    return CODE_BASE + 8 * pc
+def code_address(prog_number: int, pc: int) -> int:
+    return CODE_BASE + (prog_number << 24) + 8 * pc
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +81,7 @@ def _namespace(state: ExecState, helpers: dict[int, Helper]) -> dict[str, Any]:
 class InterpProgram:
     """A program compiled for the interpreter, bound to its memory and execution state."""
 
-    def __init__(self, spec: ProgramSpec, state: ExecState, budget: int) -> None:
+    def __init__(self, spec: ProgramSpec, state: ExecState, budget: int, number: int = 0) -> None:
         self.spec = spec
         self.state = state
         self.memory = state.memory
@@ -88,14 +89,17 @@ class InterpProgram:
         self._insn_at = dict(zip(pcs(spec.instructions), spec.instructions, strict=True))
         functions = split_functions(spec.instructions)
         helpers = frozenset(state.helpers)
-        sources = [FunctionTranslator(f, helpers, code_address).source() for f in functions]
+        def func_addr(pc: int) -> int:
+            return code_address(number, pc)
+
+        sources = [FunctionTranslator(f, helpers, func_addr).source() for f in functions]
         self.source = "\n".join(sources)
         ns = _namespace(state, state.helpers)
         code = compile(self.source, f"<pybpf program {spec.name}>", "exec")
         exec(code, ns)  # noqa: S102 - generated from decoded instructions only
         self.entry: Entry = ns["F0"]
         for f in functions:
-            state.functions[code_address(f.start)] = ns[f"F{f.start}"]
+            state.functions[code_address(number, f.start)] = ns[f"F{f.start}"]
 
     def run(
         self, r1: int = 0, r2: int = 0, r3: int = 0, r4: int = 0, r5: int = 0,
@@ -153,7 +157,12 @@ def format_instruction(insn: Instruction) -> str:
 
 
 class Interpreter:
-    """The reference interpreter backend: ``load(spec) -> InterpProgram``."""
+    """The reference interpreter backend: ``load(spec) -> InterpProgram``.
+
+    Programs loaded by one interpreter share its memory and one execution state, as programs
+    on one CPU do in the kernel: a tail call from one to another keeps the stack frame, the
+    33-call limit and the instruction budget of the run that started the chain.
+    """
 
     name = "interp"
 
@@ -167,9 +176,12 @@ class Interpreter:
         self.helpers = dict(helpers or {})
         self.budget = budget
         self.memory = memory if memory is not None else Memory()
+        self.state = ExecState(self.memory, helpers=self.helpers, budget=budget)
+        self._loaded = 0
 
     def load(self, spec: ProgramSpec | Sequence[Instruction]) -> InterpProgram:
         if not isinstance(spec, ProgramSpec):
             spec = ProgramSpec.from_instructions(spec)
-        state = ExecState(self.memory, helpers=self.helpers, budget=self.budget)
-        return InterpProgram(spec, state, self.budget)
+        program = InterpProgram(spec, self.state, self.budget, self._loaded)
+        self._loaded += 1
+        return program

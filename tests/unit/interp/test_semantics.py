@@ -287,3 +287,38 @@ def test_instruction_count_is_exact() -> None:
     prog = [I(0xB7, 0, imm=0), I(0xB7, 1, imm=10), I(0x0F, 0, 1), I(0x17, 1, imm=1), I(0x55, 1, off=-3), EXIT]
     result = Interpreter().load(prog).run()
     assert result.retval == 55 and result.instructions == 2 + 10 * 3 + 1
+
+
+def test_tail_calls_replace_the_program_and_stop_after_33() -> None:
+    """bpf_tail_call(ctx, map, index): jumps to the target and never returns; past
+    MAX_TAIL_CALL_CNT (33) it falls through to the next instruction."""
+    interp = Interpreter()
+    # target: r0 = *(u64 *)(r1 + 0) + 1, store it back, then tail-call itself again
+    target_insns = [
+        I(0x79, 2, 1),  # r2 = *(u64 *)(r1 + 0)
+        I(0x07, 2, imm=1),
+        I(0x7B, 1, 2),  # *(u64 *)(r1 + 0) = r2
+        I(0xB7, 2, imm=0),
+        I(0xB7, 3, imm=0),
+        I(0x85, imm=12),  # tail call (loops until the limit)
+        I(0x79, 0, 1),  # fell through: return the counter
+        EXIT,
+    ]
+    target = interp.load(target_insns)
+    entry = [I(0xB7, 2, imm=0), I(0xB7, 3, imm=7), I(0x85, imm=12), I(0xB7, 0, imm=99), EXIT]
+    main = interp.load(entry)
+    calls = []
+
+    def resolve(state, prog_array, index):  # type: ignore[no-untyped-def]
+        calls.append(index)
+        return target.entry if index in (0, 7) else None
+
+    assert main.state is target.state
+    main.state.tail_call_resolver = resolve
+    result = main.run_mem(bytes(8))
+    # 33 tail calls in all (main -> target, then target -> target 32 times): the target's
+    # body ran 33 times; the 34th attempt fell through to the next instruction.
+    assert calls[0] == 7 and len(calls) == 33
+    assert result.retval == 33
+    # An index with no program falls through.
+    assert Interpreter().load(entry).run().retval == 99
