@@ -96,3 +96,13 @@ class KernelError(PybpfError):
 
 class NotSupportedError(PybpfError):
     """The request is valid but not supported here (platform, kernel, feature)."""
+
+
+class TestRunError(PybpfError):
+    """Input that ``BPF_PROG_TEST_RUN`` would refuse; ``errno`` is the kernel's answer."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, message: str, *, errno: int = 22) -> None:
+        super().__init__(message)
+        self.errno = errno

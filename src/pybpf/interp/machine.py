@@ -30,6 +30,7 @@ from pybpf.runtime.execstate import (
     ProgramExit,
 )
 from pybpf.runtime.memory import Memory, RegionKind
+from pybpf.runtime.test_run import TestRunResult, test_run
 
 #: Code addresses handed out for ``lddw`` BPF_PSEUDO_FUNC (no region behind them):
 #: ``CODE_BASE + (program number << 24) + 8 * pc``.
@@ -135,6 +136,14 @@ class InterpProgram:
         finally:
             self.memory.unmap(region)
         return RunResult(result.retval, result.instructions, result.duration_ns, bytes(buf))
+
+    def test_run(
+        self, *, data: bytes = b"", ctx: bytes | None = None, repeat: int = 1,
+        prog_type: int | None = None,
+    ) -> TestRunResult:
+        """``BPF_PROG_TEST_RUN`` semantics on this program (see :mod:`pybpf.runtime.test_run`)."""
+        kind = self.spec.prog_type if prog_type is None else prog_type
+        return test_run(self, kind, data=data, ctx=ctx, repeat=repeat)
 
     def _explain(self, fault: ExecutionFault) -> ExecutionFault:
         if fault.pc is not None and fault.insn is None:

@@ -57,6 +57,10 @@ class ExecState:
     #: Returns the packet bytes for LD_ABS/LD_IND given the context pointer (r6).
     packet_of_ctx: Callable[[int], bytes | bytearray] | None = None
     trace: list[str] = field(default_factory=list)
+    #: The context object of the current run (XDP/skb/sock_ops...), for helpers.
+    context: object | None = None
+    #: The CPU the program runs on (bpf_get_smp_processor_id, per-CPU maps).
+    cpu: int = 0
 
     def __post_init__(self) -> None:
         if not self.stacks:

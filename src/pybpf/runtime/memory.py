@@ -66,7 +66,7 @@ class Region:
 
     kind: RegionKind
     name: str
-    buf: bytearray
+    buf: bytearray | memoryview
     base: int
     writable: bool = True
     on_load: LoadHook | None = None
@@ -89,15 +89,15 @@ class Memory:
     """All regions a running program may touch, keyed by region id (``address >> 32``)."""
 
     regions: dict[int, Region] = field(default_factory=dict)
-    readable: dict[int, bytearray] = field(default_factory=dict)
-    writable: dict[int, bytearray] = field(default_factory=dict)
+    readable: dict[int, bytearray | memoryview] = field(default_factory=dict)
+    writable: dict[int, bytearray | memoryview] = field(default_factory=dict)
     _next_id: int = FIRST_REGION_ID
     _free_ids: list[int] = field(default_factory=list)
 
     # -- mapping -----------------------------------------------------------------------------
     def map(
         self,
-        buf: bytearray,
+        buf: bytearray | memoryview,
         kind: RegionKind,
         name: str = "",
         *,
@@ -105,7 +105,11 @@ class Memory:
         on_load: LoadHook | None = None,
         on_store: StoreHook | None = None,
     ) -> Region:
-        """Map ``buf`` (used in place, not copied) as a new region and return it."""
+        """Map ``buf`` (used in place, not copied) as a new region and return it.
+
+        A ``memoryview`` slice maps part of a larger buffer (a packet between its head- and
+        tailroom): only the slice is addressable.
+        """
         if len(buf) > WINDOW_MASK:
             raise ValueError(f"region '{name}' of {len(buf)} bytes exceeds 4 GiB")
         rid = self._free_ids.pop() if self._free_ids else self._take_id()

@@ -1,0 +1,124 @@
+"""A context structure mapped into program memory, with computed and stored fields.
+
+The kernel never lets programs read a context structure as plain memory: the verifier
+rewrites each access (``convert_ctx_access`` callbacks such as ``bpf_convert_ctx_access()``
+and ``xdp_convert_ctx_access()`` in net/core/filter.c) into loads from the real kernel
+objects. A :class:`ContextRegion` does the same at run time: loads of *computed* fields
+(``data``, ``len``, ``protocol``...) call a getter, the rest read a backing buffer (``cb[]``,
+``mark``...), and stores go to a setter or to the buffer. Narrow loads read the addressed
+bytes of the field's little-endian value, as the kernel's narrow-load rewrite does.
+
+Which accesses are *allowed* is the verifier's business (``pybpf.platform``); at run time an
+access outside every field reads 0 and a store to a read-only computed field faults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pybpf.errors import ExecutionFault
+from pybpf.platform.ctx_fields import CtxField, CtxStruct
+from pybpf.runtime.memory import Memory, Region, RegionKind
+
+#: The packet pointers of ``xdp_md`` and ``__sk_buff``.
+PACKET_POINTERS = frozenset({"data", "data_end", "data_meta"})
+
+Getter = Callable[[], int]
+Setter = Callable[[int], None]
+
+
+class ContextRegion:
+    """The context of one run: ``layout`` fields, ``getters``/``setters`` for computed ones."""
+
+    def __init__(
+        self,
+        memory: Memory,
+        layout: CtxStruct,
+        *,
+        getters: dict[str, Getter] | None = None,
+        setters: dict[str, Setter] | None = None,
+        initial: bytes = b"",
+        target_sizes: dict[str, int] | None = None,
+        pointer_fields: frozenset[str] = frozenset(),
+    ) -> None:
+        self.memory = memory
+        self.layout = layout
+        self.getters = dict(getters or {})
+        self.setters = dict(setters or {})
+        self.target_sizes = dict(target_sizes or {})
+        #: Fields declared ``__u32`` in the UAPI whose loads the kernel rewrites into 64-bit
+        #: pointer loads (``data``, ``data_end``, ``data_meta``), plus real pointer fields.
+        self.pointer_fields = pointer_fields | {f.name for f in layout.fields if f.kind == "ptr"}
+        self.buf = bytearray(layout.size)
+        self.buf[: len(initial)] = initial[: layout.size]
+        self._by_offset: dict[int, CtxField] = {}
+        for fld in layout.fields:
+            for off in range(fld.offset, fld.end):
+                self._by_offset.setdefault(off, fld)
+        self.region: Region = memory.map(
+            self.buf, RegionKind.CONTEXT, layout.name, on_load=self._load, on_store=self._store
+        )
+
+    @property
+    def address(self) -> int:
+        return self.region.base
+
+    def release(self) -> None:
+        self.memory.unmap(self.region)
+
+    # -- field access from Python ------------------------------------------------------------
+    def get(self, name: str) -> int:
+        """Current value of field ``name`` as the program would read it (full width)."""
+        fld = self.layout.field(name)
+        getter = self.getters.get(name)
+        if getter is not None:
+            return getter()
+        return int.from_bytes(self.buf[fld.offset : fld.end], "little")
+
+    def set(self, name: str, value: int) -> None:
+        """Store into the backing buffer (used to build and read back ``ctx_in``/``ctx_out``)."""
+        fld = self.layout.field(name)
+        self.buf[fld.offset : fld.end] = (value & ((1 << (8 * fld.size)) - 1)).to_bytes(fld.size, "little")
+
+    def snapshot(self) -> bytes:
+        """The structure as ``ctx_out`` would carry it: computed fields filled in."""
+        out = bytearray(self.buf)
+        for name, getter in self.getters.items():
+            fld = self.layout.field(name)
+            if name in self.pointer_fields:
+                continue
+            out[fld.offset : fld.end] = (getter() & ((1 << (8 * fld.size)) - 1)).to_bytes(fld.size, "little")
+        return bytes(out)
+
+    # -- hooks called by Memory --------------------------------------------------------------
+    def _load(self, off: int, size: int) -> int:
+        """Mirrors the narrow-load rewrite of ``convert_ctx_accesses()``: the field is read
+        at its kernel *target size*; only a load narrower than that is shifted and masked."""
+        fld = self._by_offset.get(off)
+        if fld is None:
+            return 0
+        getter = self.getters.get(fld.name)
+        if getter is not None:
+            value = getter()
+            if fld.name in self.pointer_fields:
+                return value  # pointer fields yield the whole 64-bit pointer
+        else:
+            value = int.from_bytes(self.buf[fld.offset : fld.end], "little")
+        target = self.target_sizes.get(fld.name, fld.size)
+        value &= (1 << (8 * target)) - 1
+        if size >= target:
+            return value
+        shift = 8 * (off - fld.offset)
+        return (value >> shift) & ((1 << (8 * size)) - 1)
+
+    def _store(self, off: int, size: int, value: int) -> None:
+        fld = self._by_offset.get(off)
+        if fld is not None and fld.name in self.setters:
+            self.setters[fld.name](value & ((1 << (8 * min(size, fld.size))) - 1))
+            return
+        if fld is not None and fld.name in self.getters:
+            raise ExecutionFault(
+                f"write to read-only context field {self.layout.name}.{fld.name}",
+                address=self.region.base + off,
+            )
+        self.buf[off : off + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")

@@ -1,0 +1,110 @@
+"""The socket-buffer context (``struct __sk_buff``) of socket filters, tc and cgroup_skb.
+
+Mirrors ``bpf_convert_ctx_access()`` (net/core/filter.c) and the skb that
+``bpf_prog_test_run_skb()`` (net/bpf/test_run.c) builds, as measured on Linux 6.18:
+the frame arrives on the loopback device (``ifindex`` 1, ``ingress_ifindex`` 0),
+``eth_type_trans()`` sets ``protocol`` (the big-endian EtherType, read as a little-endian
+u32) and ``pkt_type`` (lo's broadcast address is all zeroes, so ff:ff:ff:ff:ff:ff is
+PACKET_MULTICAST, as KERNEL-NOTES records), socket filters see the
+packet from the network header (``len`` excludes the 14-byte Ethernet header) while tc
+programs see it from the MAC header. Plain fields (``mark``, ``priority``, ``cb[]``,
+``tc_index``, ``hash``...) live in the context buffer; ``len`` and the packet pointers are
+computed from the packet.
+"""
+
+from __future__ import annotations
+
+from pybpf.platform.ctx_layouts import CTX_STRUCTS
+from pybpf.runtime.ctx.base import PACKET_POINTERS, ContextRegion
+from pybpf.runtime.memory import Memory
+from pybpf.runtime.packet import PacketBuffer
+
+NET_SKB_PAD = 64
+NET_IP_ALIGN = 0  # x86_64
+ETH_HLEN = 14
+SKB_TAILROOM = 320  # skb_shared_info
+
+PACKET_HOST = 0
+PACKET_BROADCAST = 1
+PACKET_MULTICAST = 2
+PACKET_OTHERHOST = 3
+
+#: Size of the kernel object each ``__sk_buff`` field is rewritten to load
+#: (``bpf_convert_ctx_access()``): narrow loads shift only below this size.
+SKB_TARGET_SIZES = {
+    "pkt_type": 1, "queue_mapping": 2, "protocol": 2, "vlan_present": 1, "vlan_tci": 2,
+    "vlan_proto": 2, "tc_index": 2, "tc_classid": 2, "gso_segs": 2, "gso_size": 2,
+    "tstamp_type": 1,
+}
+
+#: __sk_buff fields ``bpf_prog_test_run_skb()`` accepts in ctx_in (convert___skb_to_skb()).
+CTX_IN_FIELDS = ("mark", "priority", "ingress_ifindex", "ifindex", "cb[0]", "cb[1]", "cb[2]",
+                 "cb[3]", "cb[4]", "tstamp", "wire_len", "gso_segs", "gso_size", "hwtstamp")
+
+
+def pkt_type_of(frame: bytes, dev_addr: bytes = bytes(6), dev_broadcast: bytes = bytes(6)) -> int:
+    """``eth_type_trans()``: the packet type from the destination MAC (defaults: lo)."""
+    dst = frame[:6]
+    if dst[0] & 1:
+        return PACKET_BROADCAST if dst == dev_broadcast else PACKET_MULTICAST
+    return PACKET_HOST if dst == dev_addr else PACKET_OTHERHOST
+
+
+class SkbContext:
+    """``struct __sk_buff`` for one packet. ``l2`` says whether data starts at the MAC header."""
+
+    def __init__(self, memory: Memory, frame: bytes, *, l2: bool, ctx_in: bytes = b"") -> None:
+        self.l2 = l2
+        start = 0 if l2 else ETH_HLEN
+        self.mac_header = bytes(frame[:ETH_HLEN])
+        payload = frame[start:]
+        self.packet = PacketBuffer(
+            memory, payload, headroom=NET_SKB_PAD + NET_IP_ALIGN + start,
+            tailroom=SKB_TAILROOM, name="skb data",
+        )
+        pkt = self.packet
+        self.region = ContextRegion(
+            memory,
+            CTX_STRUCTS["__sk_buff"],
+            getters={
+                "len": lambda: len(pkt),
+                "data": lambda: pkt.data_ptr,
+                "data_end": lambda: pkt.data_end_ptr,
+                "data_meta": lambda: pkt.data_meta_ptr,
+            },
+            pointer_fields=PACKET_POINTERS,
+            initial=ctx_in,
+            target_sizes=SKB_TARGET_SIZES,
+        )
+        region = self.region
+        region.set("pkt_type", pkt_type_of(frame))
+        region.set("protocol", int.from_bytes(frame[12:14], "little"))
+        region.set("ifindex", 1)
+        self.frame_len = len(frame)
+
+    @property
+    def address(self) -> int:
+        return self.region.address
+
+    def data_out(self) -> bytes:
+        """The packet as test_run returns it: socket filters get a zeroed MAC header back."""
+        if self.l2:
+            return self.packet.bytes()
+        return bytes(ETH_HLEN) + self.packet.bytes()
+
+    def ctx_out(self) -> bytes:
+        """``convert_skb_to___skb()``: the fields test_run copies back."""
+        out = bytearray(CTX_STRUCTS["__sk_buff"].size)
+        layout = self.region.layout
+        snap = self.region.snapshot()
+        for name in CTX_IN_FIELDS:
+            fld = layout.field(name)
+            out[fld.offset : fld.end] = snap[fld.offset : fld.end]
+        wire = layout.field("wire_len")
+        if int.from_bytes(out[wire.offset : wire.end], "little") == 0:
+            out[wire.offset : wire.end] = self.frame_len.to_bytes(4, "little")
+        return bytes(out)
+
+    def release(self) -> None:
+        self.packet.release()
+        self.region.release()

@@ -1,0 +1,87 @@
+"""The XDP context (``struct xdp_md``) over a :class:`~pybpf.runtime.packet.PacketBuffer`.
+
+Mirrors ``xdp_convert_ctx_access()`` (net/core/filter.c): ``data``, ``data_end`` and
+``data_meta`` read as 64-bit packet pointers, ``ingress_ifindex``/``rx_queue_index`` come
+from the receive queue, ``egress_ifindex`` from the transmit queue (0 outside devmap progs).
+Geometry of ``bpf_prog_test_run_xdp()`` on Linux 6.18 (measured): 256 bytes of headroom of
+which the first 40 (``struct xdp_frame``) are unusable, a 4096-byte frame with 320 bytes of
+tailroom (``skb_shared_info``), so at most 3520 bytes of linear packet.
+"""
+
+from __future__ import annotations
+
+from pybpf.platform.ctx_layouts import CTX_STRUCTS
+from pybpf.runtime.ctx.base import PACKET_POINTERS, ContextRegion
+from pybpf.runtime.memory import Memory
+from pybpf.runtime.packet import PacketBuffer
+
+XDP_PACKET_HEADROOM = 256
+XDP_FRAME_SIZE = 4096
+XDP_FRAME_STRUCT = 40  # sizeof(struct xdp_frame): adjust_head may not reach into it
+SKB_SHARED_INFO = 320  # SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) on x86_64
+XDP_MAX_LINEAR = XDP_FRAME_SIZE - XDP_PACKET_HEADROOM - SKB_SHARED_INFO
+XDP_METADATA_MAX = 255  # xdp_metalen_invalid() on 6.18 (was 32 before)
+ETH_HLEN = 14
+
+
+class XdpContext:
+    """``struct xdp_md`` for one frame; ``packet`` is the frame's linear buffer."""
+
+    def __init__(
+        self,
+        memory: Memory,
+        data: bytes,
+        *,
+        metadata: bytes = b"",
+        ingress_ifindex: int = 1,
+        rx_queue_index: int = 0,
+        egress_ifindex: int = 0,
+    ) -> None:
+        self.packet = PacketBuffer(
+            memory,
+            metadata + data,
+            headroom=XDP_PACKET_HEADROOM - len(metadata),
+            tailroom=XDP_FRAME_SIZE - XDP_PACKET_HEADROOM - len(data),
+            name="xdp packet",
+        )
+        self.packet.set_layout(self.packet.meta, self.packet.meta + len(metadata), self.packet.end)
+        pkt = self.packet
+        self.region = ContextRegion(
+            memory,
+            CTX_STRUCTS["xdp_md"],
+            getters={
+                "data": lambda: pkt.data_ptr,
+                "data_end": lambda: pkt.data_end_ptr,
+                "data_meta": lambda: pkt.data_meta_ptr,
+            },
+            pointer_fields=PACKET_POINTERS,
+        )
+        self.region.set("ingress_ifindex", ingress_ifindex)
+        self.region.set("rx_queue_index", rx_queue_index)
+        self.region.set("egress_ifindex", egress_ifindex)
+        #: Where XDP_REDIRECT sends the frame (set by bpf_redirect/bpf_redirect_map).
+        self.redirect: tuple[str, int] | None = None
+
+    @property
+    def address(self) -> int:
+        return self.region.address
+
+    @property
+    def frame_end(self) -> int:
+        """Buffer offset past which the packet cannot grow (tailroom reserved)."""
+        return XDP_FRAME_SIZE - SKB_SHARED_INFO
+
+    def ctx_out(self) -> bytes:
+        """``xdp_convert_buff_to_md()``: data/data_end relative to data_meta."""
+        pkt = self.packet
+        out = bytearray(self.region.snapshot())
+        layout = self.region.layout
+        for name, value in (("data", pkt.data - pkt.meta), ("data_end", pkt.end - pkt.meta),
+                            ("data_meta", 0)):
+            off = layout.offsetof(name)
+            out[off : off + 4] = value.to_bytes(4, "little")
+        return bytes(out)
+
+    def release(self) -> None:
+        self.packet.release()
+        self.region.release()

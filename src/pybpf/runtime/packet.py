@@ -1,0 +1,98 @@
+"""A packet in a linear buffer with head- and tailroom, as programs see it.
+
+Mirrors the linear data of ``struct xdp_buff`` (``data_hard_start``, ``data_meta``,
+``data``, ``data_end``) and of an ``sk_buff`` (``head``, ``data``, ``tail``). Only the bytes
+between the metadata start and ``data_end`` are mapped into program memory, so the
+interpreter faults on any access to head- or tailroom, as the verifier forbids them. Every
+change of geometry (``bpf_xdp_adjust_head`` and friends) maps the packet afresh at a new
+address: pointers derived before the change stop working, as the verifier invalidates them.
+"""
+
+from __future__ import annotations
+
+from pybpf.runtime.memory import Memory, Region, RegionKind
+
+
+class PacketBuffer:
+    """Packet bytes ``buf[data:end]`` with metadata ``buf[meta:data]``."""
+
+    def __init__(
+        self, memory: Memory, data: bytes, *, headroom: int, tailroom: int, name: str = "packet"
+    ) -> None:
+        self.memory = memory
+        self.name = name
+        self.buf = bytearray(headroom + len(data) + tailroom)
+        self.buf[headroom : headroom + len(data)] = data
+        self.meta = self.data = headroom
+        self.end = headroom + len(data)
+        self.region: Region | None = None
+        self._map()
+
+    # -- geometry --------------------------------------------------------------------------
+    @property
+    def headroom(self) -> int:
+        return self.meta
+
+    @property
+    def tailroom(self) -> int:
+        return len(self.buf) - self.end
+
+    def __len__(self) -> int:
+        return self.end - self.data
+
+    def bytes(self) -> bytes:
+        """The packet from ``data`` to ``data_end``."""
+        return bytes(self.buf[self.data : self.end])
+
+    def metadata(self) -> bytes:
+        return bytes(self.buf[self.meta : self.data])
+
+    def set_layout(self, meta: int, data: int, end: int) -> None:
+        """Move the markers (buffer offsets) and map the packet afresh."""
+        if not 0 <= meta <= data <= end <= len(self.buf):
+            raise ValueError(f"bad packet layout meta={meta} data={data} end={end}")
+        self.meta, self.data, self.end = meta, data, end
+        self._map()
+
+    def replace_buffer(self, buf: bytearray, meta: int, data: int, end: int) -> None:
+        """Use a new (e.g. larger) buffer, as ``pskb_expand_head()`` does."""
+        self.buf = buf
+        self.set_layout(meta, data, end)
+
+    def _map(self) -> None:
+        if self.region is not None:
+            self.memory.unmap(self.region)
+        view = memoryview(self.buf)[self.meta : self.end]
+        self.region = self.memory.map(view, RegionKind.PACKET, self.name)
+
+    def release(self) -> None:
+        if self.region is not None:
+            self.memory.unmap(self.region)
+            self.region = None
+
+    # -- pointers programs hold ------------------------------------------------------------
+    def address_of(self, offset: int) -> int:
+        """Program address of buffer offset ``offset`` (between meta and end)."""
+        assert self.region is not None
+        return self.region.base + (offset - self.meta)
+
+    def offset_of(self, address: int) -> int | None:
+        """Buffer offset of a program address inside the mapped packet, else None."""
+        if self.region is None:
+            return None
+        rel = (address & 0xFFFFFFFFFFFFFFFF) - self.region.base
+        if 0 <= rel <= self.end - self.meta:
+            return self.meta + rel
+        return None
+
+    @property
+    def data_ptr(self) -> int:
+        return self.address_of(self.data)
+
+    @property
+    def data_end_ptr(self) -> int:
+        return self.address_of(self.end)
+
+    @property
+    def data_meta_ptr(self) -> int:
+        return self.address_of(self.meta)
