@@ -7,3 +7,7 @@ behaviour.
 """
 
 __version__ = "0.1.0"
+
+from pybpf.loader import load  # noqa: E402
+
+__all__ = ["__version__", "load"]

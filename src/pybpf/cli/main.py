@@ -13,6 +13,7 @@ import click
 from pybpf import __version__
 from pybpf.cli.cmd_asm import asm_cmd, disasm_cmd
 from pybpf.cli.cmd_conformance import conformance_cmd
+from pybpf.cli.cmd_maps import maps_cmd
 from pybpf.cli.cmd_run import run_cmd
 from pybpf.errors import PybpfError
 
@@ -29,6 +30,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
       pybpf asm prog.s -o prog.bin          assemble (uBPF or LLVM syntax)
       pybpf disasm prog.bin --syntax kernel print like the verifier log
       pybpf run prog.s --mem-hex "01 02"    run on the interpreter, print r0
+      pybpf run fw.o -s xdp --pcap in.pcap  replay a capture, count verdicts
+      pybpf maps fw.o                       the object's maps and initial contents
       pybpf conformance tests/              run the bpf_conformance suite
     """
     ctx.ensure_object(dict)
@@ -39,6 +42,7 @@ cli.add_command(asm_cmd)
 cli.add_command(disasm_cmd)
 cli.add_command(run_cmd)
 cli.add_command(conformance_cmd)
+cli.add_command(maps_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,46 @@
+"""``pybpf.load()``: an object file (or a spec) to live maps and programs on a backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pybpf.errors import NotSupportedError
+from pybpf.program.spec import CollectionSpec
+from pybpf.runtime.collection import Collection
+from pybpf.runtime.execstate import Helper
+
+BACKENDS = ("interp",)
+
+
+def runtime_helpers() -> dict[int, Helper]:
+    """The userspace helper implementations (:mod:`pybpf.runtime.helpers`)."""
+    try:
+        from pybpf.runtime.helpers import default_helpers
+    except ImportError:  # pragma: no cover - the helper package is being built
+        return {}
+    return default_helpers()
+
+
+def load(
+    source: str | Path | bytes | CollectionSpec,
+    *,
+    backend: str = "interp",
+    ncpus: int | None = None,
+) -> Collection:
+    """Load a clang-compiled object (path or bytes) or a CollectionSpec onto ``backend``.
+
+    >>> obj = pybpf.load("firewall.o")          # doctest: +SKIP
+    >>> obj.maps["counters"][1]                  # doctest: +SKIP
+    >>> obj.program("xdp").test_run(data=frame)  # doctest: +SKIP
+    """
+    if isinstance(source, CollectionSpec):
+        spec = source
+    else:
+        from pybpf.elf import load_collection
+
+        spec = load_collection(source)
+    if backend != "interp":
+        raise NotSupportedError(f"backend '{backend}' is not available (have: {', '.join(BACKENDS)})")
+    from pybpf.interp import Interpreter
+
+    return Collection(spec, Interpreter(helpers=runtime_helpers()), ncpus=ncpus)

@@ -1,0 +1,207 @@
+"""``BPF_MAP_TYPE_RINGBUF``: the BPF ring buffer, producer side for programs, consumer for Python.
+
+Mirrors kernel/bpf/ringbuf.c of Linux 6.18. Records are an 8-byte ``struct bpf_ringbuf_hdr``
+(``u32 len`` with ``BPF_RINGBUF_BUSY_BIT`` while reserved and ``BPF_RINGBUF_DISCARD_BIT`` when
+discarded, ``u32 pg_off``) followed by the data, each taking ``round_up(len + 8, 8)`` bytes.
+__bpf_ringbuf_reserve() fails (NULL) for a record longer than the ring, or when the producer
+would get more than ``size - 1`` bytes ahead of the consumer or of the oldest record not yet
+committed (``pending_pos``); bpf_ringbuf_reserve() with non-zero flags returns NULL;
+bpf_ringbuf_output() with flags other than the wake-up flags is EINVAL and without room EAGAIN;
+bpf_ringbuf_query() answers ``BPF_RB_AVAIL_DATA``/``RING_SIZE``/``CONS_POS``/``PROD_POS`` and 0
+for anything else. Submit and discard never fail (the verifier guarantees a reserved pointer).
+
+Memory: the data area is mapped ONCE at twice its size, so a record that wraps past the end is
+contiguous, as the kernel's double mapping of the data pages makes it; :meth:`reserve` returns
+an address inside that region which the program fills in place. ``pg_off`` is the record's page
+offset from the start of ``struct bpf_ringbuf`` (data starts at page 3) as the kernel computes it.
+
+Python consumer: :meth:`consume` returns the committed records in order and advances the
+consumer position (stopping at a record still reserved); discarded records are skipped.
+Not modelled: wake-ups and epoll (the flags are accepted), user-space ``mmap``.
+"""
+
+from __future__ import annotations
+
+import errno
+import struct
+from typing import Any
+
+from pybpf.program.spec import MapSpec
+from pybpf.runtime.maps.base import Formatter, MapBase
+from pybpf.runtime.maps.codec import round_up
+from pybpf.runtime.maps.flags import (
+    BPF_RINGBUF_BUSY_BIT,
+    BPF_RINGBUF_DISCARD_BIT,
+    BPF_RINGBUF_HDR_SZ,
+    RingbufFlag,
+    RingbufQuery,
+)
+from pybpf.runtime.maps.status import ENOTSUPP, map_error
+from pybpf.runtime.memory import WINDOW_MASK, Memory, RegionKind
+
+__all__ = ["RingBuf"]
+
+_RINGBUF_DATA_PGOFF = 3  # pages before data in struct bpf_ringbuf
+_PAGE_SHIFT = 12
+#: RINGBUF_MAX_RECORD_SZ of ringbuf.c (UINT_MAX / 4).
+RINGBUF_MAX_RECORD_SZ = 0xFFFFFFFF // 4
+_HDR = struct.Struct("<II")
+
+
+class RingBuf(MapBase):
+    """A ring buffer map."""
+
+    def __init__(self, spec: MapSpec, memory: Memory, *, ncpus: int,
+                 formatter: Formatter | None = None) -> None:
+        super().__init__(spec, memory, ncpus=ncpus, formatter=formatter)
+        self.mask = self.max_entries - 1
+        self.data = bytearray(2 * self.max_entries)
+        self.region = memory.map(self.data, RegionKind.MEM, f"ringbuf '{self.name}' data")
+        self._regions.append(self.region)
+        self.consumer_pos = 0
+        self.producer_pos = 0
+        self.pending_pos = 0
+        self._publish()
+
+    @property
+    def size(self) -> int:
+        """Bytes of the data area (``max_entries``)."""
+        return self.max_entries
+
+    def _hdr_len(self, pos: int) -> int:
+        return int(_HDR.unpack_from(self.data, pos & self.mask)[0])
+
+    # -- helper-facing ---------------------------------------------------------------------------
+    def _reserve(self, size: int) -> int:
+        """__bpf_ringbuf_reserve(): the data address, or 0."""
+        if size > RINGBUF_MAX_RECORD_SZ:
+            return 0
+        length = round_up(size + BPF_RINGBUF_HDR_SZ, 8)
+        if length > self.size:
+            return 0
+        pend = self.pending_pos
+        prod = self.producer_pos
+        new_prod = prod + length
+        while pend < prod:
+            hdr_len = self._hdr_len(pend)
+            if hdr_len & BPF_RINGBUF_BUSY_BIT:
+                break
+            pend += round_up((hdr_len & ~BPF_RINGBUF_DISCARD_BIT) + BPF_RINGBUF_HDR_SZ, 8)
+        self.pending_pos = pend
+        if new_prod - self.consumer_pos > self.mask or new_prod - pend > self.mask:
+            return 0
+        off = prod & self.mask
+        pg_off = _RINGBUF_DATA_PGOFF + (off >> _PAGE_SHIFT)
+        _HDR.pack_into(self.data, off, size | BPF_RINGBUF_BUSY_BIT, pg_off)
+        self.producer_pos = new_prod
+        return self.region.base + off + BPF_RINGBUF_HDR_SZ
+
+    def reserve(self, size: int, flags: int = 0) -> int:
+        """bpf_ringbuf_reserve(): the address to fill, or 0 (NULL)."""
+        if flags:
+            return 0
+        return self._reserve(size)
+
+    def _header_offset(self, addr: int) -> int:
+        off = (addr & WINDOW_MASK) - BPF_RINGBUF_HDR_SZ
+        if (addr - self.region.base) >> 32 or not 0 <= off < self.size:
+            raise map_error(self.name, f"{addr:#x} is not a record of this ring buffer",
+                            errno.EINVAL)
+        if not self._hdr_len(off) & BPF_RINGBUF_BUSY_BIT:
+            raise map_error(self.name, f"record at {addr:#x} is not reserved (already "
+                            "submitted or discarded)", errno.EINVAL)
+        return off
+
+    def _commit(self, addr: int, discard: bool) -> None:
+        """bpf_ringbuf_commit()."""
+        off = self._header_offset(addr)
+        new_len = self._hdr_len(off) ^ BPF_RINGBUF_BUSY_BIT
+        if discard:
+            new_len |= BPF_RINGBUF_DISCARD_BIT
+        struct.pack_into("<I", self.data, off, new_len)
+
+    def submit(self, addr: int, flags: int = 0) -> int:
+        """bpf_ringbuf_submit(): commit the record at ``addr``; returns 0."""
+        self._commit(addr, False)
+        return 0
+
+    def discard(self, addr: int, flags: int = 0) -> int:
+        """bpf_ringbuf_discard(): drop the record at ``addr``; returns 0."""
+        self._commit(addr, True)
+        return 0
+
+    def output(self, data: bytes, flags: int = 0) -> int:
+        """bpf_ringbuf_output(): copy ``data`` in as one record; 0, -EINVAL or -EAGAIN."""
+        if flags & ~int(RingbufFlag.NO_WAKEUP | RingbufFlag.FORCE_WAKEUP):
+            return -errno.EINVAL
+        addr = self._reserve(len(data))
+        if not addr:
+            return -errno.EAGAIN
+        off = addr & WINDOW_MASK
+        self.data[off : off + len(data)] = data
+        self._commit(addr, False)
+        return 0
+
+    def query(self, flags: int) -> int:
+        """bpf_ringbuf_query()."""
+        if flags == RingbufQuery.AVAIL_DATA:
+            return self.producer_pos - self.consumer_pos
+        if flags == RingbufQuery.RING_SIZE:
+            return self.size
+        if flags == RingbufQuery.CONS_POS:
+            return self.consumer_pos
+        if flags == RingbufQuery.PROD_POS:
+            return self.producer_pos
+        return 0
+
+    def lookup_elem(self, key: bytes, cpu: int = 0) -> int:
+        return 0
+
+    def update_elem(self, key: bytes, value: bytes, flags: int = 0, cpu: int = 0) -> int:
+        return -ENOTSUPP
+
+    def get_next_key(self, key: bytes | None) -> bytes | None:
+        raise map_error(self.name, "get_next_key is not supported on ringbuf", ENOTSUPP)
+
+    # -- Python consumer ----------------------------------------------------------------------------
+    def consume(self, limit: int | None = None) -> list[bytes]:
+        """Committed records in order (discarded ones skipped), advancing the consumer."""
+        out: list[bytes] = []
+        pos = self.consumer_pos
+        while pos < self.producer_pos and (limit is None or len(out) < limit):
+            hdr_len = self._hdr_len(pos)
+            if hdr_len & BPF_RINGBUF_BUSY_BIT:
+                break
+            size = hdr_len & ~BPF_RINGBUF_DISCARD_BIT
+            if not hdr_len & BPF_RINGBUF_DISCARD_BIT:
+                start = (pos & self.mask) + BPF_RINGBUF_HDR_SZ
+                out.append(bytes(self.data[start : start + size]))
+            pos += round_up(size + BPF_RINGBUF_HDR_SZ, 8)
+        self.consumer_pos = pos
+        return out
+
+    def _sys_lookup(self, key: bytes) -> Any:
+        raise map_error(self.name, "lookup is not supported on ringbuf", ENOTSUPP)
+
+    def _sys_update(self, key: bytes, value: Any, flags: int) -> int:
+        return -ENOTSUPP
+
+    def __len__(self) -> int:
+        """Bytes produced but not consumed (``BPF_RB_AVAIL_DATA``)."""
+        return self.producer_pos - self.consumer_pos
+
+    def keys(self) -> list[bytes]:
+        raise map_error(self.name, "ringbuf has no keys", ENOTSUPP)
+
+    def items(self) -> list[tuple[bytes, Any]]:
+        raise map_error(self.name, "ringbuf has no keys", ENOTSUPP)
+
+    def values(self) -> list[Any]:
+        raise map_error(self.name, "ringbuf has no keys (use consume())", ENOTSUPP)
+
+    def clear(self) -> None:
+        """Consume everything committed."""
+        self.consume()
+
+    def dump(self) -> str:
+        return f"ringbuf '{self.name}': {len(self)} bytes pending"
