@@ -119,6 +119,8 @@ class InterpProgram:
             raise self._explain(fault) from None
         except RecursionError:
             raise ExecutionFault("Python recursion limit reached", pc=state.pc) from None
+        finally:
+            state.end()
         elapsed = time.perf_counter_ns() - start
         return RunResult(r0, limit - state.budget, elapsed)
 

@@ -89,6 +89,31 @@ def attach_formatters(maps: Mapping[str, MapBase], spec: CollectionSpec) -> None
                 m.formatter = fmt
 
 
+def apply_core(spec: ProgramSpec, local_btf: Any, target_btf: Any) -> ProgramSpec:
+    """Apply the program's CO-RE relocations against ``target_btf`` (libbpf's
+    ``bpf_object__relocate_core()``); a program without any is returned unchanged."""
+    if not spec.core_relocations:
+        return spec
+    from pybpf.btf.core import apply_core_relocations
+
+    if local_btf is None:
+        raise PybpfError(f"program '{spec.name}' has CO-RE relocations but the object has no BTF")
+    insns = apply_core_relocations(spec.instructions, spec.core_relocations, local_btf,
+                                   target_btf, prog_name=spec.name)
+    return replace(spec, instructions=tuple(insns), core_relocations=())
+
+
+def kernel_btf(path: str = "/sys/kernel/btf/vmlinux") -> Any:
+    """The running kernel's BTF, the default CO-RE target."""
+    from pybpf.btf import Btf
+
+    try:
+        return Btf.load_vmlinux(path)
+    except OSError as exc:
+        raise PybpfError(f"CO-RE needs the kernel's BTF: cannot read {path} ({exc.strerror}); "
+                         "pass a target BTF explicitly") from None
+
+
 def _tail_call_target(state: ExecState, prog_array: int, index: int) -> Entry | None:
     """``bpf_tail_call()``: the entry of the program at ``index`` of the prog array."""
     m = resolve_map(state.memory, prog_array)
@@ -101,14 +126,20 @@ def _tail_call_target(state: ExecState, prog_array: int, index: int) -> Entry | 
 class Collection:
     """Live maps and programs of one object, on one backend (``obj.maps['x'][key]``)."""
 
-    def __init__(self, spec: CollectionSpec, backend: _Backend, *, ncpus: int | None = None) -> None:
+    def __init__(self, spec: CollectionSpec, backend: _Backend, *, ncpus: int | None = None,
+                 target_btf: Any = None) -> None:
         self.spec = spec
         self.backend = backend
         self.maps: dict[str, MapBase] = create_maps(spec.maps, backend.memory, ncpus=ncpus)
         attach_formatters(self.maps, spec)
+        backend.state.rcu_maps.extend(self.maps.values())
         backend.state.tail_call_resolver = _tail_call_target
         self.programs: dict[str, Any] = {}
+        needs_core = any(p.core_relocations for p in spec.programs.values())
+        if needs_core and target_btf is None:
+            target_btf = kernel_btf()
         for name, prog in spec.programs.items():
+            prog = apply_core(prog, spec.btf, target_btf)
             self.programs[name] = backend.load(resolve_map_references(prog, self.maps))
         for name, mspec in spec.maps.items():
             if MapType(mspec.map_type) != MapType.PROG_ARRAY:

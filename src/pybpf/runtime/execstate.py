@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from pybpf.errors import ExecutionFault
 from pybpf.runtime.memory import Memory, RegionKind
@@ -61,6 +61,8 @@ class ExecState:
     context: object | None = None
     #: The CPU the program runs on (bpf_get_smp_processor_id, per-CPU maps).
     cpu: int = 0
+    #: Maps whose freed values may be reused once a run ends (an RCU grace period).
+    rcu_maps: list[Any] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.stacks:
@@ -74,6 +76,11 @@ class ExecState:
         """Reset the per-run state before a run."""
         self.budget = budget
         self.tail_calls = 0
+
+    def end(self) -> None:
+        """After a run: a grace period passes, freed map values may be reused."""
+        for m in self.rcu_maps:
+            m.synchronize_rcu()
 
     # -- faults raised from generated code -----------------------------------------------------
     def out_of_budget(self, pc: int) -> None:
