@@ -14,7 +14,7 @@ Mirrors ``bpf_object__relocate_calls()``, ``bpf_object__reloc_code()``,
   plus the addend clang left in ``imm``), each recorded as a :class:`MapReference`;
 * ``.kconfig`` externs are values of the ``.kconfig`` map; kfunc calls get ``src`` 2
   (BPF_PSEUDO_KFUNC_CALL) and typed ``__ksym`` variables ``src`` 3 (BPF_PSEUDO_BTF_ID), with
-  ``imm`` 0 for a backend to fill in (recorded in the program's ``meta``);
+  ``imm`` 0 for a backend to fill in (recorded as the program's ``extern_references``);
 * func info, line info and CO-RE relocation records of every placed function are re-based to
   the linked program's pcs (CO-RE records keep their byte ``insn_off``, now ``pc * 8``).
 """
@@ -29,7 +29,7 @@ from pybpf.elf.functions import Function, FunctionTable
 from pybpf.elf.relocs import Reloc, RelocKind
 from pybpf.errors import BTFError, ELFLoadError
 from pybpf.isa import INSN_SIZE, OP_CALL, OP_LDDW, CallSrc, Instruction, PseudoSrc
-from pybpf.program.spec import FuncInfo, LineInfo, MapReference
+from pybpf.program.spec import ExternReference, FuncInfo, LineInfo, MapReference
 
 __all__ = ["LinkedProgram", "link_program"]
 
@@ -45,7 +45,7 @@ class LinkedProgram:
     func_info: list[FuncInfo] = field(default_factory=list)
     line_info: list[LineInfo] = field(default_factory=list)
     core_relocations: list[object] = field(default_factory=list)
-    meta: list[tuple[str, str]] = field(default_factory=list)
+    externs: list[ExternReference] = field(default_factory=list)
     #: the functions placed, in order, with their first pc
     layout: list[tuple[str, int]] = field(default_factory=list)
 
@@ -160,13 +160,13 @@ def _apply_data(
             if ext.kind == ExternKind.KCFG:
                 out.map_references.append(MapReference(pc, kconfig_map, True, ext.offset))
                 return replace(insn, src=int(PseudoSrc.MAP_VALUE), imm=0, next_imm=ext.offset)
-            out.meta.append(("ksym", f"{pc}:{ext.name}"))
+            out.externs.append(ExternReference(pc, ext.name, "ksym"))
             src = int(PseudoSrc.BTF_ID if ext.type_id else PseudoSrc.IMM64)
             return replace(insn, src=src, imm=0, next_imm=0)
         case RelocKind.EXTERN_CALL:
             ext = relo.extern
             assert ext is not None
-            out.meta.append(("kfunc", f"{pc}:{ext.name}"))
+            out.externs.append(ExternReference(pc, ext.name, "kfunc"))
             return replace(insn, src=int(CallSrc.KFUNC_CALL), imm=0, off=0)
         case RelocKind.SUBPROG_ADDR | RelocKind.CALL:
             return insn

@@ -192,16 +192,11 @@ def _maps(obj: ELFObject, btf: Btf | None, externs: tuple[Extern, ...], opts: _O
     return _Maps(maps, [loc for _, loc in defined], [loc for _, loc in data])
 
 
-def _prog_meta(section: str, flags: SecFlag) -> list[tuple[str, str]]:
-    meta = []
-    if section.startswith("?"):
-        meta.append(("autoload", "false"))
-    prog_flags = (BPF_F_SLEEPABLE if flags & SecFlag.SLEEPABLE else 0) | (
+def _prog_flags(flags: SecFlag) -> int:
+    """BPF_PROG_LOAD ``prog_flags`` implied by the section definition."""
+    return (BPF_F_SLEEPABLE if flags & SecFlag.SLEEPABLE else 0) | (
         BPF_F_XDP_HAS_FRAGS if flags & SecFlag.XDP_FRAGS else 0
     )
-    if prog_flags:
-        meta.append(("prog_flags", str(prog_flags)))
-    return meta
 
 
 def _load(obj: ELFObject, opts: _Options, where: str) -> CollectionSpec:
@@ -267,7 +262,6 @@ def _load(obj: ELFObject, opts: _Options, where: str) -> CollectionSpec:
         )
         if func.name in programs:
             raise ELFLoadError(f"program '{func.name}' is defined twice")
-        meta = _prog_meta(func.section, sec_match.flags if sec_match else SecFlag.NONE)
         programs[func.name] = ProgramSpec(
             name=func.name,
             instructions=tuple(linked.instructions),
@@ -281,7 +275,9 @@ def _load(obj: ELFObject, opts: _Options, where: str) -> CollectionSpec:
             func_info=tuple(linked.func_info),
             line_info=tuple(linked.line_info),
             core_relocations=tuple(linked.core_relocations),
+            flags=_prog_flags(sec_match.flags if sec_match else SecFlag.NONE),
+            autoload=not func.section.startswith("?"),
+            extern_references=tuple(linked.externs),
             source=where,
-            meta=tuple(meta + linked.meta),
         )
     return CollectionSpec(programs, maps, license, kern_version, btf, where)

@@ -80,9 +80,10 @@ class KernelCollection:
                 prog = apply_core(prog, spec.btf, target)
                 insns = patch_map_fds(prog, self.maps)
                 self.programs[name] = prog_load(
-                    prog.prog_type or 0, encode(insns), license=prog.license or spec.license or "GPL",
+                    prog.prog_type or 0, encode(insns), license=prog.license,
                     log_level=log_level, expected_attach_type=prog.expected_attach_type or 0,
                     prog_name=name[:15], kern_version=prog.kern_version or spec.kern_version,
+                    prog_flags=prog.flags,
                 )
         except (KernelError, PybpfError):
             self.close()

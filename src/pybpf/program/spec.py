@@ -53,12 +53,25 @@ class FuncInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class ExternReference:
+    """The instruction at slot ``pc`` refers to a kernel symbol a backend must resolve:
+    a kfunc (``call`` with src 2, ``kind="kfunc"``) or a ``__ksym`` variable (``lddw``
+    with src 3 or 0, ``kind="ksym"``)."""
+
+    pc: int
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
 class ProgramSpec:
     """A program's linked instructions and metadata.
 
     ``instructions`` are logical instructions (``lddw`` is one value of two slots); pcs count
     slots as in the kernel. ``.text`` functions the program calls are already appended and
-    call offsets fixed (libbpf's linking), so a spec is self-contained.
+    call offsets fixed (libbpf's linking), so a spec is self-contained. ``license`` comes
+    from the object (``""`` when it has none); it defaults to ``"GPL"`` for hand-built
+    programs.
     """
 
     name: str
@@ -72,9 +85,14 @@ class ProgramSpec:
     map_references: tuple[MapReference, ...] = ()
     func_info: tuple[FuncInfo, ...] = ()
     line_info: tuple[LineInfo, ...] = ()
-    #: CO-RE relocations still to apply against a target kernel's BTF (opaque to backends
-    #: that do not need them; see pybpf.btf).
+    #: CO-RE relocations still to apply against a target kernel's BTF:
+    #: ``pybpf.btf.CoreRelo`` records with ``insn_off = pc * 8`` in this linked program.
     core_relocations: tuple[object, ...] = ()
+    #: ``prog_flags`` of BPF_PROG_LOAD (BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS...).
+    flags: int = 0
+    #: False for libbpf's ``SEC("?name")``: not loaded unless asked for.
+    autoload: bool = True
+    extern_references: tuple[ExternReference, ...] = ()
     source: str = ""
     meta: tuple[tuple[str, str], ...] = field(default=())
 
@@ -138,6 +156,7 @@ class CollectionSpec:
     maps: dict[str, MapSpec]
     license: str = ""
     kern_version: int = 0
-    #: The object's parsed BTF (a pybpf.btf object) when present.
+    #: The object's BTF (a ``pybpf.btf.Btf``) when present, already fixed up as libbpf
+    #: does before loading (DATASEC sizes and offsets, extern sections).
     btf: object | None = None
     source: str = ""

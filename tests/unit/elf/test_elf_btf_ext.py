@@ -6,6 +6,7 @@ from elf_testdata import at, load
 
 from pybpf.btf import CoreRelo, CoreReloKind
 from pybpf.isa import INSN_SIZE, OP_LDDW, PseudoSrc
+from pybpf.program.spec import ExternReference
 
 
 def test_core_relocations_rebased_to_linked_pcs() -> None:
@@ -28,7 +29,7 @@ def test_core_relocations_rebased_to_linked_pcs() -> None:
 
 def test_typed_ksym_variable() -> None:
     prog = load("core").programs["fork_probe"]
-    assert ("ksym", "6:bpf_prog_active") in prog.meta
+    assert ExternReference(6, "bpf_prog_active", "ksym") in prog.extern_references
     insn = at(prog, 6)
     assert insn.code == OP_LDDW and insn.src == PseudoSrc.BTF_ID and insn.imm == 0
     assert not prog.map_references

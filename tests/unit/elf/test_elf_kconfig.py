@@ -83,8 +83,8 @@ def test_bad_values_are_errors() -> None:
 
 def test_kfunc_calls_are_recorded() -> None:
     prog = load(kconfig={"CONFIG_BPF_SYSCALL": True}).programs["kconf"]
-    kfuncs = [v for k, v in prog.meta if k == "kfunc"]
-    assert kfuncs == ["0:bpf_rcu_read_lock", "23:bpf_rcu_read_unlock"]
+    kfuncs = [(e.pc, e.name) for e in prog.extern_references if e.kind == "kfunc"]
+    assert kfuncs == [(0, "bpf_rcu_read_lock"), (23, "bpf_rcu_read_unlock")]
     for pc in (0, 23):
         insn = at(prog, pc)
         assert insn.code == OP_CALL and insn.src == CallSrc.KFUNC_CALL and insn.imm == 0

@@ -44,10 +44,11 @@ def test_several_programs_in_xdp_section() -> None:
 
 def test_section_flags_and_attach_types() -> None:
     progs = load("sections").programs
-    assert progs["not_autoloaded"].meta == (("autoload", "false"),)
+    assert progs["not_autoloaded"].autoload is False
+    assert all(p.autoload for n, p in progs.items() if n != "not_autoloaded")
     assert progs["not_autoloaded"].section == "?xdp"
-    assert ("prog_flags", "32") in progs["frags"].meta  # BPF_F_XDP_HAS_FRAGS
-    assert ("prog_flags", "16") in progs["sleepable_lsm"].meta  # BPF_F_SLEEPABLE
+    assert progs["frags"].flags == 32  # BPF_F_XDP_HAS_FRAGS
+    assert progs["sleepable_lsm"].flags == 16  # BPF_F_SLEEPABLE
     assert progs["devmap"].expected_attach_type == AttachType.XDP_DEVMAP
     assert progs["cg_ingress"].expected_attach_type == AttachType.CGROUP_INET_INGRESS == 0
     assert progs["connect4"].prog_type == ProgType.CGROUP_SOCK_ADDR
