@@ -1,79 +1,111 @@
-"""The flagship demo (``make demo``): assemble, disassemble and run a shipped program.
+"""The flagship demo (``make demo``): a clang-compiled XDP firewall, run without a kernel.
 
-Assembles examples/port_filter.s (LLVM syntax), prints it back in the kernel's verifier-log
-style and in uBPF syntax, runs it on the reference interpreter over a few hand-built packets,
-shows what a bad memory access looks like, and runs the bpf_conformance suite if present.
+1. Load examples/xdp_firewall/xdp_firewall.o (ELF + BTF) and configure its block lists
+   through the map API.
+2. Replay examples/xdp_firewall/traffic.pcap (2,000 frames) through it on the reference
+   interpreter: verdict table, per-verdict counters, top talkers — all computed by the
+   program.
+3. Show one frame in detail, and the C source of the instructions it ran.
+4. Where the kernel's bpf() is usable, run the same object in the kernel on the same
+   frames and compare every verdict.
 """
 
 from __future__ import annotations
 
+import socket
 import struct
+from collections import Counter
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from pybpf.asm import assemble, format_insn
-from pybpf.conformance import conformance_helpers, run_suite
-from pybpf.conformance.runner import case_files
-from pybpf.errors import ExecutionFault
-from pybpf.interp import Interpreter
-from pybpf.isa import Instruction, encode, pcs
+import pybpf
+from pybpf.runtime.replay import read_pcap, replay
 
 HERE = Path(__file__).parent
-SUITE = HERE.parent.parent / "shared" / "conformance" / "tests"
-
-
-def ipv4_tcp(dport: int, *, ihl: int = 5, proto: int = 6, ethertype: int = 0x0800) -> bytes:
-    eth = b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + struct.pack("!H", ethertype)
-    ip = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, 40, 1, 0, 64, proto, 0,
-                     bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])) + bytes(4 * (ihl - 5))
-    tcp = struct.pack("!HHIIBBHHH", 40000, dport, 1, 0, 0x50, 0x02, 65535, 0, 0)
-    return eth + ip + tcp
+OBJ = HERE / "xdp_firewall" / "xdp_firewall.o"
+PCAP = HERE / "xdp_firewall" / "traffic.pcap"
+VERDICTS = ["pass", "drop: blocked source", "drop: blocked port", "drop: malformed"]
 
 
 def main() -> None:
     console = Console()
-    source = (HERE / "port_filter.s").read_text()
-    insns = assemble(source)
-    console.rule("[bold]1. assemble examples/port_filter.s (LLVM syntax)")
-    console.print(f"{len(insns)} instructions, {len(encode(insns))} bytes of bytecode")
+    console.rule(f"[bold]1. load {OBJ.relative_to(HERE.parent)}")
+    obj = pybpf.load(OBJ)
+    prog = obj.program("xdp")
+    console.print(f"program [bold]{prog.spec.name}[/] (section {prog.spec.section}, "
+                  f"{len(prog.spec.instructions)} instructions), maps: {', '.join(obj.maps)}")
+    obj.maps["blocked_v4"][socket.inet_aton("203.0.113.66")] = b"\x01"
+    obj.maps["blocked_ports"][struct.pack("<H", 23)] = b"\x01"   # telnet
+    obj.maps["blocked_ports"][struct.pack("<H", 3389)] = b"\x01"  # RDP
+    console.print("blocked: source 203.0.113.66, destination ports 23 and 3389")
 
-    console.rule("[bold]2. disassemble: verifier-log style | uBPF syntax")
-    for pc, insn in zip(pcs(insns), insns, strict=True):
-        kernel = f"{pc}: {format_insn(insn, syntax='kernel')}"
-        console.print(f"{kernel:<44} {format_insn(insn, syntax='ubpf')}")
-
-    console.rule("[bold]3. run on the reference interpreter")
-    program = Interpreter().load(insns)
-    table = Table("packet", "bytes", "r0", "verdict", "insns")
-    verdicts = {0: "not TCP/IPv4", 1: "web traffic", 2: "other TCP"}
-    cases = [
-        ("TCP to :443", ipv4_tcp(443)),
-        ("TCP to :22", ipv4_tcp(22)),
-        ("TCP to :80, IP options", ipv4_tcp(80, ihl=7)),
-        ("UDP to :53", ipv4_tcp(53, proto=17)),
-        ("IPv6 frame", ipv4_tcp(80, ethertype=0x86DD)),
-    ]
-    for name, packet in cases:
-        result = program.run_mem(packet)
-        table.add_row(name, str(len(packet)), str(result.retval), verdicts[result.retval],
-                      str(result.instructions))
+    console.rule(f"[bold]2. replay {PCAP.name} on the interpreter")
+    summary = replay(prog, prog.spec.prog_type, PCAP)
+    rate = summary.packets / summary.seconds
+    table = Table(title=f"{summary.packets} frames in {summary.seconds:.2f} s "
+                  f"({rate:,.0f} frames/s, {summary.instructions / summary.seconds / 1e6:.1f} M insns/s)")
+    table.add_column("verdict")
+    table.add_column("frames", justify="right")
+    for verdict, count in summary.verdicts.most_common():
+        table.add_row(verdict, str(count))
     console.print(table)
 
-    console.rule("[bold]4. a bad memory access is a clean error, with pc and instruction")
-    bad = Interpreter().load([Instruction(0x61, 0, 1, off=60), Instruction(0x95)])
-    try:
-        bad.run_mem(ipv4_tcp(80))
-    except ExecutionFault as fault:
-        console.print(f"[red]ExecutionFault:[/red] {fault}")
+    counters = Table(title="the program's own counters (per-CPU array 'stats', summed)")
+    for col in ("reason", "packets", "bytes"):
+        counters.add_column(col, justify="left" if col == "reason" else "right")
+    for index, reason in enumerate(VERDICTS):
+        per_cpu = obj.maps["stats"][index]
+        packets = sum(struct.unpack("<QQ", v)[0] for v in per_cpu)
+        nbytes = sum(struct.unpack("<QQ", v)[1] for v in per_cpu)
+        counters.add_row(reason, str(packets), str(nbytes))
+    console.print(counters)
 
-    if SUITE.is_dir():
-        console.rule("[bold]5. bpf_conformance suite on the interpreter")
-        interp = Interpreter(helpers=conformance_helpers())
-        outcomes = list(run_suite(case_files(SUITE), interp.load))
-        passed = sum(o.passed for o in outcomes)
-        console.print(f"{passed} passed, {len(outcomes) - passed} failed")
+    talkers = sorted(((struct.unpack("<QQ", v)[0], socket.inet_ntoa(k)) for k, v in
+                      obj.maps["per_source"].items()), reverse=True)[:5]
+    top = Table(title="top IPv4 sources (LRU hash 'per_source')")
+    top.add_column("source")
+    top.add_column("packets", justify="right")
+    for packets, source in talkers:
+        top.add_row(source, str(packets))
+    console.print(top)
+
+    console.rule("[bold]3. one frame in detail")
+    frame = next(f for _, f in read_pcap(PCAP))
+    result = prog.test_run(data=frame)
+    console.print(f"frame of {len(frame)} bytes -> retval {result.retval} "
+                  f"({'XDP_PASS' if result.retval == 2 else 'XDP_DROP'}), "
+                  f"{result.instructions} instructions")
+    first = prog.spec.line_info[:4]
+    for info in first:
+        console.print(f"[cyan]{info.file.rsplit('/', 1)[-1]}:{info.line}[/]  {info.text.strip()}")
+
+    console.rule("[bold]4. the same object in the live kernel")
+    from pybpf.kernel.sys import bpf_available
+
+    ok, reason = bpf_available()
+    if not ok:
+        console.print(f"skipped: {reason}")
+        return
+    from pybpf.elf import load_collection
+    from pybpf.kernel.collection import KernelCollection
+    from pybpf.kernel.sys import map_update, prog_test_run
+
+    with KernelCollection(load_collection(OBJ)) as kc:
+        map_update(kc.maps["blocked_v4"], socket.inet_aton("203.0.113.66"), b"\x01")
+        for port in (23, 3389):
+            map_update(kc.maps["blocked_ports"], struct.pack("<H", port), b"\x01")
+        fd = kc.program("xdp").fd
+        ours, kernel, same = Counter(), Counter(), 0
+        for _, frame in read_pcap(PCAP):
+            a = prog.test_run(data=frame).retval
+            b = prog_test_run(fd, data=frame).retval
+            ours[a] += 1
+            kernel[b] += 1
+            same += a == b
+    console.print(f"kernel verifier accepted it; BPF_PROG_TEST_RUN on all {summary.packets} "
+                  f"frames: {same} identical verdicts, {summary.packets - same} different")
 
 
 if __name__ == "__main__":

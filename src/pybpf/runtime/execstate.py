@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pybpf.errors import ExecutionFault
 from pybpf.runtime.memory import Memory, RegionKind
+
+if TYPE_CHECKING:  # helper models (pybpf.runtime.helpers imports this module)
+    from pybpf.runtime.helpers.env import HelperEnv
+    from pybpf.runtime.helpers.random import Prandom
+    from pybpf.runtime.helpers.task import Task
+    from pybpf.runtime.helpers.time import Clock
 
 MAX_BPF_STACK = 512  # include/linux/filter.h
 MAX_CALL_FRAMES = 8  # include/linux/bpf_verifier.h
@@ -61,6 +67,21 @@ class ExecState:
     context: object | None = None
     #: The CPU the program runs on (bpf_get_smp_processor_id, per-CPU maps).
     cpu: int = 0
+    # -- what helpers model of the kernel around the program (pybpf.runtime.helpers) --------
+    # ``None`` means "the default, installed by the first helper that needs it": the host's
+    # clocks, a randomly seeded PRNG, the calling process as the current task. Set your own
+    # for deterministic runs (``state.clock = ManualClock(5_000)``).
+    #: Clock of bpf_ktime_get_ns() and friends.
+    clock: Clock | None = None
+    #: The per-CPU ``rnd_state`` of bpf_get_prandom_u32().
+    prandom: Prandom | None = None
+    #: ``current``: the task the program runs in (pid, uid, comm...).
+    task: Task | None = None
+    #: Everything else helpers read and write: network namespace, perf counters, skb state.
+    env: HelperEnv | None = None
+    #: Call depth of the function calling a helper, when the caller records it (helpers
+    #: that call back into the program, such as bpf_loop(), run the callback one deeper).
+    call_depth: int | None = None
     #: Maps whose freed values may be reused once a run ends (an RCU grace period).
     rcu_maps: list[Any] = field(default_factory=list)
 

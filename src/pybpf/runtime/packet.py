@@ -17,13 +17,16 @@ class PacketBuffer:
     """Packet bytes ``buf[data:end]`` with metadata ``buf[meta:data]``."""
 
     def __init__(
-        self, memory: Memory, data: bytes, *, headroom: int, tailroom: int, name: str = "packet"
+        self, memory: Memory, data: bytes, *, headroom: int, tailroom: int, name: str = "packet",
+        metadata: int = 0,
     ) -> None:
+        """``data`` goes after ``headroom`` bytes; its first ``metadata`` bytes are metadata."""
         self.memory = memory
         self.name = name
         self.buf = bytearray(headroom + len(data) + tailroom)
         self.buf[headroom : headroom + len(data)] = data
-        self.meta = self.data = headroom
+        self.meta = headroom
+        self.data = headroom + metadata
         self.end = headroom + len(data)
         self.region: Region | None = None
         self._map()

@@ -15,6 +15,7 @@ access outside every field reads 0 and a store to a read-only computed field fau
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 
 from pybpf.errors import ExecutionFault
 from pybpf.platform.ctx_fields import CtxField, CtxStruct
@@ -25,6 +26,16 @@ PACKET_POINTERS = frozenset({"data", "data_end", "data_meta"})
 
 Getter = Callable[[], int]
 Setter = Callable[[int], None]
+
+
+@cache
+def field_index(layout: CtxStruct) -> dict[int, CtxField]:
+    """Byte offset -> the first-declared field covering it (computed once per layout)."""
+    index: dict[int, CtxField] = {}
+    for fld in layout.fields:
+        for off in range(fld.offset, fld.end):
+            index.setdefault(off, fld)
+    return index
 
 
 class ContextRegion:
@@ -51,10 +62,7 @@ class ContextRegion:
         self.pointer_fields = pointer_fields | {f.name for f in layout.fields if f.kind == "ptr"}
         self.buf = bytearray(layout.size)
         self.buf[: len(initial)] = initial[: layout.size]
-        self._by_offset: dict[int, CtxField] = {}
-        for fld in layout.fields:
-            for off in range(fld.offset, fld.end):
-                self._by_offset.setdefault(off, fld)
+        self._by_offset = field_index(layout)
         self.region: Region = memory.map(
             self.buf, RegionKind.CONTEXT, layout.name, on_load=self._load, on_store=self._store
         )

@@ -43,8 +43,8 @@ class XdpContext:
             headroom=XDP_PACKET_HEADROOM - len(metadata),
             tailroom=XDP_FRAME_SIZE - XDP_PACKET_HEADROOM - len(data),
             name="xdp packet",
+            metadata=len(metadata),
         )
-        self.packet.set_layout(self.packet.meta, self.packet.meta + len(metadata), self.packet.end)
         pkt = self.packet
         self.region = ContextRegion(
             memory,

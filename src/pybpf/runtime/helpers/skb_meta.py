@@ -1,0 +1,150 @@
+"""The ``struct sk_buff`` behind an :class:`~pybpf.runtime.ctx.skb.SkbContext`, as helpers see it.
+
+The context object owns the packet bytes (:class:`~pybpf.runtime.packet.PacketBuffer`) and
+the ``__sk_buff`` fields programs read; an :class:`SkbMeta` adds what only helpers touch:
+the MAC/network/transport header offsets, ``ip_summed``/``csum``/``csum_level``, the hash
+flags (``sw_hash``, ``l4_hash``; the hash value itself is the context's ``hash`` field),
+``encapsulation``, the GSO type, and the socket the skb belongs to. It is created on first
+use for a context with the state ``bpf_prog_test_run_skb()`` leaves (net/bpf/test_run.c,
+Linux 6.18): ``eth_type_trans()`` set the MAC header at the frame's start and the network
+header 14 bytes later, no transport header, ``CHECKSUM_NONE``, no hash, a full socket
+owned by the test (so the skb has a socket cookie), no GSO type.
+
+Offsets are indices into ``packet.buf`` (``skb->head``); :func:`push`/:func:`pull`/
+:func:`resize_tail` change the geometry, reallocating the buffer with more room the way
+``pskb_expand_head()`` does, and remap the packet (stale packet pointers then fault).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pybpf.runtime.ctx.skb import ETH_HLEN, SkbContext
+from pybpf.runtime.execstate import ExecState
+from pybpf.runtime.helpers.abi import context_as
+from pybpf.runtime.helpers.env import env_of
+
+__all__ = [
+    "CHECKSUM_COMPLETE",
+    "CHECKSUM_NONE",
+    "CHECKSUM_PARTIAL",
+    "CHECKSUM_UNNECESSARY",
+    "SkbMeta",
+    "clear_hash",
+    "get_protocol",
+    "pull",
+    "push",
+    "resize_tail",
+    "set_protocol",
+    "skb_of",
+]
+
+CHECKSUM_NONE = 0
+CHECKSUM_UNNECESSARY = 1
+CHECKSUM_COMPLETE = 2
+CHECKSUM_PARTIAL = 3
+NET_SKB_PAD = 64
+#: SKB_MAX_ALLOC: ``(PAGE_SIZE << 2) - SKB_DATA_ALIGN(sizeof(struct skb_shared_info))``.
+BPF_SKB_MAX_LEN = 4 * 4096 - 320
+
+
+@dataclass(slots=True, eq=False)
+class SkbMeta:
+    """Helper-side ``sk_buff`` state (see the module docstring)."""
+
+    mac_header: int
+    network_header: int
+    transport_header: int | None = None
+    mac_len: int = 0
+    ip_summed: int = CHECKSUM_NONE
+    csum: int = 0
+    csum_level: int = 0
+    sw_hash: bool = False
+    l4_hash: bool = False
+    encapsulation: bool = False
+    gso_type: int = 0
+    #: ``skb->sk`` exists (test runs attach a socket) and its cookie once generated.
+    has_socket: bool = True
+    socket_cookie: int = 0
+    socket_uid: int = 0
+    #: ``dst_tclassid(skb)`` (no route attached in a test run: 0).
+    route_realm: int = 0
+
+
+def skb_of(state: ExecState, helper: str) -> tuple[SkbContext, SkbMeta]:
+    """The run's skb context and its :class:`SkbMeta` (created on first use)."""
+    ctx = context_as(state, SkbContext, helper)
+    store = env_of(state).context_state
+    meta = store.get(ctx)
+    if meta is None:
+        pkt = ctx.packet
+        if ctx.l2:
+            meta = SkbMeta(pkt.data, pkt.data + ETH_HLEN)
+        else:  # the MAC header sits in the headroom before the network header
+            mac = pkt.data - ETH_HLEN
+            pkt.buf[mac : pkt.data] = ctx.mac_header
+            meta = SkbMeta(mac, pkt.data)
+        store[ctx] = meta
+    return ctx, meta
+
+
+def get_protocol(ctx: SkbContext) -> int:
+    """``ntohs(skb->protocol)``."""
+    raw = ctx.region.get("protocol") & 0xFFFF
+    return ((raw & 0xFF) << 8) | (raw >> 8)
+
+
+def set_protocol(ctx: SkbContext, proto: int) -> None:
+    """``skb->protocol = htons(proto)``."""
+    ctx.region.set("protocol", ((proto & 0xFF) << 8) | ((proto >> 8) & 0xFF))
+
+
+def clear_hash(ctx: SkbContext, meta: SkbMeta) -> None:
+    """``skb_clear_hash()``."""
+    ctx.region.set("hash", 0)
+    meta.sw_hash = meta.l4_hash = False
+
+
+def _shift(meta: SkbMeta, delta: int) -> None:
+    meta.mac_header += delta
+    meta.network_header += delta
+    if meta.transport_header is not None:
+        meta.transport_header += delta
+
+
+def _reserve(ctx: SkbContext, meta: SkbMeta, head: int, tail: int) -> None:
+    """``pskb_expand_head()``: at least ``head`` bytes of headroom, ``tail`` of tailroom."""
+    pkt = ctx.packet
+    need_head = max(head - pkt.meta, 0)
+    need_tail = max(tail - pkt.tailroom, 0)
+    if not need_head and not need_tail:
+        return
+    grow_head = (need_head + NET_SKB_PAD - 1) // NET_SKB_PAD * NET_SKB_PAD if need_head else 0
+    buf = bytearray(grow_head) + pkt.buf + bytearray(need_tail)
+    _shift(meta, grow_head)
+    pkt.replace_buffer(buf, pkt.meta + grow_head, pkt.data + grow_head, pkt.end + grow_head)
+
+
+def push(ctx: SkbContext, meta: SkbMeta, length: int) -> None:
+    """``skb_cow_head()`` + ``skb_push()``: ``length`` more bytes before ``data`` (not cleared)."""
+    _reserve(ctx, meta, length, 0)
+    pkt = ctx.packet
+    pkt.set_layout(pkt.data - length, pkt.data - length, pkt.end)
+
+
+def pull(ctx: SkbContext, length: int) -> None:
+    """``__skb_pull()``: drop ``length`` bytes from the front."""
+    pkt = ctx.packet
+    pkt.set_layout(pkt.data + length, pkt.data + length, pkt.end)
+
+
+def resize_tail(ctx: SkbContext, meta: SkbMeta, new_len: int) -> None:
+    """``__skb_grow()`` (new bytes zeroed) or ``__skb_trim()`` to ``new_len`` bytes."""
+    pkt = ctx.packet
+    old_end = pkt.end
+    grow = new_len - len(pkt)
+    if grow > 0:
+        _reserve(ctx, meta, 0, grow)
+        old_end = pkt.end
+        pkt.buf[old_end : old_end + grow] = bytes(grow)
+    pkt.set_layout(pkt.meta, pkt.data, pkt.data + new_len)
