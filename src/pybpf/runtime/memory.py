@@ -24,6 +24,8 @@ from pybpf.errors import ExecutionFault
 
 #: Region id of the first region; ``id << 32`` is its base address (0xffff888000000000).
 FIRST_REGION_ID = 0xFFFF8880
+#: First region id of user memory (addresses like 0x0000555500000000, below TASK_SIZE_MAX).
+FIRST_USER_REGION_ID = 0x5555
 WINDOW_BITS = 32
 WINDOW_MASK = (1 << WINDOW_BITS) - 1
 U64_MASK = (1 << 64) - 1
@@ -53,6 +55,8 @@ class RegionKind(Enum):
     MEM = "mem"
     RODATA = "rodata"
     HELPER_MEM = "helper_mem"
+    #: Memory of the current task's user space (read by bpf_probe_read_user and friends).
+    USER = "user"
 
 
 #: A load hook of a special region: (offset, size) -> value. Used for context rewriting.
@@ -93,6 +97,7 @@ class Memory:
     writable: dict[int, bytearray | memoryview] = field(default_factory=dict)
     _next_id: int = FIRST_REGION_ID
     _free_ids: list[int] = field(default_factory=list)
+    _next_user_id: int = FIRST_USER_REGION_ID
 
     # -- mapping -----------------------------------------------------------------------------
     def map(
@@ -112,7 +117,11 @@ class Memory:
         """
         if len(buf) > WINDOW_MASK:
             raise ValueError(f"region '{name}' of {len(buf)} bytes exceeds 4 GiB")
-        rid = self._free_ids.pop() if self._free_ids else self._take_id()
+        if kind is RegionKind.USER:
+            rid = self._next_user_id
+            self._next_user_id += 1
+        else:
+            rid = self._free_ids.pop() if self._free_ids else self._take_id()
         region = Region(kind, name or kind.value, buf, rid << WINDOW_BITS, writable, on_load, on_store)
         self.regions[rid] = region
         if on_load is None:
@@ -133,7 +142,13 @@ class Memory:
             del self.regions[rid]
             self.readable.pop(rid, None)
             self.writable.pop(rid, None)
-            self._free_ids.append(rid)
+            if region.kind is not RegionKind.USER:
+                self._free_ids.append(rid)
+
+    def map_user(self, data: bytes | bytearray, name: str = "user") -> Region:
+        """Map bytes into the current task's user address space (a copy unless a bytearray)."""
+        buf = data if isinstance(data, bytearray) else bytearray(data)
+        return self.map(buf, RegionKind.USER, name)
 
     def region_at(self, addr: int) -> Region | None:
         """The region whose window contains ``addr`` (whether or not in bounds)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from pybpf.errors import TestRunError
 from pybpf.platform.enums import ProgType
@@ -179,3 +179,34 @@ def _run_plain(program: _Runnable, data: bytes, ctx: bytes | None, repeat: int) 
     finally:
         if region is not None:
             state.memory.unmap(region)
+
+
+@dataclass(frozen=True, slots=True)
+class SockOpsResult:
+    """One sock_ops callback: the program's return value, ``reply`` (what the kernel uses:
+    e.g. the SYN RTO for TIMEOUT_INIT), ``replylong`` and the socket after the callback."""
+
+    retval: int
+    reply: int
+    replylong: tuple[int, int, int, int]
+    sock: Any
+    instructions: int
+    trace: tuple[str, ...] = ()
+
+
+def run_sock_ops(program: _Runnable, op: int, *, args: tuple[int, ...] = (), sock: Any = None,
+                 local: Any = None, remote: Any = None) -> SockOpsResult:
+    """Run a sock_ops program for callback ``op`` (the kernel calls
+    ``tcp_call_bpf()`` from the TCP stack; there is no BPF_PROG_TEST_RUN for it)."""
+    from pybpf.runtime.ctx.sock_ops import SockOpsContext
+
+    state = program.state
+    ctx = SockOpsContext(state.memory, op, args=args, sock=sock, local=local, remote=remote)
+    state.context = ctx
+    try:
+        r0, insns, _ = _loop(program, ctx.address, 1)
+        return SockOpsResult(r0 & 0xFFFFFFFF, ctx.reply, ctx.replylong, ctx.sock, insns,
+                             tuple(state.trace))
+    finally:
+        state.context = None
+        ctx.release()
