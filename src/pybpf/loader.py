@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from pybpf.errors import NotSupportedError
@@ -26,19 +27,22 @@ def load(
     *,
     backend: str = "interp",
     ncpus: int | None = None,
+    entries: Iterable[str] = (),
 ) -> Collection:
     """Load a clang-compiled object (path or bytes) or a CollectionSpec onto ``backend``.
 
     >>> obj = pybpf.load("firewall.o")          # doctest: +SKIP
     >>> obj.maps["counters"][1]                  # doctest: +SKIP
     >>> obj.program("xdp").test_run(data=frame)  # doctest: +SKIP
+
+    ``entries`` names ``.text`` functions to load as programs of their own (raw ``mem`` type).
     """
     if isinstance(source, CollectionSpec):
         spec = source
     else:
         from pybpf.elf import load_collection
 
-        spec = load_collection(source)
+        spec = load_collection(source, entries=entries)
     if backend != "interp":
         raise NotSupportedError(f"backend '{backend}' is not available (have: {', '.join(BACKENDS)})")
     from pybpf.interp import Interpreter

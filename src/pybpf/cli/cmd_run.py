@@ -99,7 +99,11 @@ def _run_object(path: Path, section: str | None, entry: str | None, mem: bytes |
     import pybpf
     from pybpf.runtime.verdicts import verdict_name
 
-    obj = pybpf.load(path, backend=backend)
+    from pybpf.elf import load_collection
+
+    spec = load_collection(path)
+    extra = [entry] if entry and entry not in spec.programs else []
+    obj = pybpf.load(load_collection(path, entries=extra) if extra else spec, backend=backend)
     name = entry or section
     if name is None:
         if len(obj.programs) != 1:

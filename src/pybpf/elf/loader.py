@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from pybpf.btf import Btf, BtfExt
@@ -55,6 +55,7 @@ class _Options:
     kconfig: str | Mapping[str, str | int | bool] | None
     kernel_version: int | None
     host_config: bool
+    entries: frozenset[str] = frozenset()
 
 
 def load_collection(
@@ -65,6 +66,7 @@ def load_collection(
     kconfig: str | Mapping[str, str | int | bool] | None = None,
     kernel_version: int | None = None,
     host_config: bool = True,
+    entries: Iterable[str] = (),
 ) -> CollectionSpec:
     """Load every program and map of a BPF ELF object.
 
@@ -74,7 +76,9 @@ def load_collection(
     program type is known for with ``prog_type`` None instead of failing. ``kconfig`` gives
     ``.kconfig`` extern values (config-file text, or a mapping ``{"CONFIG_X": "y"}``);
     ``kernel_version`` is ``LINUX_KERNEL_VERSION``; with ``host_config`` the running kernel
-    supplies what is still missing.
+    supplies what is still missing. ``entries`` names ``.text`` functions to link as
+    programs of their own too (``prog_type`` None: the raw ``mem`` type), linked like a
+    program with the sub-programs they call.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
         obj = ELFObject.from_bytes(source, name=name if name is not None else "")
@@ -83,7 +87,7 @@ def load_collection(
         path = os.fspath(source)
         obj = ELFObject.from_path(path, name=name if name is not None else object_name(path))
         where = path
-    opts = _Options(allow_unknown, kconfig, kernel_version, host_config)
+    opts = _Options(allow_unknown, kconfig, kernel_version, host_config, frozenset(entries))
     try:
         return _load(obj, opts, where)
     except PybpfError as e:
@@ -241,11 +245,16 @@ def _load(obj: ELFObject, opts: _Options, where: str) -> CollectionSpec:
     kconfig_map = internal_map_name(obj.name, KCONFIG_SEC)
 
     programs: dict[str, ProgramSpec] = {}
+    missing = opts.entries - {f.name for f in functions.functions}
+    if missing:
+        known = ", ".join(sorted(f.name for f in functions.functions)) or "none"
+        raise ELFLoadError(f"no function named {', '.join(sorted(missing))} (functions: {known})")
     for func in functions.functions:
-        if func.is_subprog:
+        as_entry = func.is_subprog and func.name in opts.entries
+        if func.is_subprog and not as_entry:
             continue
-        sec_match = match(func.section)
-        if sec_match is None and not opts.allow_unknown:
+        sec_match = None if as_entry else match(func.section)
+        if sec_match is None and not (opts.allow_unknown or as_entry):
             raise ELFLoadError(
                 f"section '{func.section}': program '{func.name}': unknown "
                 f"program type (the section name matches no libbpf SEC() "
