@@ -101,9 +101,9 @@ class Btf:
                 pos += 12 * vlen
             self.types.append(t)
         self._by_name: dict[tuple[int, str], int] = {}
-        for type_id, t in enumerate(self.types):
-            if t is not None and t.name:
-                self._by_name.setdefault((t.kind, t.name), type_id)
+        for type_id, known in enumerate(self.types):
+            if known is not None and known.name:
+                self._by_name.setdefault((known.kind, known.name), type_id)
 
     @classmethod
     def from_file(cls, path: Path) -> Btf:
@@ -241,7 +241,8 @@ the kernel's helpers of the same names.
 
 
 def _enum_split(values: list[tuple[str, int]], prefix: str, flag_mask: int):
-    base, combos = [], []
+    base: list[tuple[str, int]] = []
+    combos: list[tuple[str, int]] = []
     for name, value in values:
         if name.startswith("__"):
             continue

@@ -41,8 +41,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gen_btf_tables import DEFAULT_BTF, Btf  # noqa: E402
-from gen_csrc import (  # noqa: E402
+from gen_btf_tables import DEFAULT_BTF, Btf
+from gen_csrc import (
     PROG_TYPE_FUNC_PROTO,
     LoadConfig,
     Outcome,
@@ -210,7 +210,7 @@ def referenced_protos(src: Sources) -> dict[str, set[str]]:
             add(out.target, label)
         elif out.kind == "call" and out.target in src.funcs:
             for kind, arg in src.funcs[out.target].steps:
-                if kind == "switch" and label in arg.cases:
+                if kind == "switch" and isinstance(arg, Switch) and label in arg.cases:
                     walk(arg.cases[label], label)
         for kind, target, _cond in out.alts:
             if kind in ("proto", "accessor"):
@@ -341,7 +341,7 @@ def default_protos(src: Sources, records: dict[str, Record], helper_of: dict[str
         else:
             named = [n for n, hh in helper_of.items() if hh == h]
             if named:
-                out[h] = sorted(named, key=lambda n: (n != f"bpf_{h}_proto", n))[0]
+                out[h] = min(named, key=lambda n: (n != f"bpf_{h}_proto", n))
     return out
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gen_btf_tables import DEFAULT_BTF, KIND_STRUCT, Btf  # noqa: E402
+from gen_btf_tables import DEFAULT_BTF, KIND_STRUCT, Btf
 
 BPF_PTR_POISON = 0xDEAD00000000EB9F
 CHUNK = 32768
@@ -86,7 +86,10 @@ class KernelMemory:
             r = prog_test_run(self._prog, ctx=struct.pack("<QI4x", address, n - 1), ctx_size_out=0)
             if r.retval != 0:
                 raise OSError(f"bpf_probe_read_kernel({address:#x}, {n}) = {r.retval}")
-            out += map_lookup(self._map, struct.pack("<I", 0))[:n]
+            value = map_lookup(self._map, struct.pack("<I", 0))
+            if value is None:
+                raise OSError("scratch map lookup failed")
+            out += value[:n]
             address += n
             length -= n
         return bytes(out)

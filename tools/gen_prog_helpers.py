@@ -42,13 +42,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gen_csrc import PROG_TYPE_FUNC_PROTO, LoadConfig as SrcConfig, parse_dir, resolve  # noqa: E402
+from gen_csrc import PROG_TYPE_FUNC_PROTO, parse_dir, resolve
+from gen_csrc import LoadConfig as SrcConfig
 
-from pybpf.platform.attach import AttachType  # noqa: E402
-from pybpf.platform.enums import ProgType  # noqa: E402
-from pybpf.platform.helper_ids import HelperId  # noqa: E402
-from pybpf.platform.helper_probe import LoadConfig, Probe, Verdict, default_config  # noqa: E402
-from pybpf.platform.helper_protos import DEFAULT_PROTO, PROTOS  # noqa: E402
+from pybpf.platform.attach import AttachType
+from pybpf.platform.enums import ProgType
+from pybpf.platform.helper_ids import HelperId
+from pybpf.platform.helper_probe import LoadConfig, Probe, Verdict, default_config
+from pybpf.platform.helper_protos import DEFAULT_PROTO, PROTOS
 
 VARIANTS = [
     LoadConfig(ProgType.CGROUP_SKB, AttachType.CGROUP_INET_EGRESS),

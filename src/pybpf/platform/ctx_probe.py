@@ -34,6 +34,11 @@ _BASES = {
     "tcp_sock": RegType.PTR_TO_TCP_SOCK,
     "tp_buffer": RegType.PTR_TO_TP_BUFFER,
     "xdp_sock": RegType.PTR_TO_XDP_SOCK,
+    "map_value": RegType.PTR_TO_MAP_VALUE,
+    "map_key": RegType.PTR_TO_MAP_KEY,
+    "map_ptr": RegType.CONST_PTR_TO_MAP,
+    "fp": RegType.PTR_TO_STACK,
+    "mem": RegType.PTR_TO_MEM,
 }
 _PREFIXES = {
     "trusted_": TypeFlag.PTR_TRUSTED,

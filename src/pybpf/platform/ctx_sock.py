@@ -69,15 +69,14 @@ def _sock_filter_check_attach_type(r: AccessRequest) -> bool:
     if off in (SK.offsetof("bound_dev_if"), SK.offsetof("mark"), SK.offsetof("priority")):
         return r.attach_type in (A.CGROUP_INET_SOCK_CREATE, A.CGROUP_INET_SOCK_RELEASE)
     if off in ctx_range(SK, "src_ip4"):
-        if r.attach_type is not A.CGROUP_INET4_POST_BIND:
-            return False
+        ok = r.attach_type is A.CGROUP_INET4_POST_BIND
     elif off in ctx_range_till(SK, "src_ip6[0]", "src_ip6[3]"):
-        if r.attach_type is not A.CGROUP_INET6_POST_BIND:
-            return False
+        ok = r.attach_type is A.CGROUP_INET6_POST_BIND
     elif off in ctx_range(SK, "src_port"):
-        if r.attach_type not in (A.CGROUP_INET4_POST_BIND, A.CGROUP_INET6_POST_BIND):
-            return False
-    return not r.write
+        ok = r.attach_type in (A.CGROUP_INET4_POST_BIND, A.CGROUP_INET6_POST_BIND)
+    else:
+        ok = True
+    return ok and not r.write
 
 
 def sock_filter_is_valid_access(r: AccessRequest, info: AccessInfo) -> bool:

@@ -146,7 +146,9 @@ MAP_TYPES = MappingProxyType({
         _info(M.USER_RINGBUF, {H.USER_RINGBUF_DRAIN}, None),
         _info(M.CGRP_STORAGE, {H.CGRP_STORAGE_GET, H.CGRP_STORAGE_DELETE, H.KPTR_XCHG}, None,
               spin_lock=True, kptr=True),
-        _info(M.ARENA, None),
+        # The map side allows any helper, but an arena has key_size = value_size = 0, so a
+        # lookup's key argument is refused ("invalid zero-sized read").
+        _info(M.ARENA, None, None),
     )
 })
 """Every map type except ``UNSPEC``."""
@@ -220,10 +222,11 @@ def map_func_compatible(
     (may_update_sockmap()); without it only the map-side list applies and they are refused.
     """
     info = MAP_TYPES[M(map_type)]
-    if not info.allows(helper):
-        if not (info.update_by_prog_type and prog_type is not None
-                and may_update_sockmap(helper, prog_type, attach_type)):
-            return False
+    if not info.allows(helper) and not (
+        info.update_by_prog_type and prog_type is not None
+        and may_update_sockmap(helper, prog_type, attach_type)
+    ):
+        return False
     allowed = HELPER_MAP_TYPES.get(helper)
     return allowed is None or info.map_type in allowed
 

@@ -24,7 +24,7 @@ def kernel_skip_reason() -> str | None:
     """Why kernel comparisons cannot run here (None: they can)."""
     try:
         from pybpf.kernel.sys import bpf_available
-    except Exception as exc:  # pragma: no cover - broken install
+    except ImportError as exc:  # pragma: no cover - broken install
         return f"pybpf.kernel.sys unavailable: {exc}"
     ok, reason = bpf_available()
     if not ok:

@@ -23,6 +23,7 @@ from pybpf.platform.helper_probe import (
 from pybpf.platform.prog_helpers import (
     ALL_CAPABILITIES,
     Capability,
+    HelperAccess,
     allowed_helpers,
     helper_access,
     is_measured,
@@ -59,7 +60,7 @@ def _table_configs() -> list[LoadConfig]:
 
 
 def _check(configs: list[LoadConfig], helpers) -> list[tuple[str, str, bool, Verdict]]:
-    mismatches = []
+    mismatches: list[tuple[str, str, bool, Verdict]] = []
     for cfg in configs:
         probe = Probe(cfg)
         allowed = allowed_helpers(cfg.prog_type, attach_type=cfg.attach_type)
@@ -103,16 +104,22 @@ def test_attach_type_dependent_helpers() -> None:
     assert allowed_helpers(P.XDP, attach_type=AttachType.XDP_DEVMAP) == allowed_helpers(P.XDP)
 
 
+def _access(prog_type: P, helper: H) -> HelperAccess:
+    access = helper_access(prog_type, helper)
+    assert access is not None, (prog_type, helper)
+    return access
+
+
 def test_capabilities() -> None:
     printk = helper_access(P.SCHED_CLS, H.TRACE_PRINTK)
     assert printk is not None
     assert printk.requires == {Capability.BPF, Capability.PERFMON}
     lock = helper_access(P.SOCKET_FILTER, H.SPIN_LOCK)
     assert lock is not None and lock.requires == {Capability.BPF}
-    assert helper_access(P.XDP, H.MAP_LOOKUP_ELEM).requires == frozenset()
-    assert helper_access(P.SCHED_CLS, H.SKC_TO_TCP_SOCK).requires == {Capability.PERFMON}
-    assert helper_access(P.SYSCALL, H.SYS_BPF).requires == {Capability.PERFMON}
-    none = frozenset()
+    assert _access(P.XDP, H.MAP_LOOKUP_ELEM).requires == frozenset()
+    assert _access(P.SCHED_CLS, H.SKC_TO_TCP_SOCK).requires == {Capability.PERFMON}
+    assert _access(P.SYSCALL, H.SYS_BPF).requires == {Capability.PERFMON}
+    none: frozenset[Capability] = frozenset()
     assert H.SPIN_LOCK not in allowed_helpers(P.SOCKET_FILTER, capabilities=none)
     assert H.SPIN_LOCK in allowed_helpers(P.SOCKET_FILTER, capabilities=frozenset({Capability.BPF}))
     assert allowed_helpers(P.XDP, capabilities=frozenset({Capability.SYS_ADMIN})) == (

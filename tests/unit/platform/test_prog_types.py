@@ -13,8 +13,8 @@ import pytest
 from platform_live import needs_kernel
 
 from pybpf.platform.attach import AttachType as A
-from pybpf.platform.ctx_layouts import CTX_STRUCTS
 from pybpf.platform.ctx_access import ctx_struct
+from pybpf.platform.ctx_layouts import CTX_STRUCTS
 from pybpf.platform.enums import ProgType as P
 from pybpf.platform.helper_probe import (
     BPF_F_SLEEPABLE,
@@ -104,6 +104,7 @@ def test_return_range_agrees_with_the_kernel(cfg: LoadConfig) -> None:
         accepted = prog is not None
         assert accepted == (rng is None or value in rng), (cfg.label, value, log[-200:])
         if not accepted:
+            assert rng is not None
             assert return_range_message(value, value, rng) in log
 
 
@@ -150,6 +151,7 @@ _PACKET_POINTERS = {
 def test_direct_packet_write_agrees_with_the_kernel(pt: P) -> None:
     data, data_end, size = _PACKET_POINTERS[pt]
     s = ctx_struct(pt)
+    assert s is not None
     ldx = {4: 0x61, 8: 0x79}[size]
     prog = (
         _ins(ldx, 2, 1, s.offsetof(data))

@@ -1,0 +1,69 @@
+"""Try verifier-corpus cases against the live kernel and print the verifier log.
+
+For authoring ``tests/verifier_corpus/cases/*.toml``: shows the whole level-1 log and the
+error line the recorder would store, without writing anything.
+
+    python3 tools/corpus_try.py control_flow/unreachable_insn   # one case (or a glob)
+    python3 tools/corpus_try.py -t XDP -e 'r0 = 2' -e exit      # ad-hoc assembly
+    python3 tools/corpus_try.py -t SOCKET_FILTER --unpriv < prog.s
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests" / "verifier_corpus")]
+
+import corpus  # noqa: E402
+
+
+def _show(case: corpus.Case, full: bool) -> None:
+    if case.privileged:
+        with corpus.kernel_job(case) as (job, _):
+            err, log = corpus.load_job(job)
+        rec = corpus.to_recorded(err, log)
+    else:
+        rec = corpus.run_unprivileged([case])[case.id]
+        log = "(log of unprivileged loads is not shown)"
+    print(f"== {case.id}: {rec.summary()}")
+    if full:
+        print(log.rstrip())
+    if case.recorded and (case.recorded.verdict, case.recorded.error) != (rec.verdict, rec.error):
+        print(f"   recorded: {case.recorded.summary()}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("patterns", nargs="*", help="case ids (topic/name, globs allowed)")
+    ap.add_argument("-t", "--type", help="program type for ad-hoc assembly (from stdin or -e)")
+    ap.add_argument("-a", "--attach", default="", help="expected attach type")
+    ap.add_argument("-e", "--expr", action="append", help="an assembly line (repeatable)")
+    ap.add_argument("--unpriv", action="store_true", help="load as an unprivileged user")
+    ap.add_argument("--flag", action="append", default=[], help="BPF_F_* prog flag")
+    ap.add_argument("--license", default="GPL")
+    ap.add_argument("-m", "--map", action="append", default=[],
+                    help="NAME:TYPE:KEY:VALUE:ENTRIES for {map:NAME} placeholders")
+    ap.add_argument("-q", "--quiet", action="store_true", help="verdict only, no log")
+    args = ap.parse_args(argv)
+    if args.type:
+        asm = "\n".join(args.expr) if args.expr else sys.stdin.read()
+        maps = []
+        for spec in args.map:
+            name, mtype, key, value, entries = spec.split(":")
+            maps.append(corpus.MapDef(name, mtype, int(key), int(value), int(entries)))
+        case = corpus.Case("adhoc", "adhoc", args.type, not args.unpriv, args.license,
+                           args.attach, tuple(args.flag), tuple(maps), asm=asm)
+        _show(case, not args.quiet)
+        return 0
+    for case in corpus.load_cases():
+        if any(fnmatch.fnmatch(case.id, p) for p in args.patterns):
+            _show(case, not args.quiet)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
