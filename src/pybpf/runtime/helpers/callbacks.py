@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import errno
 import sys
+from collections.abc import Iterable
 
 from pybpf.errors import ExecutionFault
 from pybpf.runtime.execstate import MAX_CALL_FRAMES, Entry, ExecState
 from pybpf.runtime.helpers.abi import u32
 from pybpf.runtime.helpers.maps import map_arg
 from pybpf.runtime.maps import ArrayMap
+from pybpf.runtime.maps.base import Map
 from pybpf.runtime.memory import RegionKind
 
 __all__ = ["BPF_MAX_LOOPS", "bpf_for_each_map_elem", "bpf_loop", "caller_depth"]
@@ -85,6 +87,7 @@ def bpf_for_each_map_elem(state: ExecState, r1: int, r2: int, r3: int, r4: int, 
                                   writable=False)
     visited = 0
     try:
+        keys: Iterable[bytes]
         if isinstance(m, ArrayMap):
             keys = (i.to_bytes(4, "little") for i in range(m.max_entries))
         else:
@@ -104,13 +107,13 @@ def bpf_for_each_map_elem(state: ExecState, r1: int, r2: int, r3: int, r4: int, 
     return visited
 
 
-def _hash_keys(m: object) -> list[bytes]:
+def _hash_keys(m: Map) -> list[bytes]:
     """The keys present, in ``get_next_key`` order, collected before the walk."""
     keys: list[bytes] = []
     seen: set[bytes] = set()
-    key = m.get_next_key(None)  # type: ignore[attr-defined]
+    key = m.get_next_key(None)
     while key is not None and key not in seen:
         seen.add(key)
         keys.append(key)
-        key = m.get_next_key(key)  # type: ignore[attr-defined]
+        key = m.get_next_key(key)
     return keys

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import errno
 
+from pybpf.runtime.ctx.skb import SkbContext
 from pybpf.runtime.execstate import ExecState
 from pybpf.runtime.helpers.abi import ENOTSUPP, u32
 from pybpf.runtime.helpers.skb_meta import (
@@ -37,6 +38,7 @@ from pybpf.runtime.helpers.skb_meta import (
     CHECKSUM_NONE,
     CHECKSUM_PARTIAL,
     CHECKSUM_UNNECESSARY,
+    SkbMeta,
     skb_of,
 )
 
@@ -135,7 +137,7 @@ def csum_replace_by_diff(check: int, diff: int) -> int:
     return csum_fold(csum_add(diff & M32, ~check & M32))
 
 
-def _field(state: ExecState, r1: int, r2: int, helper: str) -> tuple[object, object, int] | int:
+def _field(state: ExecState, r2: int, helper: str) -> tuple[SkbContext, SkbMeta, int] | int:
     """The skb, its state and the buffer offset of the 16-bit checksum field, or -errno."""
     ctx, meta = skb_of(state, helper)
     offset = u32(r2)
@@ -153,11 +155,11 @@ def bpf_l3_csum_replace(state: ExecState, r1: int, r2: int, r3: int, r4: int, r5
     flags = r5
     if flags & ~BPF_F_HDR_FIELD_MASK:
         return -errno.EINVAL
-    found = _field(state, r1, r2, "bpf_l3_csum_replace")
+    found = _field(state, r2, "bpf_l3_csum_replace")
     if isinstance(found, int):
         return found
     ctx, _meta, at = found
-    buf = ctx.packet.buf  # type: ignore[attr-defined]
+    buf = ctx.packet.buf
     check = _load16(buf, at)
     size = flags & BPF_F_HDR_FIELD_MASK
     if size == 0:
@@ -181,11 +183,11 @@ def bpf_l4_csum_replace(state: ExecState, r1: int, r2: int, r3: int, r4: int, r5
                | BPF_F_HDR_FIELD_MASK | BPF_F_IPV6)
     if flags & ~allowed:
         return -errno.EINVAL
-    found = _field(state, r1, r2, "bpf_l4_csum_replace")
+    found = _field(state, r2, "bpf_l4_csum_replace")
     if isinstance(found, int):
         return found
     ctx, meta, at = found
-    buf = ctx.packet.buf  # type: ignore[attr-defined]
+    buf = ctx.packet.buf
     pseudo = bool(flags & BPF_F_PSEUDO_HDR)
     mmzero = bool(flags & BPF_F_MARK_MANGLED_0)
     check = _load16(buf, at)
@@ -207,28 +209,27 @@ def bpf_l4_csum_replace(state: ExecState, r1: int, r2: int, r3: int, r4: int, r5
     return 0
 
 
-def _proto_replace4(meta: object, check: int, old: int, new: int, pseudo: bool) -> int:
+def _proto_replace4(meta: SkbMeta, check: int, old: int, new: int, pseudo: bool) -> int:
     """``inet_proto_csum_replace4()``."""
-    ip_summed = meta.ip_summed  # type: ignore[attr-defined]
+    ip_summed = meta.ip_summed
     if ip_summed != CHECKSUM_PARTIAL:
         result = csum_replace4(check, old, new)
         if ip_summed == CHECKSUM_COMPLETE and pseudo:
-            skb_csum = meta.csum  # type: ignore[attr-defined]
-            meta.csum = ~csum_add(csum_sub(~skb_csum & M32, old), new) & M32  # type: ignore[attr-defined]
+            meta.csum = ~csum_add(csum_sub(~meta.csum & M32, old), new) & M32
         return result
     if pseudo:
         return ~csum_fold(csum_add(csum_sub(check, old), new)) & 0xFFFF
     return check
 
 
-def _proto_replace_by_diff(meta: object, check: int, diff: int, pseudo: bool,
+def _proto_replace_by_diff(meta: SkbMeta, check: int, diff: int, pseudo: bool,
                            ipv6: bool) -> int:
     """``inet_proto_csum_replace_by_diff()``."""
-    ip_summed = meta.ip_summed  # type: ignore[attr-defined]
+    ip_summed = meta.ip_summed
     if ip_summed != CHECKSUM_PARTIAL:
         result = csum_replace_by_diff(check, diff)
         if ip_summed == CHECKSUM_COMPLETE and pseudo and not ipv6:
-            meta.csum = ~csum_sub(diff, meta.csum) & M32  # type: ignore[attr-defined]
+            meta.csum = ~csum_sub(diff, meta.csum) & M32
         return result
     if pseudo:
         return ~csum_fold(csum_add(diff, check)) & 0xFFFF

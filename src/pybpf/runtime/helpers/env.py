@@ -4,8 +4,9 @@ One :class:`HelperEnv` per :class:`~pybpf.runtime.execstate.ExecState` (``state.
 installed with defaults by :func:`env_of` on first use. It holds what the kernel keeps
 outside the program and its maps:
 
-* the network namespace: its cookie (``net->net_cookie``; ``init_net`` has 1) and the
-  devices that exist in it (``dev_get_by_index_rcu()``; by default only ``lo``, ifindex 1);
+* the network namespace: its cookie (``net->net_cookie``; by default that of the calling
+  process's namespace, as a test run sees it) and the devices that exist in it
+  (``dev_get_by_index_rcu()``; by default only ``lo``, ifindex 1);
 * the socket cookie generator (``gen_cookie_next(&sock_cookie)``);
 * values of perf counters read through perf event arrays (bpf_perf_event_read());
 * ring buffer records reserved and not yet committed (to find a record's map on submit);
@@ -20,6 +21,7 @@ Not modelled: devices' properties (only their existence), several network namesp
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -31,6 +33,17 @@ __all__ = ["HelperEnv", "PerfCounter", "env_of"]
 #: ``net_cookie`` of ``init_net`` (the first namespace created at boot).
 INIT_NET_COOKIE = 1
 LOOPBACK_IFINDEX = 1
+SO_NETNS_COOKIE = 71
+
+
+def host_net_cookie() -> int:
+    """The cookie of this process's network namespace (``SO_NETNS_COOKIE``), else 1."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            return int.from_bytes(sock.getsockopt(socket.SOL_SOCKET, SO_NETNS_COOKIE, 8),
+                                  "little")
+    except OSError:
+        return INIT_NET_COOKIE
 
 
 @dataclass(slots=True)
@@ -46,7 +59,8 @@ class PerfCounter:
 class HelperEnv:
     """Kernel state helpers share (see the module docstring)."""
 
-    net_cookie: int = INIT_NET_COOKIE
+    #: The network namespace's cookie: by default the calling process's namespace.
+    net_cookie: int = field(default_factory=host_net_cookie)
     ifindexes: set[int] = field(default_factory=lambda: {LOOPBACK_IFINDEX})
     next_socket_cookie: int = 4097
     #: ``(id(perf event object)) -> (event, counter)``; see :meth:`set_perf_counter`.

@@ -4,8 +4,8 @@ Mirrors ``bpf_bprintf_prepare()`` (kernel/bpf/helpers.c), which validates the fo
 copies the arguments into a 512-byte binary buffer, and ``bstr_printf()`` (lib/vsprintf.c),
 which renders them into a 1024-byte buffer (``MAX_BPRINTF_BUF``):
 
-* the format must be NUL-terminated within its size and hold only printable ASCII or
-  whitespace; ``%%`` is a literal ``%``;
+* the format must be NUL-terminated within its size and hold no ASCII control character
+  but whitespace (bytes from 0x80 up pass, as UTF-8 does on 6.18); ``%%`` is a literal ``%``;
 * a conversion is ``%`` [flags ``0 + - space``] [width] then one of ``d i u x X`` (after
   ``l`` or ``ll``), ``c``, ``s``, ``pks``/``pus`` (kernel/user string), ``p`` followed by
   NUL, space, punctuation, ``K``, ``x``, ``s``, ``S`` (pointer), ``pB``, or ``pi4 pI4 pi6
@@ -61,161 +61,139 @@ def _ends_word(c: int) -> bool:
     return c == 0 or c in _SPACE or c in _PUNCT
 
 
-class _Prepared:
-    """The binary argument buffer's accounting and the rendered output so far."""
+class _Prepare:
+    """``bpf_bprintf_prepare()``: validation and the binary argument buffer."""
 
-    def __init__(self, state: ExecState, args: list[int]) -> None:
+    def __init__(self, state: ExecState, fmt: bytes, args: list[int]) -> None:
         self.state = state
+        self.fmt = fmt
         self.args = args
-        self.used = 0
-        self.out = bytearray()
+        self.bin = bytearray()
 
-    def take(self, size: int, align: bool = True) -> None:
+    def _at(self, i: int) -> int:
+        return self.fmt[i] if i < len(self.fmt) else 0
+
+    def _room(self) -> int:
+        return MAX_BPRINTF_BIN_ARGS - len(self.bin)
+
+    def _value(self, value: int, size: int, align: bool = True) -> None:
         if align:
-            self.used = (self.used + 3) & ~3
-        if MAX_BPRINTF_BIN_ARGS - self.used < size:
+            self.bin += bytes(-len(self.bin) % 4)
+        if self._room() < size:
             raise _Invalid(-errno.ENOSPC)
-        self.used += size
+        self.bin += (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
 
-    def string(self, addr: int, kind: str) -> bytes:
-        """``bpf_trace_copy_string()``: the string, or empty when it cannot be read."""
-        room = MAX_BPRINTF_BIN_ARGS - self.used
+    def _string(self, addr: int, kind: str) -> None:
+        """``bpf_trace_copy_string()`` into the buffer; unreadable: an empty string."""
+        room = self._room()
         if room <= 0:
             raise _Invalid(-errno.ENOSPC)
         data = read_kernel_string(self.state, addr, room) if kind != "u" else -errno.EFAULT
-        if isinstance(data, int):
-            self.used += 1
-            return b""
-        self.used += len(data)
-        return data[:-1]
+        self.bin += data if isinstance(data, bytes) else b"\0"
+
+    def run(self, size: int) -> None:
+        fmt, at = self.fmt, self._at
+        num_spec = 0
+        i = 0
+        while i < size:
+            c = fmt[i]
+            if c < 0x80 and not (0x20 <= c < 0x7F or c in _SPACE):  # bytes >= 0x80 pass
+                raise _Invalid(-errno.EINVAL)
+            if c != 0x25:
+                i += 1
+                continue
+            if at(i + 1) == 0x25:
+                i += 2
+                continue
+            if num_spec >= len(self.args):
+                raise _Invalid(-errno.EINVAL)
+            i = self._conversion(i + 1, self.args[num_spec]) + 1
+            num_spec += 1
+
+    def _conversion(self, i: int, arg: int) -> int:
+        """One conversion after its ``%``: the index of its last character."""
+        at = self._at
+        while at(i) in _FLAGS:
+            i += 1
+        if 0x31 <= at(i) <= 0x39:
+            while 0x30 <= at(i) <= 0x39:
+                i += 1
+        c = at(i)
+        if c == ord("p"):
+            return self._pointer(i, arg)
+        if c == ord("s"):
+            if not _ends_word(at(i + 1)):
+                raise _Invalid(-errno.EINVAL)
+            self._string(arg, "s")
+            return i
+        if c == ord("c"):
+            if self._room() <= 0:
+                raise _Invalid(-errno.ENOSPC)
+            self.bin.append(arg & 0xFF)
+            return i
+        size = 4
+        for _ in range(2):
+            if at(i) == ord("l"):
+                size = 8
+                i += 1
+        if chr(at(i)) not in "iduxX" or at(i) == 0:
+            raise _Invalid(-errno.EINVAL)
+        self._value(arg, size)
+        return i
+
+    def _pointer(self, i: int, arg: int) -> int:
+        """The ``%p...`` conversions; ``i`` is at the ``p``."""
+        at = self._at
+        n1, n2 = at(i + 1), at(i + 2)
+        if n1 in (ord("k"), ord("u")) and n2 == ord("s"):
+            if not _ends_word(at(i + 3)):
+                raise _Invalid(-errno.EINVAL)
+            self._string(arg, chr(n1))
+            return i + 2
+        if _ends_word(n1) or chr(n1) in "KxsS":
+            self._value(arg, 8)
+            return i + 1
+        if n1 == ord("B"):  # snprintf(tmp_buf, ..., "%pB", ptr): no symbol known
+            self.bin += b"0x%x\0" % (arg & ((1 << 64) - 1))
+            return i + 1
+        if n1 not in (ord("i"), ord("I")) or n2 not in (ord("4"), ord("6")):
+            raise _Invalid(-errno.EINVAL)
+        width = 4 if n2 == ord("4") else 16
+        if self._room() < width:
+            raise _Invalid(-errno.ENOSPC)
+        raw = read_kernel(self.state, arg, width)
+        self.bin += vs.ip_string(chr(n1) + chr(n2), raw if isinstance(raw, bytes)
+                                 else bytes(width)) + b"\0"
+        return i + 2
 
 
-def bprintf(state: ExecState, fmt: bytes, args: list[int]) -> bytes | int:
-    """Format ``fmt`` (up to its NUL) with ``args``: the full output, or ``-errno``."""
+def bprintf(state: ExecState, fmt: bytes, args: list[int], size: int) -> bytes | int:
+    """Format ``fmt`` (up to its NUL) with ``args`` into a ``size``-byte buffer: everything
+    ``bstr_printf()`` generates (its length is the return value), or ``-errno``."""
     end = fmt.find(b"\0")
     if end < 0:
         return -errno.EINVAL
-    text = fmt[: end + 1]  # keep the NUL: the kernel peeks at fmt[i + 1] and beyond
-    prep = _Prepared(state, args)
+    prep = _Prepare(state, fmt[: end + 1], args)
     try:
-        _walk(prep, text, end)
+        prep.run(end)
     except _Invalid as bad:
         return bad.err
-    return bytes(prep.out)
-
-
-def _walk(prep: _Prepared, fmt: bytes, size: int) -> None:
-    out = prep.out
-    num_spec = 0
-    i = 0
-    while i < size:
-        c = fmt[i]
-        if c >= 0x80 or not (0x20 <= c < 0x7F or c in _SPACE):
-            raise _Invalid(-errno.EINVAL)
-        if c != ord("%"):
-            out.append(c)
-            i += 1
-            continue
-        if fmt[i + 1] == ord("%"):
-            out.append(c)
-            i += 2
-            continue
-        if num_spec >= len(prep.args):
-            raise _Invalid(-errno.EINVAL)
-        i, piece = _conversion(prep, fmt, i + 1, prep.args[num_spec])
-        out += piece
-        num_spec += 1
-
-
-def _conversion(prep: _Prepared, fmt: bytes, i: int, arg: int) -> tuple[int, bytes]:
-    """One conversion starting after its ``%``: (index after it, rendered text)."""
-    spec = vs.Spec()
-    while fmt[i] in _FLAGS:
-        spec.flags |= _FLAGS[fmt[i]]
-        i += 1
-    if ord("1") <= fmt[i] <= ord("9"):
-        start = i
-        while ord("0") <= fmt[i] <= ord("9"):
-            i += 1
-        spec.width = int(fmt[start:i])
-    c = chr(fmt[i])
-    nxt = fmt[i + 1] if i + 1 < len(fmt) else 0
-    if c == "p":
-        return _pointer(prep, fmt, i, arg, spec)
-    if c == "s":
-        if not _ends_word(nxt):
-            raise _Invalid(-errno.EINVAL)
-        return i + 1, vs.string(prep.string(arg, "s"), spec)
-    if c == "c":
-        prep.take(1, align=False)
-        return i + 1, vs.char(arg, spec)
-    size = 4
-    for _ in range(2):
-        if fmt[i] == ord("l"):
-            size = 8
-            i += 1
-    conv = chr(fmt[i])
-    if conv not in "iduxX":
-        raise _Invalid(-errno.EINVAL)
-    prep.take(size)
-    value = arg & ((1 << (8 * size)) - 1)
-    if conv in "di":
-        spec.flags |= vs.SpecFlag.SIGN
-        if value >> (8 * size - 1):
-            value -= 1 << (8 * size)
-    if conv == "x":
-        spec.flags |= vs.SpecFlag.SMALL
-    return i + 1, vs.number(value, 16 if conv in "xX" else 10, spec)
-
-
-def _swallow_alnum(fmt: bytes, i: int) -> int:
-    """``bstr_printf()`` skips every letter and digit after a ``%p`` conversion."""
-    while i < len(fmt) and chr(fmt[i]).isascii() and chr(fmt[i]).isalnum():
-        i += 1
-    return i
-
-
-def _pointer(prep: _Prepared, fmt: bytes, i: int, arg: int, spec: vs.Spec) -> tuple[int, bytes]:
-    """The ``%p...`` conversions; ``i`` is at the ``p``."""
-    n1 = chr(fmt[i + 1]) if i + 1 < len(fmt) else "\0"
-    n2 = fmt[i + 2] if i + 2 < len(fmt) else 0
-    if n1 in "ku" and n2 == ord("s"):
-        nxt = fmt[i + 3] if i + 3 < len(fmt) else 0
-        if not _ends_word(nxt):
-            raise _Invalid(-errno.EINVAL)
-        return i + 3, vs.string(prep.string(arg, n1), spec)
-    env = env_of(prep.state)
-    if _ends_word(ord(n1)) or n1 in "KxsS":
-        prep.take(8)
-        kind = "" if _ends_word(ord(n1)) else n1
-        rendered = vs.pointer(kind, arg, spec, key=env.secret, kptr_restrict=env.kptr_restrict)
-        return (_swallow_alnum(fmt, i + 1) if kind else i + 1), rendered
-    if n1 == "B":
-        text = b"0x%x" % (arg & ((1 << 64) - 1))
-        prep.used += len(text) + 1  # snprintf() into the buffer, unchecked
-        return _swallow_alnum(fmt, i + 1), vs.string(text, spec)
-    if n1 not in "iI" or n2 not in (ord("4"), ord("6")):
-        raise _Invalid(-errno.EINVAL)
-    width = 4 if n2 == ord("4") else 16
-    if MAX_BPRINTF_BIN_ARGS - prep.used < width:
-        raise _Invalid(-errno.ENOSPC)
-    raw = read_kernel(prep.state, arg, width)
-    text = vs.ip_string(n1 + chr(n2), raw if isinstance(raw, bytes) else bytes(width))
-    prep.used += len(text) + 1
-    return _swallow_alnum(fmt, i + 1), vs.string(text, spec)
+    env = env_of(state)
+    return vs.bstr_printf(fmt[:end], bytes(prep.bin), size, key=env.secret,
+                          kptr_restrict=env.kptr_restrict)
 
 
 def _emit(state: ExecState, output: bytes) -> int:
     """``trace_bpf_trace_printk(buf)``: the event records the buffer up to its NUL."""
     kept = output[: MAX_BPRINTF_BUF - 1]
-    state.trace.append(kept.split(b"\0", 1)[0].decode("latin-1"))
+    state.trace.append(kept.split(b"\0", 1)[0].decode("utf-8", "backslashreplace"))
     return len(output)
 
 
 def bpf_trace_printk(state: ExecState, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
     """bpf_trace_printk(fmt, fmt_size, arg1, arg2, arg3): bytes formatted, or ``-errno``."""
     fmt = state.memory.read_bytes(r1, u32(r2), state.pc)
-    result = bprintf(state, fmt, [r3, r4, r5][:MAX_TRACE_PRINTK_VARARGS])
+    result = bprintf(state, fmt, [r3, r4, r5][:MAX_TRACE_PRINTK_VARARGS], MAX_BPRINTF_BUF)
     return result if isinstance(result, int) else _emit(state, result)
 
 
@@ -232,7 +210,7 @@ def bpf_trace_vprintk(state: ExecState, r1: int, r2: int, r3: int, r4: int, r5: 
     if args is None:
         return -errno.EINVAL
     fmt = state.memory.read_bytes(r1, u32(r2), state.pc)
-    result = bprintf(state, fmt, args)
+    result = bprintf(state, fmt, args, MAX_BPRINTF_BUF)
     return result if isinstance(result, int) else _emit(state, result)
 
 
@@ -244,10 +222,10 @@ def bpf_snprintf(state: ExecState, r1: int, r2: int, r3: int, r4: int, r5: int) 
     fmt = read_cstring(state, r3, MAX_CONST_STR)
     if fmt is None:
         return -errno.EINVAL
-    result = bprintf(state, fmt + b"\0", args)
+    size = u32(r2)
+    result = bprintf(state, fmt + b"\0", args, size)
     if isinstance(result, int):
         return result
-    size = u32(r2)
     if size:
         kept = result[: size - 1]
         state.memory.write_bytes(r1, kept + b"\0", state.pc)

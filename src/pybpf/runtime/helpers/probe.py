@@ -123,10 +123,10 @@ def _user_fault(state: ExecState, dst: int, size: int) -> int:
 def bpf_probe_read_user(state: ExecState, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
     """bpf_probe_read_user(dst, size, unsafe_ptr): ``-EFAULT`` (no user memory), ``dst`` zeroed.
 
-    A read of 0 bytes succeeds for a user-space address (``__access_ok()``) and fails for
-    any other."""
+    A read of 0 bytes succeeds for a user-space address (``__access_ok()``: up to
+    ``USER_PTR_MAX``, which is ``TASK_SIZE_MAX``) and fails for any other."""
     size = u32(r2)
-    if size == 0 and r3 & ((1 << 64) - 1) < TASK_SIZE_MAX:
+    if size == 0 and r3 & ((1 << 64) - 1) <= TASK_SIZE_MAX:
         return 0
     return _user_fault(state, r1, size)
 

@@ -4,8 +4,8 @@ Mirrors net/core/filter.c and include/linux/filter.h of Linux 6.18. A redirect h
 records where the packet should go (the kernel's per-CPU ``bpf_redirect_info``) and returns
 the action the program should return; here the target is recorded on the context object as
 ``context.redirect`` (read back by test_run as :attr:`TestRunResult.redirect`):
-``("ifindex", n)``, ``("cpu", n)``, ``("xsk", n)``, ``("peer", n)``, ``("neigh", n)`` or
-``("broadcast", exclude_ingress)``.
+``("ifindex", n)`` (``("ingress", n)`` with ``BPF_F_INGRESS``), ``("cpu", n)``, ``("xsk", n)``,
+``("peer", n)``, ``("neigh", n)`` or ``("broadcast", exclude_ingress)``.
 
 * XDP ``bpf_redirect(ifindex, flags)`` (``bpf_xdp_redirect()``): any flag → ``XDP_ABORTED``,
   else ``XDP_REDIRECT``.
@@ -17,8 +17,9 @@ the action the program should return; here the target is recorded on the context
   flag → ``XDP_ABORTED``; otherwise ``XDP_REDIRECT``.
 * ``bpf_clone_redirect(skb, ifindex, flags)``: ``-EINVAL`` for flags other than
   ``BPF_F_INGRESS`` or a device that does not exist, ``-EBADMSG`` for a GSO skb without a GSO
-  type; otherwise the clone is "sent" (recorded in ``context.clone_redirects``) and 0
-  returned. Not modelled: transmit errors of the target device.
+  type; otherwise the clone is "sent" (recorded in ``context.clone_redirects`` as
+  ``(ifindex, ingress, bytes)``) and 0 returned. Not modelled: transmit errors of the
+  target device.
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ from __future__ import annotations
 import errno
 
 from pybpf.errors import ExecutionFault
-from pybpf.runtime.ctx.skb import SkbContext
 from pybpf.runtime.ctx.xdp import XdpContext
 from pybpf.runtime.execstate import ExecState
-from pybpf.runtime.helpers.abi import context_as, s32, u32
+from pybpf.runtime.helpers.abi import s32, u32
 from pybpf.runtime.helpers.env import env_of
 from pybpf.runtime.helpers.maps import map_arg
+from pybpf.runtime.helpers.skb_meta import skb_of
 from pybpf.runtime.maps import CpuMap, DevMap, DevMapHash, XskMap
 
 __all__ = [
@@ -122,19 +123,18 @@ def bpf_redirect_map(state: ExecState, r1: int, r2: int, r3: int, r4: int, r5: i
         elif isinstance(m, XskMap):
             target = ("xsk", key)
         else:
-            target = ("ifindex", entry.ifindex)
+            target = ("ifindex", int(getattr(entry, "ifindex", key)))
         _record(ctx, target)
     return XDP_REDIRECT
 
 
 def bpf_clone_redirect(state: ExecState, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
     """bpf_clone_redirect(skb, ifindex, flags): 0 or ``-errno``."""
-    skb = context_as(state, SkbContext, "bpf_clone_redirect")
+    skb, meta = skb_of(state, "bpf_clone_redirect")
     ifindex, flags = u32(r2), r3
     if flags & ~BPF_F_INGRESS:
         return -errno.EINVAL
-    region = skb.region
-    if region.get("gso_size") and not getattr(skb, "gso_type", 0):
+    if skb.region.get("gso_size") and not meta.gso_type:  # test runs make type-less GSO skbs
         return -errno.EBADMSG
     if not env_of(state).device_exists(ifindex):
         return -errno.EINVAL

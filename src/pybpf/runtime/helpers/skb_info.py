@@ -17,7 +17,7 @@ Mirrors net/core/filter.c (Linux 6.18):
   process context); ``bpf_skb_cgroup_id(skb)``: the cgroup v2 of the owning socket (the
   test's socket is created in the current task's cgroup); ``bpf_get_route_realm(skb)``:
   the route's realm (no route in a test run: 0); ``bpf_get_netns_cookie(ctx)``: the
-  namespace cookie (``init_net`` is 1).
+  namespace cookie (see :class:`.env.HelperEnv`).
 """
 
 from __future__ import annotations

@@ -56,11 +56,33 @@ class Clock(Protocol):
     def jiffies64(self) -> int: ...
 
 
+def _host_jiffies_lag(hz: int) -> int:
+    """How many ticks the host's jiffies trail ``INITIAL_JIFFIES + monotonic * HZ`` (ticks
+    start a little after monotonic time does), from /proc/timer_list (root only); 0 if
+    it cannot be read."""
+    try:
+        with open("/proc/timer_list", encoding="ascii") as f:
+            now = jiffies = None
+            for line in f:
+                if now is None and line.startswith("now at "):
+                    now = int(line.split()[2])
+                elif line.startswith("jiffies: "):
+                    jiffies = int(line.split()[1])
+                    break
+    except (OSError, ValueError, IndexError):
+        return 0
+    if now is None or jiffies is None:
+        return 0
+    return initial_jiffies(hz) + now * hz // NSEC_PER_SEC - jiffies
+
+
 @dataclass(slots=True)
 class HostClock:
-    """The host's clocks (CLOCK_MONOTONIC, _BOOTTIME, _MONOTONIC_COARSE, _TAI)."""
+    """The host's clocks (CLOCK_MONOTONIC, _BOOTTIME, _MONOTONIC_COARSE, _TAI); jiffies are
+    derived from CLOCK_MONOTONIC at ``hz``, corrected by the lag /proc/timer_list shows."""
 
     hz: int = DEFAULT_HZ
+    jiffies_lag: int | None = None
 
     def monotonic_ns(self) -> int:
         return _time.clock_gettime_ns(_time.CLOCK_MONOTONIC)
@@ -75,7 +97,10 @@ class HostClock:
         return _time.clock_gettime_ns(getattr(_time, "CLOCK_TAI", 11))
 
     def jiffies64(self) -> int:
-        return initial_jiffies(self.hz) + self.monotonic_ns() * self.hz // NSEC_PER_SEC
+        if self.jiffies_lag is None:
+            self.jiffies_lag = _host_jiffies_lag(self.hz)
+        ticks = self.monotonic_ns() * self.hz // NSEC_PER_SEC
+        return initial_jiffies(self.hz) + ticks - self.jiffies_lag
 
 
 @dataclass(slots=True)
