@@ -309,7 +309,7 @@ class FunctionTranslator:
                 "by this runtime"
             )
         return [
-            f"X.pc = {pc}", "X.budget = B",
+            f"X.pc = {pc}", "X.budget = B", "X.call_depth = depth",
             f"r0 = H{insn.imm}(X, {args}) & {M64}", "B = X.budget",
         ]
 

@@ -10,15 +10,13 @@ the walk included).
 
 The callback is a BPF function: its address (``lddw`` ``BPF_PSEUDO_FUNC``) names a compiled
 function in ``state.functions``, run in the next call frame. The helper learns the caller's
-frame from ``state.call_depth`` when the caller records it, else from the interpreter's
-generated function that called it. Keys are handed to the callback in a small read-only
+frame from ``state.call_depth``, which backends set before every helper call. Keys are handed to the callback in a small read-only
 region mapped for the duration of the call.
 """
 
 from __future__ import annotations
 
 import errno
-import sys
 from collections.abc import Iterable
 
 from pybpf.errors import ExecutionFault
@@ -32,19 +30,12 @@ from pybpf.runtime.memory import RegionKind
 __all__ = ["BPF_MAX_LOOPS", "bpf_for_each_map_elem", "bpf_loop", "caller_depth"]
 
 BPF_MAX_LOOPS = 8 * 1024 * 1024
-_GENERATED = "<pybpf program"
 
 
 def caller_depth(state: ExecState) -> int:
-    """The call frame of the program function that is calling the helper."""
-    if state.call_depth is not None:
-        return state.call_depth
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code.co_filename.startswith(_GENERATED) and "depth" in frame.f_code.co_varnames:
-            return int(frame.f_locals["depth"])
-        frame = frame.f_back  # type: ignore[assignment]
-    return 0
+    """The call frame of the program function calling the helper (backends record it in
+    ``state.call_depth`` before every helper call; 0 when none did)."""
+    return state.call_depth or 0
 
 
 def _callback(state: ExecState, addr: int, helper: str) -> tuple[Entry, int]:

@@ -11,9 +11,11 @@ memory (:class:`~pybpf.runtime.memory.Memory`): every region a program can reach
 * ``bpf_probe_read_kernel_str()``: ``strncpy_from_kernel_nofault()``: copies up to ``size``
   bytes including the NUL (the last byte becomes NUL when no terminator came first) and
   returns that count; a fault anywhere before the NUL is ``-EFAULT`` with ``dst`` zeroed.
-* ``bpf_probe_read_user(_str)()`` and ``bpf_copy_from_user()``: user memory of the current
-  task is not modelled, so every read fails with ``-EFAULT`` (``dst`` zeroed), which is also
-  what the kernel answers for the kernel addresses that program memory has.
+* ``bpf_probe_read_user(_str)()`` and ``bpf_copy_from_user()``: ``copy_from_user_nofault()``
+  / ``strncpy_from_user_nofault()`` on the current task's user memory — the regions mapped
+  with :meth:`~pybpf.runtime.memory.Memory.map_user` (addresses below ``TASK_SIZE_MAX``);
+  anything else (kernel addresses, unmapped user addresses) faults with ``-EFAULT`` and
+  ``dst`` zeroed, as in the kernel.
 * ``bpf_probe_read(_str)()`` (the compat helpers): user read below ``TASK_SIZE``, kernel read
   above (``bpf_probe_read_compat()``).
 """
@@ -25,6 +27,7 @@ import errno
 from pybpf.errors import ExecutionFault
 from pybpf.runtime.execstate import ExecState
 from pybpf.runtime.helpers.abi import u32
+from pybpf.runtime.memory import RegionKind
 
 __all__ = [
     "TASK_SIZE_MAX",
@@ -114,38 +117,76 @@ def bpf_probe_read_kernel_str(state: ExecState, r1: int, r2: int, r3: int, r4: i
     return len(data)
 
 
+def _user_region_ok(state: ExecState, addr: int) -> bool:
+    addr &= (1 << 64) - 1
+    region = state.memory.region_at(addr)
+    return addr <= TASK_SIZE_MAX and region is not None and region.kind is RegionKind.USER
+
+
+def read_user(state: ExecState, addr: int, size: int) -> bytes | int:
+    """``copy_from_user_nofault()``: the bytes of user memory, or ``-EFAULT``."""
+    if not _user_region_ok(state, addr) or not _user_region_ok(state, addr + max(size, 1) - 1):
+        return -errno.EFAULT
+    try:
+        return state.memory.read_bytes(addr, size, state.pc)
+    except ExecutionFault:
+        return -errno.EFAULT
+
+
+def read_user_string(state: ExecState, addr: int, count: int) -> bytes | int:
+    """``strncpy_from_user_nofault()``: NUL-terminated bytes (at most ``count``), or ``-EFAULT``."""
+    out = bytearray()
+    while len(out) < count:
+        if not _user_region_ok(state, addr + len(out)):
+            return -errno.EFAULT
+        try:
+            byte = state.memory.load(addr + len(out), 1, state.pc)
+        except ExecutionFault:
+            return -errno.EFAULT
+        out.append(byte)
+        if byte == 0:
+            break
+    out[-1] = 0
+    return bytes(out)
+
+
 def _user_fault(state: ExecState, dst: int, size: int) -> int:
-    """Reads of user memory: not modelled, so always ``copy_from_user_nofault()``'s -EFAULT."""
+    """A failed user read: ``dst`` zeroed, ``-EFAULT``."""
     state.memory.write_bytes(dst, bytes(size), state.pc)
     return -errno.EFAULT
 
 
 def bpf_probe_read_user(state: ExecState, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
-    """bpf_probe_read_user(dst, size, unsafe_ptr): ``-EFAULT`` (no user memory), ``dst`` zeroed.
+    """bpf_probe_read_user(dst, size, unsafe_ptr): 0, or ``-EFAULT`` with ``dst`` zeroed.
 
     A read of 0 bytes succeeds for a user-space address (``__access_ok()``: up to
     ``USER_PTR_MAX``, which is ``TASK_SIZE_MAX``) and fails for any other."""
     size = u32(r2)
-    if size == 0 and r3 & ((1 << 64) - 1) <= TASK_SIZE_MAX:
-        return 0
-    return _user_fault(state, r1, size)
+    if size == 0:
+        return 0 if r3 & ((1 << 64) - 1) <= TASK_SIZE_MAX else _user_fault(state, r1, 0)
+    return _finish(state, r1, size, read_user(state, r3, size))
 
 
 def bpf_probe_read_user_str(state: ExecState, r1: int, r2: int, r3: int, r4: int,
                             r5: int) -> int:
-    """bpf_probe_read_user_str(dst, size, unsafe_ptr): 0 for size 0, else ``-EFAULT``."""
+    """bpf_probe_read_user_str(dst, size, unsafe_ptr): the length with the NUL, or ``-EFAULT``
+    (``dst`` zeroed); 0 for size 0."""
     size = u32(r2)
     if size == 0:
         return 0
-    return _user_fault(state, r1, size)
+    data = read_user_string(state, r3, size)
+    if isinstance(data, int):
+        return _user_fault(state, r1, size)
+    state.memory.write_bytes(r1, data, state.pc)
+    return len(data)
 
 
 def bpf_copy_from_user(state: ExecState, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
-    """bpf_copy_from_user(dst, size, user_ptr): ``-EFAULT`` (no user memory), ``dst`` zeroed."""
+    """bpf_copy_from_user(dst, size, user_ptr): 0, or ``-EFAULT`` with ``dst`` zeroed."""
     size = u32(r2)
     if size == 0:
         return 0
-    return _user_fault(state, r1, size)
+    return _finish(state, r1, size, read_user(state, r3, size))
 
 
 def bpf_probe_read(state: ExecState, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
