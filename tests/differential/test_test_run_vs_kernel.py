@@ -190,3 +190,37 @@ def test_xdp_ctx_with_metadata() -> None:
     kernel, ours = both(ProgType.XDP, text, meta + frame, ctx)
     assert kernel is not None, ours
     assert (ours.retval, ours.data_out, ours.ctx_out) == (kernel.retval, kernel.data_out, kernel.ctx_out)
+
+
+@pytest.mark.parametrize("prog_type", [ProgType.SOCKET_FILTER, ProgType.SCHED_CLS, ProgType.XDP],
+                         ids=lambda t: ProgType(t).name)
+def test_frame_size_limits(prog_type: int) -> None:
+    """The largest frame a test run takes, and the first one refused, match the kernel's."""
+    from pybpf.errors import TestRunError
+
+    insns = assemble("r0 = 0\nexit")
+    ours = Interpreter().load(ProgramSpec("t", insns, prog_type=prog_type))
+    with prog_load(prog_type, encode(insns)) as prog:
+        for size in (13, 14, 33, 34, 3519, 3520, 3521, 3712, 3713, 5000, 65536):
+            frame = bytes(12) + b"\x08\x00" + b"\x45" + bytes(max(0, size - 15))
+            frame = frame[:size]
+            try:
+                prog_test_run(prog.fd, data=frame)
+                kernel_ok = True
+            except KernelError:
+                kernel_ok = False
+            try:
+                ours.test_run(data=frame)
+                ours_ok = True
+            except TestRunError:
+                ours_ok = False
+            assert ours_ok == kernel_ok, size
+
+
+def test_long_xdp_frames_keep_a_linear_part_and_fragments() -> None:
+    text = "r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 4)\nr0 = r3\nr0 -= r2\nexit"
+    for size in (3520, 3521, 9000):
+        frame = bytes(range(256)) * (size // 256) + bytes(size % 256)
+        kernel, ours = both(ProgType.XDP, text, frame)
+        assert kernel is not None, ours
+        assert (ours.retval, ours.data_out) == (kernel.retval, kernel.data_out)

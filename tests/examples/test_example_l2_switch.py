@@ -68,3 +68,33 @@ def test_counters(switch) -> None:  # type: ignore[no-untyped-def]
     send(prog, C, A, port=2)
     totals = [sum(struct.unpack("<Q", v)[0] for v in obj.maps["switch_stats"][i]) for i in range(4)]
     assert totals == [1, 1, 1, 3]  # forwarded, flooded, hairpin-dropped, learned
+
+
+@pytest.mark.kernel
+@pytest.mark.skipif(not __import__("example_support").KERNEL_OK,
+                    reason=f"bpf() not usable: {__import__('example_support').KERNEL_REASON}")
+def test_same_as_the_kernel_on_a_one_port_switch() -> None:
+    """In the kernel's test runs the only device is lo (ifindex 1): a switch with one port.
+    Learning, flooding (to no other port) and hairpin drops must match frame by frame, and so
+    must the learned table."""
+    from example_support import kernel_collection
+
+    from pybpf.kernel.sys import map_lookup, map_update, prog_test_run
+
+    obj = pybpf.load(example("l2_switch/l2_switch.o"))
+    obj.maps["ports"][1] = 1
+    prog = obj.program("xdp")
+    sequence = [(A, B), (B, A), (A, "ff:ff:ff:ff:ff:ff"), (C, A), (A, C), ("33:33:00:00:00:01", A)]
+    with kernel_collection("l2_switch/l2_switch.o") as kc:
+        map_update(kc.maps["ports"], struct.pack("<I", 1), struct.pack("<I", 1))
+        fd = kc.program("xdp").fd
+        for src, dst in sequence:
+            frame = bytes(Ether(src=src, dst=dst, type=0x88B5)) + bytes(50)
+            ours, theirs = prog.test_run(data=frame), prog_test_run(fd, data=frame)
+            assert (ours.retval, ours.data_out) == (theirs.retval, theirs.data_out), (src, dst)
+        for m in (A, B, C):
+            ours_entry = obj.maps["fdb"].lookup(mac(m))
+            theirs_entry = map_lookup(kc.maps["fdb"], mac(m))
+            assert (ours_entry is None) == (theirs_entry is None)
+            if ours_entry is not None:
+                assert ours_entry[:4] == theirs_entry[:4]  # the port; last_seen is a timestamp

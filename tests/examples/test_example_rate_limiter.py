@@ -67,3 +67,25 @@ def test_non_ip_traffic_is_not_limited(limiter) -> None:  # type: ignore[no-unty
     _, prog = limiter
     arp = bytes(Ether(type=0x0806)) + bytes(46)
     assert verdicts(prog, [arp] * 50) == [TC_ACT_OK] * 50
+
+
+@pytest.mark.kernel
+@pytest.mark.skipif(not __import__("example_support").KERNEL_OK,
+                    reason=f"bpf() not usable: {__import__('example_support').KERNEL_REASON}")
+def test_first_packets_of_fresh_flows_match_the_kernel() -> None:
+    """The part the kernel makes deterministic: a flow's first packet meets a full bucket
+    (no time has passed), so it is green exactly when it fits in the burst."""
+    from example_support import kernel_collection
+
+    from pybpf.kernel.sys import prog_test_run
+
+    obj = pybpf.load(example("rate_limiter/token_bucket.o"))
+    prog = obj.program("tc")
+    sizes = [60, 100, 1500, 2999, 3000, 3001, 3500, 3712]
+    frames = [frame(3000 + i, size) for i, size in enumerate(sizes)]
+    with kernel_collection("rate_limiter/token_bucket.o") as kc:
+        fd = kc.program("tc").fd
+        for f in frames:
+            ours, theirs = prog.test_run(data=f), prog_test_run(fd, data=f)
+            assert (ours.retval, ours.data_out) == (theirs.retval, theirs.data_out), len(f)
+    assert [prog.test_run(data=f).retval for f in frames] != []  # noqa: the loop above compared

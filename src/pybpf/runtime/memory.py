@@ -19,6 +19,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Protocol
 
 from pybpf.errors import ExecutionFault
 
@@ -88,6 +89,14 @@ class Region:
         return f"{self.kind.value} region '{self.name}' [{self.base:#x}, +{len(self.buf)})"
 
 
+class HostTable(Protocol):
+    """Told of every map and unmap: the JIT's host-address table (:mod:`pybpf.jit.regions`)."""
+
+    def mapped(self, rid: int, region: Region) -> None: ...
+
+    def unmapped(self, rid: int) -> None: ...
+
+
 @dataclass(slots=True, eq=False)
 class Memory:
     """All regions a running program may touch, keyed by region id (``address >> 32``)."""
@@ -98,6 +107,8 @@ class Memory:
     _next_id: int = FIRST_REGION_ID
     _free_ids: list[int] = field(default_factory=list)
     _next_user_id: int = FIRST_USER_REGION_ID
+    #: Kept in sync on map/unmap when set (native code translates addresses through it).
+    host_table: HostTable | None = None
 
     # -- mapping -----------------------------------------------------------------------------
     def map(
@@ -128,6 +139,8 @@ class Memory:
             self.readable[rid] = buf
             if writable and on_store is None:
                 self.writable[rid] = buf
+        if self.host_table is not None:
+            self.host_table.mapped(rid, region)
         return region
 
     def _take_id(self) -> int:
@@ -142,6 +155,8 @@ class Memory:
             del self.regions[rid]
             self.readable.pop(rid, None)
             self.writable.pop(rid, None)
+            if self.host_table is not None:
+                self.host_table.unmapped(rid)
             if region.kind is not RegionKind.USER:
                 self._free_ids.append(rid)
 

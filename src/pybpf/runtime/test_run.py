@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 from pybpf.errors import TestRunError
 from pybpf.platform.enums import ProgType
-from pybpf.runtime.ctx.skb import ETH_HLEN, SkbContext
-from pybpf.runtime.ctx.xdp import XDP_MAX_LINEAR, XDP_METADATA_MAX, XdpContext
+from pybpf.runtime.ctx.skb import ETH_HLEN, SKB_MAX_TEST_FRAME, SkbContext
+from pybpf.runtime.ctx.xdp import XDP_METADATA_MAX, XdpContext
 from pybpf.runtime.execstate import ExecState
 from pybpf.runtime.memory import RegionKind
 
@@ -119,9 +119,6 @@ def _run_xdp(program: _Runnable, data: bytes, ctx: bytes | None, repeat: int) ->
         metadata, data = data[:meta_len], data[meta_len:]
     if len(data) < ETH_HLEN:
         raise TestRunError(f"XDP test_run needs at least {ETH_HLEN} bytes of packet, got {len(data)}")
-    if len(data) > XDP_MAX_LINEAR:
-        raise TestRunError(f"packet of {len(data)} bytes exceeds the {XDP_MAX_LINEAR}-byte "
-                           "linear XDP frame (multi-buffer frames are not modelled)")
     state = program.state
     xdp = XdpContext(state.memory, data, metadata=metadata, ingress_ifindex=ingress,
                      rx_queue_index=rxq)
@@ -130,7 +127,7 @@ def _run_xdp(program: _Runnable, data: bytes, ctx: bytes | None, repeat: int) ->
     try:
         r0, insns, duration = _loop(program, xdp.address, repeat)
         pkt = xdp.packet
-        data_out = bytes(pkt.buf[pkt.meta : pkt.end])
+        data_out = bytes(pkt.buf[pkt.meta : pkt.end]) + bytes(xdp.frags)
         ctx_out = None
         if ctx is not None:
             out = bytearray(xdp.ctx_out())
@@ -147,6 +144,9 @@ def _run_skb(program: _Runnable, prog_type: int, data: bytes, ctx: bytes | None,
              repeat: int) -> TestRunResult:
     if len(data) < ETH_HLEN:
         raise TestRunError(f"skb test_run needs at least {ETH_HLEN} bytes, got {len(data)}")
+    if len(data) > SKB_MAX_TEST_FRAME:
+        raise TestRunError(f"frame of {len(data)} bytes exceeds the {SKB_MAX_TEST_FRAME} bytes "
+                           "an skb test run takes (PAGE_SIZE minus head- and tailroom)")
     proto = int.from_bytes(data[12:14], "big")
     need = {ETH_P_IP: 34, ETH_P_IPV6: 54}.get(proto, 0)
     if len(data) < need:

@@ -23,6 +23,10 @@ NET_SKB_PAD = 64
 NET_IP_ALIGN = 0  # x86_64
 ETH_HLEN = 14
 SKB_TAILROOM = 320  # skb_shared_info
+PAGE_SIZE = 4096
+#: Largest frame bpf_test_init() accepts for skb programs: PAGE_SIZE - headroom - tailroom
+#: (3712 bytes on x86_64, measured on 6.18).
+SKB_MAX_TEST_FRAME = PAGE_SIZE - (NET_SKB_PAD + NET_IP_ALIGN) - SKB_TAILROOM
 
 PACKET_HOST = 0
 PACKET_BROADCAST = 1

@@ -5,7 +5,9 @@ Mirrors ``xdp_convert_ctx_access()`` (net/core/filter.c): ``data``, ``data_end``
 from the receive queue, ``egress_ifindex`` from the transmit queue (0 outside devmap progs).
 Geometry of ``bpf_prog_test_run_xdp()`` on Linux 6.18 (measured): 256 bytes of headroom of
 which the first 40 (``struct xdp_frame``) are unusable, a 4096-byte frame with 320 bytes of
-tailroom (``skb_shared_info``), so at most 3520 bytes of linear packet.
+tailroom (``skb_shared_info``), so at most 3520 bytes of linear packet. Longer frames are
+accepted (with or without BPF_F_XDP_HAS_FRAGS): the rest becomes fragments, which programs
+reach only through helpers (``bpf_xdp_load_bytes``...) and which ``data_out`` returns.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ class XdpContext:
         rx_queue_index: int = 0,
         egress_ifindex: int = 0,
     ) -> None:
+        #: Bytes past the linear part (the frame's fragments).
+        self.frags = bytearray(data[XDP_MAX_LINEAR:])
+        data = data[:XDP_MAX_LINEAR]
         self.packet = PacketBuffer(
             memory,
             metadata + data,
