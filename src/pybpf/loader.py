@@ -10,7 +10,7 @@ from pybpf.program.spec import CollectionSpec
 from pybpf.runtime.collection import Collection
 from pybpf.runtime.execstate import Helper
 
-BACKENDS = ("interp",)
+BACKENDS = ("interp", "jit")
 
 
 def runtime_helpers() -> dict[int, Helper]:
@@ -43,8 +43,12 @@ def load(
         from pybpf.elf import load_collection
 
         spec = load_collection(source, entries=entries)
-    if backend != "interp":
+    if backend not in BACKENDS:
         raise NotSupportedError(f"backend '{backend}' is not available (have: {', '.join(BACKENDS)})")
+    if backend == "jit":
+        from pybpf.jit import JIT
+
+        return Collection(spec, JIT(helpers=runtime_helpers()), ncpus=ncpus)
     from pybpf.interp import Interpreter
 
     return Collection(spec, Interpreter(helpers=runtime_helpers()), ncpus=ncpus)

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import click
 
-from pybpf.conformance import conformance_helpers, run_suite
-from pybpf.conformance.runner import case_files
+from pybpf.conformance import run_suite
+from pybpf.conformance.runner import BACKENDS, backend_loader, case_files
 
 
 @click.command("conformance")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--backend", type=click.Choice(["interp"]), default="interp", show_default=True)
+@click.option("--backend", type=click.Choice(list(BACKENDS)), default="interp", show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="Only print failures and the summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 def conformance_cmd(directory: Path, backend: str, quiet: bool, as_json: bool) -> None:
@@ -21,11 +21,8 @@ def conformance_cmd(directory: Path, backend: str, quiet: bool, as_json: bool) -
 
     Exit code 0 when all pass, 1 otherwise.
     """
-    from pybpf.interp import Interpreter
-
-    interp = Interpreter(helpers=conformance_helpers(), budget=10_000_000)
     outcomes = []
-    for outcome in run_suite(case_files(directory), interp.load):
+    for outcome in run_suite(case_files(directory), backend_loader(backend)):
         outcomes.append(outcome)
         if as_json or (quiet and outcome.passed):
             continue

@@ -50,7 +50,8 @@ def _read(path: Path | None) -> bytes | None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="With --pcap: write the frames that pass (e.g. XDP_PASS/TX) here.")
 @click.option("--repeat", type=int, default=1, show_default=True, help="test_run repeat count.")
-@click.option("--backend", type=click.Choice(["interp"]), default="interp", show_default=True)
+@click.option("--backend", type=click.Choice(["interp", "jit"]), default="interp", show_default=True,
+              help="Reference interpreter, or native code through LLVM (llvmlite).")
 @click.option("--budget", type=int, default=100_000_000, show_default=True,
               help="Stop after this many instructions per run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -73,10 +74,15 @@ def run_cmd(program: Path, section: str | None, entry: str | None, mem_file: Pat
         _run_object(program, section, entry, mem, _read(data_file), _read(ctx_file), pcap, out,
                     repeat, backend, as_json)
         return
-    from pybpf.interp import Interpreter
-
     insns = read_program(program)
-    loaded = Interpreter(budget=budget).load(insns)
+    if backend == "jit":
+        from pybpf.jit import JIT
+
+        loaded = JIT(budget=budget).load(insns)
+    else:
+        from pybpf.interp import Interpreter
+
+        loaded = Interpreter(budget=budget).load(insns)
     result = loaded.run_mem(mem)
     _print_r0(result, as_json)
 

@@ -18,6 +18,10 @@ from pybpf.program.spec import ProgramSpec
 from pybpf.runtime.execstate import ExecState, Helper, ProgramExit
 
 UNWIND_HELPER_ID = 5
+#: Backends the suite runs on (``pybpf conformance --backend``).
+BACKENDS = ("interp", "jit")
+#: Instruction budget per case (the suite's longest loops stay far below it).
+CASE_BUDGET = 10_000_000
 
 
 def _unwind(state: ExecState, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
@@ -37,6 +41,22 @@ class _Loaded(Protocol):
 
 #: Builds a loaded program from a spec, with the conformance helpers.
 Loader = Callable[[ProgramSpec], _Loaded]
+
+
+def backend_loader(backend: str, **options: object) -> Loader:
+    """``load`` of a fresh ``backend`` with the conformance helpers and budget.
+
+    ``options`` go to the backend's constructor (e.g. ``cache_dir`` for the JIT).
+    """
+    if backend == "interp":
+        from pybpf.interp import Interpreter
+
+        return Interpreter(helpers=conformance_helpers(), budget=CASE_BUDGET, **options).load  # type: ignore[arg-type]
+    if backend == "jit":
+        from pybpf.jit import JIT
+
+        return JIT(helpers=conformance_helpers(), budget=CASE_BUDGET, **options).load  # type: ignore[arg-type]
+    raise PybpfError(f"unknown backend '{backend}' (have: {', '.join(BACKENDS)})")
 
 
 @dataclass(frozen=True, slots=True)

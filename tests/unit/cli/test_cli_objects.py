@@ -116,3 +116,14 @@ def test_entry_runs_a_text_function_as_mem(capsys: pytest.CaptureFixture[str], t
     assert json.loads(out)["retval"] == ((0 * 2654435761 + 17) & 0xFFFFFFFF) >> 3
     code, _, err = run(capsys, "run", obj, "--entry", "nosuch")
     assert code == 1 and "no function named nosuch" in err
+
+
+def test_run_on_the_jit_backend_matches_the_interpreter(capsys: pytest.CaptureFixture[str]) -> None:
+    results = {}
+    for backend in ("interp", "jit"):
+        code, out, _ = run(capsys, "run", FIREWALL, "-s", "xdp", "--pcap", PCAP, "--json",
+                           "--backend", backend)
+        assert code == 0
+        report = json.loads(out)
+        results[backend] = (report["verdicts"], report["maps"]["per_source"])
+    assert results["interp"] == results["jit"]

@@ -1,0 +1,19 @@
+"""The native backend: eBPF -> LLVM IR -> host machine code, through llvmlite.
+
+:class:`JIT` has the interpreter's interface (``load(spec) -> JITProgram`` with ``run``,
+``run_mem``, ``test_run``, ``state``, ``memory``, ``entry``) and runs on the same memory, so
+interpreter, JIT and kernel results compare directly. Modules, in data-flow order:
+
+* :mod:`~pybpf.jit.abi` — the contract between native code and Python (``NativeEnv``, ``rt``);
+* :mod:`~pybpf.jit.regions` — the host-address table of memory regions;
+* :mod:`~pybpf.jit.frame`, :mod:`~pybpf.jit.lower_alu`, :mod:`~pybpf.jit.lower_mem`,
+  :mod:`~pybpf.jit.translate` — eBPF functions to LLVM IR;
+* :mod:`~pybpf.jit.compiler` — O3 for the host CPU, object code, MCJIT linking;
+* :mod:`~pybpf.jit.cache` — the on-disk compile cache;
+* :mod:`~pybpf.jit.runtime` — the Python side of native execution;
+* :mod:`~pybpf.jit.machine` — the backend and its loaded programs.
+"""
+
+from pybpf.jit.machine import JIT, JITProgram
+
+__all__ = ["JIT", "JITProgram"]

@@ -1,0 +1,116 @@
+"""The native calling convention: what compiled code and the Python runtime agree on.
+
+Native code never holds a Python object. Everything it needs at run time is reached through
+one :class:`NativeEnv` block whose address is the first argument of every compiled function:
+
+* the host-address table of memory regions (:mod:`pybpf.jit.regions`), so program addresses
+  stay the interpreter's virtual ``region_id << 32 | offset`` addresses;
+* the host addresses and virtual frame pointers of the eight 512-byte call frames (the
+  :class:`~pybpf.runtime.execstate.ExecState`'s own stack regions, shared with the interpreter);
+* the instruction budget, the unwind ``status`` and the tail-call hand-over slots;
+* ``rt``, the one callback into Python (:mod:`pybpf.jit.runtime`), dispatched on
+  :class:`RuntimeOp`: helpers, the checked slow path of loads, stores and atomics, legacy
+  packet loads, tail calls, ``callx`` and the faults.
+
+A compiled eBPF function has the C type ``u64 F(NativeEnv *env, u64 r1..r5, u64 depth)``,
+mirroring the interpreter's ``F<pc>(r1, r2, r3, r4, r5, depth)``. The callback has the type
+``u64 rt(NativeEnv *env, u64 op, u64 pc, u64 depth, u64 a1..a6)``. When a callback raised
+(a fault, :class:`~pybpf.runtime.execstate.ProgramExit`, any helper error) it sets
+``env->status``; native code checks ``status`` after every callback and call, and unwinds
+by returning at once. The Python side then re-raises the stored exception, so faults are the
+interpreter's own exceptions, with the same pc.
+
+Nothing here depends on a process: code that only uses this ABI can be cached on disk.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from enum import IntEnum
+
+from pybpf.runtime.execstate import MAX_CALL_FRAMES
+
+#: Bumped whenever the ABI or the translation changes (part of the compile-cache key).
+ABI_VERSION = 1
+
+
+class RuntimeOp(IntEnum):
+    """First argument of the ``rt`` callback: what native code asks Python to do."""
+
+    HELPER = 1  # a1 = helper id, a2..a6 = r1..r5 -> r0
+    LOAD = 2  # a1 = address, a2 = size -> value (zero-extended)
+    STORE = 3  # a1 = address, a2 = size, a3 = value
+    ATOMIC = 4  # a1 = address, a2 = size, a3 = AtomicOp imm, a4 = src value, a5 = r0 -> result
+    LD_ABS = 5  # a1 = r6 (ctx), a2 = offset, a3 = size -> r0
+    TAIL_CALL = 6  # a1..a3 = r1..r3 -> TailCall
+    CALLX = 7  # a1 = target, a2..a6 = r1..r5 -> r0
+    FAULT = 8  # a1 = Fault code; never returns normally (status is set)
+
+
+class Fault(IntEnum):
+    """Faults native code detects itself and reports through ``rt(FAULT, pc, ...)``."""
+
+    FRAME_POINTER_WRITE = 1  # an ALU/LDX/LD instruction writes r10
+    TOO_DEEP = 2  # a call past MAX_CALL_FRAMES
+    FELL_OFF = 3  # the last block of a function does not end in exit or a jump
+    OUT_OF_BUDGET = 4  # the instruction budget ran out at a block start
+
+
+class TailCall(IntEnum):
+    """Result of ``rt(TAIL_CALL)``."""
+
+    FALL_THROUGH = 0  # no program at that index (or the 33-call limit): continue
+    NATIVE = 1  # jump to ``env->tail_fn`` (a function of this runtime)
+    DONE = 2  # Python ran a foreign target (e.g. an interpreter program); r0 in ``env->tail_r0``
+
+
+class Status(IntEnum):
+    """``env->status``: zero while running; anything else makes native code unwind."""
+
+    RUNNING = 0
+    RAISED = 1
+
+
+class RegionEntry(ctypes.Structure):
+    """One row of the host-address table: where region ``id`` lives in this process.
+
+    ``load_size``/``store_size`` are the byte counts native code may read/write directly;
+    0 sends every access to the Python slow path (unmapped ids, read-only regions for
+    stores, regions with load/store hooks such as rewritten context structures).
+    """
+
+    _fields_ = [
+        ("host", ctypes.c_uint64),
+        ("load_size", ctypes.c_uint32),
+        ("store_size", ctypes.c_uint32),
+    ]
+
+
+class NativeEnv(ctypes.Structure):
+    """The block every compiled function receives as ``env`` (see the module docstring)."""
+
+    _fields_ = [
+        ("regions", ctypes.c_uint64),  # RegionEntry *: host table, indexed by id - FIRST_REGION_ID
+        ("nregions", ctypes.c_uint64),  # table capacity
+        ("stack_host", ctypes.c_uint64 * MAX_CALL_FRAMES),  # host address of frame d's stack
+        ("frame_pointer", ctypes.c_uint64 * MAX_CALL_FRAMES),  # r10 of frame d (virtual)
+        ("budget", ctypes.c_int64),
+        ("status", ctypes.c_uint64),
+        ("tail_fn", ctypes.c_uint64),
+        ("tail_r0", ctypes.c_uint64),
+        ("rt", ctypes.c_uint64),  # RuntimeFn
+    ]
+
+
+#: Field numbers of :class:`NativeEnv`, for the IR's ``getelementptr``.
+ENV_FIELDS = {field[0]: i for i, field in enumerate(NativeEnv._fields_)}
+
+#: ``u64 rt(env, op, pc, depth, a1..a6)``.
+RuntimeFn = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, *([ctypes.c_uint64] * 9))
+#: ``u64 F(env, r1..r5, depth)``.
+ProgramFn = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, *([ctypes.c_uint64] * 6))
+
+
+def function_symbol(start: int) -> str:
+    """Symbol name of the compiled eBPF function starting at slot ``start``."""
+    return f"bpf_f{start}"

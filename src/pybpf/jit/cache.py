@@ -1,0 +1,98 @@
+"""The on-disk compile cache: native object code keyed by everything that shaped it.
+
+The key is a SHA-256 over the ABI version (:data:`pybpf.jit.abi.ABI_VERSION`), the pybpf,
+llvmlite and LLVM versions, the host triple, CPU and features, the translation options
+(checked mode, budget counting, the helper ids the runtime provides, the program's load
+number when it takes function addresses) and the program's instruction bytes *after*
+relocation, so the map layout (map and global-data addresses in ``lddw``) is part of it.
+Generated code holds no host address (:mod:`pybpf.jit.abi`), so a hit is valid in any
+process with the same key.
+
+An entry is one file ``<key>.o``: a header line (magic and a JSON object with the function
+starts) followed by the ELF object. Writes go to a temporary file renamed into place, so a
+crash or a concurrent writer never leaves a torn entry; an unreadable or unwritable cache is
+ignored (compiling is always possible). Nothing is ever evicted: delete the directory to
+reclaim space.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pybpf
+from pybpf.jit.abi import ABI_VERSION
+from pybpf.jit.compiler import host_description
+
+MAGIC = b"PYBPF-JIT-OBJECT 1 "
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/pybpf/jit`` (``~/.cache/pybpf/jit`` by default)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "pybpf" / "jit"
+
+
+def cache_key(program: bytes, options: Sequence[object]) -> str:
+    """The key of ``program`` (instruction bytes) compiled with ``options``."""
+    h = hashlib.sha256()
+    h.update(f"abi {ABI_VERSION} pybpf {pybpf.__version__} {host_description()}\n".encode())
+    h.update(repr(tuple(options)).encode())
+    h.update(b"\n")
+    h.update(program)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class CachedObject:
+    """A cache entry: the object code and the start pcs of its functions (entry first)."""
+
+    obj: bytes
+    function_starts: tuple[int, ...]
+
+
+class CompileCache:
+    """A directory of compiled objects (see the module docstring)."""
+
+    def __init__(self, directory: Path | str | None = None) -> None:
+        self.directory = Path(directory) if directory is not None else default_cache_dir()
+
+    def path(self, key: str) -> Path:
+        return self.directory / f"{key}.o"
+
+    def get(self, key: str) -> CachedObject | None:
+        """The entry for ``key``, or None (missing or unreadable)."""
+        try:
+            data = self.path(key).read_bytes()
+        except OSError:
+            return None
+        newline = data.find(b"\n")
+        if not data.startswith(MAGIC) or newline < 0:
+            return None
+        try:
+            meta = json.loads(data[len(MAGIC) : newline])
+            starts = tuple(int(s) for s in meta["functions"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        return CachedObject(data[newline + 1 :], starts)
+
+    def put(self, key: str, entry: CachedObject) -> None:
+        """Store ``entry`` under ``key`` (best effort)."""
+        header = MAGIC + json.dumps({"functions": list(entry.function_starts)}).encode() + b"\n"
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".o")
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(header + entry.obj)
+                os.replace(tmp, self.path(key))
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        except OSError:
+            pass

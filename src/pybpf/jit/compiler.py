@@ -1,0 +1,122 @@
+"""LLVM IR -> optimised native object code -> executable code in this process (llvmlite).
+
+:func:`compile_module` parses the IR, runs LLVM's new-pass-manager pipeline at ``O3`` for the
+host CPU (its name and features: AVX2, BMI... whatever the machine has) and emits an ELF
+object; :func:`load_object` links an object into this process with MCJIT and returns the
+:class:`NativeCode` that keeps it alive. Splitting the two steps is what lets the compile
+cache (:mod:`pybpf.jit.cache`) skip code generation altogether: a cached reload is only
+:func:`load_object`.
+
+LLVM's native target is process-wide state owned by LLVM; it is initialised once, and the
+target machine used for code generation is memoised (it is immutable once created).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+import llvmlite  # type: ignore[import-untyped]
+import llvmlite.binding as llvm  # type: ignore[import-untyped]
+from llvmlite import ir
+
+from pybpf.errors import JITError
+
+_LOCK = threading.Lock()
+
+
+@functools.cache
+def _host_cpu() -> tuple[str, str]:
+    """LLVM's native target, initialised once; the host CPU's name and features."""
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    return llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+
+
+def new_target_machine() -> llvm.TargetMachine:
+    """A host target machine at ``O3`` for this CPU and its features.
+
+    An MCJIT engine takes ownership of (and frees) the target machine it is created with,
+    so every :class:`NativeCode` gets its own.
+    """
+    cpu, features = _host_cpu()
+    target = llvm.Target.from_triple(llvm.get_process_triple())
+    return target.create_target_machine(
+        cpu=cpu,
+        features=features,
+        opt=3,
+        reloc="static",
+        codemodel="jitdefault",
+    )
+
+
+@functools.cache
+def target_machine() -> llvm.TargetMachine:
+    """The target machine used for code generation (created once, never given to an engine)."""
+    return new_target_machine()
+
+
+@functools.cache
+def host_description() -> str:
+    """What the generated code depends on (part of the compile-cache key)."""
+    tm = target_machine()
+    cpu, features = _host_cpu()
+    return (f"llvmlite {llvmlite.__version__} llvm {'.'.join(map(str, llvm.llvm_version_info))} "
+            f"{tm.triple} {cpu} {features}")
+
+
+def compile_module(module: ir.Module, *, speed_level: int = 3) -> bytes:
+    """Optimise ``module`` for the host and return the native object file."""
+    tm = target_machine()
+    module.triple = tm.triple
+    module.data_layout = str(tm.target_data)
+    with _LOCK:
+        try:
+            mod = llvm.parse_assembly(str(module))
+            mod.verify()
+        except RuntimeError as exc:
+            raise JITError(f"LLVM rejected the generated IR: {exc}") from exc
+        pto = llvm.create_pipeline_tuning_options(speed_level=speed_level)
+        pto.loop_vectorization = True
+        pto.slp_vectorization = True
+        pb = llvm.create_pass_builder(tm, pto)
+        pb.getModulePassManager().run(mod, pb)
+        return bytes(tm.emit_object(mod))
+
+
+class NativeCode:
+    """Object code linked into this process; addresses stay valid while this object lives."""
+
+    def __init__(self, obj: bytes) -> None:
+        tm = new_target_machine()
+        with _LOCK:
+            empty = llvm.parse_assembly("")
+            empty.triple = tm.triple
+            self._engine = llvm.create_mcjit_compiler(empty, tm)
+            self._engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+            self._engine.finalize_object()
+
+    def address(self, symbol: str) -> int:
+        """Host address of ``symbol`` (a compiled eBPF function)."""
+        addr = self._engine.get_function_address(symbol)
+        if not addr:
+            raise JITError(f"compiled code has no symbol '{symbol}'")
+        return int(addr)
+
+
+def load_object(obj: bytes) -> NativeCode:
+    """Link ``obj`` (from :func:`compile_module` or the cache) into this process."""
+    return NativeCode(obj)
+
+
+def assembly(module: ir.Module) -> str:
+    """The optimised host assembly of ``module`` (for inspection and tests)."""
+    tm = target_machine()
+    module.triple = tm.triple
+    module.data_layout = str(tm.target_data)
+    with _LOCK:
+        mod = llvm.parse_assembly(str(module))
+        pto = llvm.create_pipeline_tuning_options(speed_level=3)
+        pb = llvm.create_pass_builder(tm, pto)
+        pb.getModulePassManager().run(mod, pb)
+        return str(tm.emit_assembly(mod))

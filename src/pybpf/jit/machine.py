@@ -1,0 +1,182 @@
+"""The JIT backend: ``JIT(...).load(spec) -> JITProgram``, the interpreter's interface on
+native code.
+
+Loading a program splits it into functions (:func:`~pybpf.program.cfg.split_functions`),
+translates it to LLVM IR (:mod:`pybpf.jit.translate`), optimises and compiles it for the host
+(:mod:`pybpf.jit.compiler`) unless the compile cache (:mod:`pybpf.jit.cache`) already holds
+the object, links it into the process and registers its functions in the shared
+:class:`~pybpf.runtime.execstate.ExecState` (for ``callx`` and ``bpf_loop``), exactly as the
+interpreter registers its generated Python functions.
+
+Programs run on the same memory as the interpreter's (same virtual addresses, maps and
+contexts shared without copies), with the same helpers (called through Python), the same
+faults (``ExecutionFault`` with the pc) and, when a budget is set, the same instruction
+counts. ``budget=None`` compiles without the per-block budget counter: faster, but a runaway
+loop then runs forever and ``RunResult.instructions`` is 0.
+
+``checked=True`` (the default, and the only safe mode until pybpf's verifier exists) bounds-
+checks every load and store; ``checked=False`` trusts a verified program's offsets.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from pybpf.errors import ExecutionFault
+from pybpf.interp.machine import RunResult, code_address, format_instruction
+from pybpf.isa import Instruction, encode, pcs
+from pybpf.jit.abi import function_symbol
+from pybpf.jit.cache import CachedObject, CompileCache, cache_key
+from pybpf.jit.compiler import NativeCode, compile_module, load_object
+from pybpf.jit.runtime import NativeEntry, NativeRuntime
+from pybpf.jit.translate import Options, translate, uses_function_pointers
+from pybpf.program.cfg import split_functions
+from pybpf.program.spec import ProgramSpec
+from pybpf.runtime.execstate import DEFAULT_BUDGET, ExecState, Helper, ProgramExit
+from pybpf.runtime.memory import Memory, RegionKind
+from pybpf.runtime.test_run import TestRunResult, test_run
+
+M64 = 0xFFFFFFFFFFFFFFFF
+
+
+class JITProgram:
+    """A program compiled to native code, bound to its backend's memory and state."""
+
+    def __init__(self, spec: ProgramSpec, runtime: NativeRuntime, code: NativeCode,
+                 function_starts: Sequence[int], *, number: int, budget: int | None,
+                 cached: bool, compile_ns: int) -> None:
+        self.spec = spec
+        self.runtime = runtime
+        self.state: ExecState = runtime.state
+        self.memory: Memory = runtime.memory
+        self.budget = budget
+        self.code = code
+        #: True when the object came from the compile cache (no LLVM code generation).
+        self.cached = cached
+        #: Time spent in translation, optimisation, code generation and linking.
+        self.compile_ns = compile_ns
+        self.functions = {start: NativeEntry(runtime, code.address(function_symbol(start)), code)
+                          for start in function_starts}
+        self.entry: NativeEntry = self.functions[function_starts[0]]
+        for start, entry in self.functions.items():
+            self.state.functions[code_address(number, start)] = entry
+        self._insn_at: dict[int, Instruction] | None = None
+
+    def run(
+        self, r1: int = 0, r2: int = 0, r3: int = 0, r4: int = 0, r5: int = 0,
+        *, budget: int | None = None,
+    ) -> RunResult:
+        """Run once with the given argument registers; return r0 and the instruction count."""
+        if budget is not None:
+            limit = budget
+        else:
+            limit = DEFAULT_BUDGET if self.budget is None else self.budget
+        state = self.state
+        state.begin(limit)
+        self.runtime.reset()
+        start = time.perf_counter_ns()
+        try:
+            r0 = self.entry(r1, r2, r3, r4, r5, 0)
+        except ProgramExit as stop:
+            r0 = stop.value & M64
+        except ExecutionFault as fault:
+            raise self._explain(fault) from None
+        finally:
+            state.end()
+        elapsed = time.perf_counter_ns() - start
+        counted = limit - state.budget if self.budget is not None else 0
+        return RunResult(r0, counted, elapsed)
+
+    def run_mem(self, data: bytes | bytearray | None = None, *, budget: int | None = None) -> RunResult:
+        """The raw ``mem`` program type: r1 = pointer to a copy of ``data``, r2 = its length.
+
+        Without data r1 and r2 are 0. The returned result carries the memory after the run.
+        """
+        if data is None:
+            return self.run(budget=budget)
+        buf = bytearray(data)
+        region = self.memory.map(buf, RegionKind.MEM, "mem")
+        try:
+            result = self.run(region.base, len(buf), budget=budget)
+        finally:
+            self.memory.unmap(region)
+        return RunResult(result.retval, result.instructions, result.duration_ns, bytes(buf))
+
+    def test_run(
+        self, *, data: bytes = b"", ctx: bytes | None = None, repeat: int = 1,
+        prog_type: int | None = None,
+    ) -> TestRunResult:
+        """``BPF_PROG_TEST_RUN`` semantics on this program (see :mod:`pybpf.runtime.test_run`)."""
+        kind = self.spec.prog_type if prog_type is None else prog_type
+        return test_run(self, kind, data=data, ctx=ctx, repeat=repeat)
+
+    def _explain(self, fault: ExecutionFault) -> ExecutionFault:
+        if fault.pc is not None and fault.insn is None:
+            if self._insn_at is None:
+                insns = self.spec.instructions
+                self._insn_at = dict(zip(pcs(insns), insns, strict=True))
+            insn = self._insn_at.get(fault.pc)
+            if insn is not None:
+                fault.insn = format_instruction(insn)
+        return fault
+
+
+class JIT:
+    """The native backend: ``load(spec) -> JITProgram``.
+
+    Like the interpreter, programs loaded by one JIT share its memory and one execution
+    state (stacks, tail-call count, budget), as programs on one CPU do in the kernel.
+    ``cache_dir`` is where compiled objects are kept (default ``~/.cache/pybpf/jit``);
+    ``cache=False`` always compiles and never writes.
+    """
+
+    name = "jit"
+
+    def __init__(
+        self,
+        *,
+        helpers: dict[int, Helper] | None = None,
+        budget: int | None = DEFAULT_BUDGET,
+        memory: Memory | None = None,
+        checked: bool = True,
+        cache_dir: Path | str | None = None,
+        cache: bool = True,
+    ) -> None:
+        self.helpers = dict(helpers or {})
+        self.budget = budget
+        self.checked = checked
+        self.memory = memory if memory is not None else Memory()
+        self.state = ExecState(self.memory, helpers=self.helpers,
+                               budget=DEFAULT_BUDGET if budget is None else budget)
+        self.runtime = NativeRuntime(self.state)
+        self.cache = CompileCache(cache_dir) if cache else None
+        self._loaded = 0
+
+    def load(self, spec: ProgramSpec | Sequence[Instruction]) -> JITProgram:
+        if not isinstance(spec, ProgramSpec):
+            spec = ProgramSpec.from_instructions(spec)
+        number = self._loaded
+        start = time.perf_counter_ns()
+        insns = spec.instructions
+        pointers = uses_function_pointers(insns)
+        options = Options(checked=self.checked, count_budget=self.budget is not None,
+                          number=number if pointers else 0,
+                          helpers=frozenset(self.helpers))
+        key = cache_key(encode(insns), (options.checked, options.count_budget, options.number,
+                                        tuple(sorted(options.helpers))))
+        entry = self.cache.get(key) if self.cache is not None else None
+        cached = entry is not None
+        if entry is None:
+            functions = split_functions(insns)
+            module = translate(functions, options, name=spec.name or "bpf",
+                               function_pointers=pointers)
+            entry = CachedObject(compile_module(module), tuple(f.start for f in functions))
+            if self.cache is not None:
+                self.cache.put(key, entry)
+        code = load_object(entry.obj)
+        self._loaded += 1
+        return JITProgram(spec, self.runtime, code, entry.function_starts, number=number,
+                          budget=self.budget, cached=cached,
+                          compile_ns=time.perf_counter_ns() - start)

@@ -1,0 +1,186 @@
+"""The Python side of native execution: the ``rt`` callback, entries, exceptions.
+
+One :class:`NativeRuntime` per JIT backend (as one :class:`~pybpf.runtime.execstate.ExecState`
+per interpreter): it owns the :class:`~pybpf.jit.abi.NativeEnv` block, the ctypes trampoline
+native code calls for everything it does not do itself (:class:`~pybpf.jit.abi.RuntimeOp`),
+and the exception a callback raised while native frames were live.
+
+Exceptions never cross native frames. Inside ``rt`` any exception (an ``ExecutionFault`` from
+``Memory.load``, a ``ProgramExit`` from a helper or ``LD_ABS``, a helper's own error) is stored
+and ``env->status`` set; native code unwinds; the Python caller of the native function
+(:class:`NativeEntry`) re-raises it. Callbacks can nest (``bpf_loop`` runs a compiled callback
+from a helper called by compiled code): every Python -> native boundary re-raises, every
+native -> Python boundary stores, so an exception travels exactly as in the interpreter.
+
+The budget lives in ``env->budget`` while native code runs and in ``ExecState.budget`` while
+Python runs; each boundary copies it across.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable
+
+from pybpf.errors import ExecutionFault, JITError
+from pybpf.interp.ops import ATOMIC_RMW
+from pybpf.isa import AtomicOp
+from pybpf.jit.abi import Fault, NativeEnv, ProgramFn, RuntimeFn, RuntimeOp, Status, TailCall
+from pybpf.jit.regions import RegionTable
+from pybpf.runtime.execstate import MAX_CALL_FRAMES, ExecState
+
+M64 = 0xFFFFFFFFFFFFFFFF
+
+
+class NativeEntry:
+    """A compiled function as an interpreter-style entry: ``(r1..r5, depth) -> r0``.
+
+    This is what ``ExecState.functions`` (``callx``, ``bpf_loop`` callbacks) and prog arrays
+    (``JITProgram.entry``) hold, so Python helpers and interpreter programs can call
+    compiled code; a tail call from compiled code to an entry of the same runtime jumps
+    natively without entering Python.
+    """
+
+    __slots__ = ("__weakref__", "_fn", "address", "code", "runtime")
+
+    def __init__(self, runtime: NativeRuntime, address: int, code: object) -> None:
+        self.runtime = runtime
+        self.address = address
+        #: The linked code the address points into, kept alive as long as the entry is
+        #: reachable (from ``ExecState.functions``, a prog array...).
+        self.code = code
+        self._fn = ProgramFn(address)
+
+    def __call__(self, r1: int, r2: int, r3: int, r4: int, r5: int, depth: int) -> int:
+        rt = self.runtime
+        env = rt.env
+        env.budget = rt.state.budget
+        try:
+            r0 = self._fn(rt.env_address, r1 & M64, r2 & M64, r3 & M64, r4 & M64, r5 & M64, depth)
+        finally:
+            rt.state.budget = env.budget
+        if env.status:
+            rt.reraise()
+        return int(r0)
+
+
+class NativeRuntime:
+    """The env block, the ``rt`` trampoline and the pending exception of one JIT backend."""
+
+    def __init__(self, state: ExecState) -> None:
+        self.state = state
+        self.memory = state.memory
+        self.table = RegionTable.of(state.memory)
+        self.env = NativeEnv()
+        self.env_address = ctypes.addressof(self.env)
+        self.pending: BaseException | None = None
+        self._stack_pins = []
+        for depth, (buf, fp) in enumerate(zip(state.stacks, state.frame_pointers, strict=True)):
+            pin = (ctypes.c_char * len(buf)).from_buffer(buf)
+            self._stack_pins.append(pin)
+            self.env.stack_host[depth] = ctypes.addressof(pin)
+            self.env.frame_pointer[depth] = fp
+        if len(state.stacks) != MAX_CALL_FRAMES:
+            raise JITError(f"execution state has {len(state.stacks)} stack frames, "
+                           f"expected {MAX_CALL_FRAMES}")
+        self.env.regions = self.table.address
+        self.env.nregions = self.table.capacity
+        self._ops: dict[int, Callable[..., int]] = {
+            RuntimeOp.HELPER: self._helper,
+            RuntimeOp.LOAD: self._load,
+            RuntimeOp.STORE: self._store,
+            RuntimeOp.ATOMIC: self._atomic,
+            RuntimeOp.LD_ABS: self._ld_abs,
+            RuntimeOp.TAIL_CALL: self._tail_call,
+            RuntimeOp.CALLX: self._callx,
+            RuntimeOp.FAULT: self._fault,
+        }
+        self._trampoline = RuntimeFn(self._dispatch)
+        self.env.rt = ctypes.cast(self._trampoline, ctypes.c_void_p).value or 0
+
+    # -- exceptions ------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Before a run: nothing pending."""
+        self.pending = None
+        self.env.status = Status.RUNNING
+
+    def reraise(self) -> None:
+        """Raise (and clear) the exception a callback stored."""
+        exc = self.pending
+        self.pending = None
+        self.env.status = Status.RUNNING
+        if exc is None:
+            raise JITError("native code unwound without a pending exception")
+        raise exc
+
+    # -- the trampoline --------------------------------------------------------------------
+    def _dispatch(self, _env: int, op: int, pc: int, depth: int,
+                  a1: int, a2: int, a3: int, a4: int, a5: int, a6: int) -> int:
+        state = self.state
+        env = self.env
+        state.budget = env.budget
+        state.pc = pc
+        try:
+            result = self._ops[op](depth, a1, a2, a3, a4, a5, a6)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the Python caller
+            self.pending = exc
+            env.status = Status.RAISED
+            return 0
+        env.budget = state.budget
+        return result & M64
+
+    def _helper(self, depth: int, helper_id: int, r1: int, r2: int, r3: int, r4: int,
+                r5: int) -> int:
+        state = self.state
+        outer = state.call_depth
+        state.call_depth = depth
+        try:
+            return state.helpers[helper_id](state, r1, r2, r3, r4, r5)
+        finally:
+            state.call_depth = outer
+
+    def _load(self, _depth: int, addr: int, size: int, *_: int) -> int:
+        return self.memory.load(addr, size, self.state.pc)
+
+    def _store(self, _depth: int, addr: int, size: int, value: int, *_: int) -> int:
+        self.memory.store(addr, size, value, self.state.pc)
+        return 0
+
+    def _atomic(self, _depth: int, addr: int, size: int, imm: int, value: int, r0: int,
+                _a6: int) -> int:
+        mem, pc = self.memory, self.state.pc
+        if imm == AtomicOp.XCHG:
+            return mem.atomic_xchg(addr, size, value, pc)
+        if imm == AtomicOp.CMPXCHG:
+            return mem.atomic_cmpxchg(addr, size, r0, value, pc)
+        return mem.atomic_rmw(addr, size, ATOMIC_RMW[imm & ~0x01], value, pc)
+
+    def _ld_abs(self, _depth: int, ctx: int, offset: int, size: int, *_: int) -> int:
+        return self.state.ld_abs(ctx, offset, size)
+
+    def _tail_call(self, depth: int, r1: int, r2: int, r3: int, *_: int) -> int:
+        target = self.state.tail_call(r1, r2, r3)
+        if target is None:
+            return TailCall.FALL_THROUGH
+        if isinstance(target, NativeEntry) and target.runtime is self:
+            self.env.tail_fn = target.address
+            return TailCall.NATIVE
+        self.env.tail_r0 = target(r1, 0, 0, 0, 0, depth) & M64
+        return TailCall.DONE
+
+    def _callx(self, depth: int, target: int, r1: int, r2: int, r3: int, r4: int,
+               r5: int) -> int:
+        return self.state.callx(target, r1, r2, r3, r4, r5, depth)
+
+    def _fault(self, depth: int, code: int, *_: int) -> int:
+        state = self.state
+        pc = state.pc
+        match code:
+            case Fault.FRAME_POINTER_WRITE:
+                raise ExecutionFault("frame pointer r10 is read only", pc=pc)
+            case Fault.TOO_DEEP:
+                state.too_deep(pc)
+            case Fault.FELL_OFF:
+                state.fell_off(pc)
+            case Fault.OUT_OF_BUDGET:
+                state.out_of_budget(pc)
+        raise JITError(f"pc {pc}: unknown fault code {code} from native code (depth {depth})")
