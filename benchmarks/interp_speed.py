@@ -1,10 +1,12 @@
-"""Interpreter speed: eBPF instructions per second on compute programs.
+"""Interpreter and JIT speed on compute programs, side by side.
 
 Run by hand (not part of the test suite):  make bench   or
     .venv/bin/python benchmarks/interp_speed.py [--repeat 5] [--json out.json]
 
-Each program in benchmarks/programs/*.s (uBPF syntax) runs ``repeat`` times after one warm-up
-run; the table shows the median time per run and instructions per second.
+Each program in benchmarks/programs/*.s (uBPF syntax) runs ``repeat`` times on each backend
+after one warm-up run (the JIT's compile is not timed; its compile time is shown apart);
+the table shows the median time per run, the interpreter's instructions per second and
+the JIT's speed-up over it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from rich.table import Table
 
 from pybpf.asm import assemble
 from pybpf.interp import Interpreter
+from pybpf.jit import JIT
 
 HERE = Path(__file__).parent
 
@@ -33,19 +36,29 @@ INPUTS: dict[str, bytes] = {
 }
 
 
-def measure(name: str, text: str, repeat: int) -> dict[str, object]:
-    program = Interpreter().load(assemble(text, syntax="ubpf"))
+def _median_ns(program: object, data: bytes | None, repeat: int) -> tuple[float, object]:
+    program.run_mem(data)  # type: ignore[attr-defined]  # warm-up
+    runs = [program.run_mem(data) for _ in range(repeat)]  # type: ignore[attr-defined]
+    return statistics.median(r.duration_ns for r in runs), runs[0]
+
+
+def measure(name: str, text: str, repeat: int, cache_dir: Path) -> dict[str, object]:
+    insns = assemble(text, syntax="ubpf")
     data = INPUTS.get(name)
-    program.run_mem(data)  # warm-up
-    runs = [program.run_mem(data) for _ in range(repeat)]
-    median_ns = statistics.median(r.duration_ns for r in runs)
-    insns = runs[0].instructions
+    interp_ns, first = _median_ns(Interpreter().load(insns), data, repeat)
+    jit = JIT(cache_dir=cache_dir, cache=False).load(insns)
+    jit_ns, jit_first = _median_ns(jit, data, repeat * 20)
+    assert jit_first.retval == first.retval, name  # type: ignore[attr-defined]
+    count = first.instructions  # type: ignore[attr-defined]
     return {
         "program": name,
-        "retval": runs[0].retval,
-        "instructions": insns,
-        "median_ms": median_ns / 1e6,
-        "insns_per_sec": insns / (median_ns / 1e9),
+        "retval": first.retval,  # type: ignore[attr-defined]
+        "instructions": count,
+        "interp_ms": interp_ns / 1e6,
+        "insns_per_sec": count / (interp_ns / 1e9),
+        "jit_ms": jit_ns / 1e6,
+        "jit_compile_ms": jit.compile_ns / 1e6,
+        "speedup": interp_ns / jit_ns,
     }
 
 
@@ -54,15 +67,24 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    rows = [measure(p.stem, p.read_text(), args.repeat) for p in sorted((HERE / "programs").glob("*.s"))]
-    table = Table(title=f"pybpf interpreter — CPython {platform.python_version()}, {platform.machine()}")
-    for col in ("program", "instructions", "median ms/run", "M insns/s"):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = [measure(p.stem, p.read_text(), args.repeat, Path(tmp))
+                for p in sorted((HERE / "programs").glob("*.s"))]
+    table = Table(title=f"pybpf interpreter and JIT — CPython {platform.python_version()}, "
+                  f"{platform.machine()}")
+    for col in ("program", "instructions", "interp ms/run", "interp M insns/s", "JIT ms/run",
+                "JIT speed-up", "JIT compile ms"):
         table.add_column(col, justify="left" if col == "program" else "right")
     for r in rows:
-        table.add_row(str(r["program"]), f"{r['instructions']:,}", f"{r['median_ms']:.2f}",
-                      f"{r['insns_per_sec'] / 1e6:.1f}")
+        table.add_row(str(r["program"]), f"{r['instructions']:,}", f"{r['interp_ms']:.2f}",
+                      f"{r['insns_per_sec'] / 1e6:.1f}", f"{r['jit_ms']:.4f}",
+                      f"{r['speedup']:.0f}x", f"{r['jit_compile_ms']:.0f}")
     gmean = statistics.geometric_mean(float(r["insns_per_sec"]) for r in rows)  # type: ignore[arg-type]
-    table.add_row("geometric mean", "", "", f"{gmean / 1e6:.1f}", style="bold")
+    gspeed = statistics.geometric_mean(float(r["speedup"]) for r in rows)  # type: ignore[arg-type]
+    table.add_row("geometric mean", "", "", f"{gmean / 1e6:.1f}", "", f"{gspeed:.0f}x", "",
+                  style="bold")
     Console().print(table)
     if args.json:
         args.json.write_text(json.dumps({"python": platform.python_version(), "results": rows}, indent=2))
