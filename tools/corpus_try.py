@@ -1,6 +1,6 @@
 """Try verifier-corpus cases against the live kernel and print the verifier log.
 
-For authoring ``tests/verifier_corpus/cases/*.toml``: shows the whole level-1 log and the
+For authoring ``tests/verifier_corpus/cases/*.toml``: shows the kernel's log (level 4 unless ``-l``) and the
 error line the recorder would store, without writing anything.
 
     python3 tools/corpus_try.py control_flow/unreachable_insn   # one case (or a glob)
@@ -21,10 +21,10 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests" / "verifier_corpus")]
 import corpus  # noqa: E402
 
 
-def _show(case: corpus.Case, full: bool) -> None:
+def _show(case: corpus.Case, full: bool, log_level: int) -> None:
     if case.privileged:
         with corpus.kernel_job(case) as (job, _):
-            err, log = corpus.load_job(job)
+            err, log = corpus.load_job(job, log_level)
         rec = corpus.to_recorded(err, log)
     else:
         rec = corpus.run_unprivileged([case])[case.id]
@@ -48,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-m", "--map", action="append", default=[],
                     help="NAME:TYPE:KEY:VALUE:ENTRIES for {map:NAME} placeholders")
     ap.add_argument("-q", "--quiet", action="store_true", help="verdict only, no log")
+    ap.add_argument("-l", "--log-level", type=int, default=corpus.LOG_LEVEL,
+                    help="BPF_PROG_LOAD log_level: 1 (trace of the path that failed), "
+                         "2 (every instruction with its state), 4 (messages and statistics, "
+                         "the default)")
     args = ap.parse_args(argv)
     if args.type:
         asm = "\n".join(args.expr) if args.expr else sys.stdin.read()
@@ -57,11 +61,11 @@ def main(argv: list[str] | None = None) -> int:
             maps.append(corpus.MapDef(name, mtype, int(key), int(value), int(entries)))
         case = corpus.Case("adhoc", "adhoc", args.type, not args.unpriv, args.license,
                            args.attach, tuple(args.flag), tuple(maps), asm=asm)
-        _show(case, not args.quiet)
+        _show(case, not args.quiet, args.log_level)
         return 0
     for case in corpus.load_cases():
         if any(fnmatch.fnmatch(case.id, p) for p in args.patterns):
-            _show(case, not args.quiet)
+            _show(case, not args.quiet, args.log_level)
     return 0
 
 

@@ -210,6 +210,10 @@ def test_first_argument_type_matches_the_kernel() -> None:
         res = Probe(cfg).helper(h)
         if any(s in res.message for s in ("GPL", "sleep", "not allowed in probe")):
             continue  # refused before the arguments are looked at
+        if "program of this type cannot use helper" in res.message:
+            # Compiled out of this kernel build (e.g. the lwt_seg6 helpers without
+            # CONFIG_IPV6_SEG6_BPF): its arguments cannot be observed here.
+            continue
         complaint = res.message if res.message.startswith("R1 ") else ""
         if not proto.args:
             continue

@@ -1,0 +1,191 @@
+"""The verifier's working environment for one program.
+
+Mirrors ``struct bpf_verifier_env`` and ``struct bpf_insn_aux_data``
+(include/linux/bpf_verifier.h): the program, the options of the load, per-instruction facts
+found before exploration (prune points, the map an ``lddw`` loads, live registers), the
+sub-programs, the work stack and explored states, counters, the log and id generation. One
+``Env`` exists per :func:`pybpf.verifier.verify` call; nothing is global.
+
+Errors follow the kernel: a message is written to the log with :meth:`Env.verbose` and
+verification stops with :class:`Reject` carrying the errno; the API turns that into a result.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NoReturn
+
+from pybpf.platform.enums import ProgType
+from pybpf.verifier.log import VerifierLog
+from pybpf.verifier.program import Program
+
+if TYPE_CHECKING:
+    from pybpf.program.spec import MapSpec, ProgramSpec
+    from pybpf.verifier.state import VerifierState
+
+__all__ = [
+    "BPF_COMPLEXITY_LIMIT_INSNS",
+    "BPF_COMPLEXITY_LIMIT_JMP_SEQ",
+    "BPF_COMPLEXITY_LIMIT_STATES",
+    "Env",
+    "InsnAux",
+    "Reject",
+    "Subprog",
+    "VerifyOptions",
+]
+
+BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000
+BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192
+BPF_COMPLEXITY_LIMIT_STATES = 64
+
+
+class Reject(Exception):
+    """Verification failed; the message is already in the log. ``errno`` as the kernel's."""
+
+    def __init__(self, errno: int = _errno.EINVAL) -> None:
+        super().__init__(errno)
+        self.errno = errno
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyOptions:
+    """What the kernel knows about a load besides the instructions.
+
+    ``privileged`` means CAP_BPF + CAP_PERFMON + CAP_NET_ADMIN (root): pointer leaks, bounded
+    loops, uninitialised stack reads and bpf-to-bpf calls are allowed, speculative-execution
+    checks are off. ``strict_alignment`` is BPF_F_STRICT_ALIGNMENT.
+    """
+
+    prog_type: ProgType = ProgType.SOCKET_FILTER
+    privileged: bool = True
+    log_level: int = 0
+    strict_alignment: bool = False
+    expected_attach_type: int | None = None
+
+
+@dataclass(slots=True)
+class InsnAux:
+    """``struct bpf_insn_aux_data`` (the fields used here)."""
+
+    prune_point: bool = False
+    jmp_point: bool = False
+    force_checkpoint: bool = False
+    map: MapSpec | None = None
+    map_off: int = 0
+    seen: bool = False
+    live_regs_before: int = 0
+    ptr_type: int | None = None
+
+
+@dataclass(slots=True)
+class Subprog:
+    """``struct bpf_subprog_info`` (the fields used here)."""
+
+    start: int
+    stack_depth: int = 0
+    has_tail_call: bool = False
+    has_ld_abs: bool = False
+    is_global: bool = False
+
+
+@dataclass(slots=True)
+class StackElem:
+    """``struct bpf_verifier_stack_elem``: a state waiting to be explored."""
+
+    state: VerifierState
+    insn_idx: int
+    prev_insn_idx: int
+    log_pos: int
+
+
+@dataclass(slots=True)
+class Env:
+    """``struct bpf_verifier_env``."""
+
+    prog: Program
+    options: VerifyOptions
+    spec: ProgramSpec | None = None
+    maps: Mapping[str, MapSpec] = field(default_factory=dict)
+    log: VerifierLog = field(default_factory=VerifierLog)
+    messages: list[str] = field(default_factory=list)
+    aux: list[InsnAux] = field(default_factory=list)
+    subprogs: list[Subprog] = field(default_factory=list)
+    explored: dict[int, list] = field(default_factory=dict)  # type: ignore[type-arg]
+    stack: list[StackElem] = field(default_factory=list)
+    id_gen: int = 0
+    insn_idx: int = 0
+    prev_insn_idx: int = -1
+    cur_state: VerifierState | None = None
+    insn_processed: int = 0
+    prev_insn_processed: int = 0
+    jmps_processed: int = 0
+    prev_jmps_processed: int = 0
+    total_states: int = 0
+    peak_states: int = 0
+    max_states_per_insn: int = 0
+    scratched_regs: set[int] = field(default_factory=set)
+    scratched_slots: set[int] = field(default_factory=set)
+    all_scratched: bool = True
+    error_pc: int | None = None
+    msg_mark: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.aux:
+            self.aux = [InsnAux() for _ in range(len(self.prog))]
+
+    # -- privileges (bpf_capable, allow_ptr_leaks, bypass_spec_v1, allow_uninit_stack) -------
+    @property
+    def bpf_capable(self) -> bool:
+        return self.options.privileged
+
+    @property
+    def allow_ptr_leaks(self) -> bool:
+        return self.options.privileged
+
+    @property
+    def bypass_spec_v1(self) -> bool:
+        return self.options.privileged
+
+    @property
+    def allow_uninit_stack(self) -> bool:
+        return self.options.privileged
+
+    @property
+    def prog_type(self) -> ProgType:
+        return self.options.prog_type
+
+    # -- log ----------------------------------------------------------------------------------
+    def verbose(self, text: str) -> None:
+        """``verbose()``: append to the log (kept for the error even at log level 0)."""
+        self.messages.append(text)
+        self.log(text)
+
+    def reject(self, text: str, errno: int = _errno.EINVAL) -> NoReturn:
+        """Log ``text`` (one line, newline added) and stop verification."""
+        self.verbose(text + "\n")
+        self.error_pc = self.insn_idx
+        raise Reject(errno)
+
+    def new_id(self) -> int:
+        self.id_gen += 1
+        return self.id_gen
+
+    # -- scratch marks (what print_insn_state() prints) -----------------------------------------
+    def mark_reg_scratched(self, regno: int) -> None:
+        self.scratched_regs.add(regno)
+
+    def mark_stack_slot_scratched(self, spi: int) -> None:
+        self.scratched_slots.add(spi)
+
+    def mark_state_scratched(self) -> None:
+        self.all_scratched = True
+
+    def mark_state_clean(self) -> None:
+        self.all_scratched = False
+        self.scratched_regs.clear()
+        self.scratched_slots.clear()
+
+    def state_scratched(self) -> bool:
+        return self.all_scratched or bool(self.scratched_regs) or bool(self.scratched_slots)
