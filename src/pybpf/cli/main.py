@@ -15,6 +15,7 @@ from pybpf.cli.cmd_asm import asm_cmd, disasm_cmd
 from pybpf.cli.cmd_conformance import conformance_cmd
 from pybpf.cli.cmd_maps import maps_cmd
 from pybpf.cli.cmd_run import run_cmd
+from pybpf.cli.cmd_verify import verify_cmd
 from pybpf.errors import PybpfError
 
 
@@ -32,6 +33,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
       pybpf run prog.s --mem-hex "01 02"    run on the interpreter, print r0
       pybpf run fw.o -s xdp --pcap in.pcap  replay a capture, count verdicts
       pybpf maps fw.o                       the object's maps and initial contents
+      pybpf verify fw.o                     the verifier's verdict, explained
       pybpf conformance tests/              run the bpf_conformance suite
     """
     ctx.ensure_object(dict)
@@ -43,6 +45,7 @@ cli.add_command(disasm_cmd)
 cli.add_command(run_cmd)
 cli.add_command(conformance_cmd)
 cli.add_command(maps_cmd)
+cli.add_command(verify_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:
