@@ -31,7 +31,7 @@ from enum import IntEnum
 from pybpf.runtime.execstate import MAX_CALL_FRAMES
 
 #: Bumped whenever the ABI or the translation changes (part of the compile-cache key).
-ABI_VERSION = 1
+ABI_VERSION = 2
 
 
 class RuntimeOp(IntEnum):
@@ -102,8 +102,13 @@ class NativeEnv(ctypes.Structure):
     ]
 
 
-#: Field numbers of :class:`NativeEnv`, for the IR's ``getelementptr``.
-ENV_FIELDS = {field[0]: i for i, field in enumerate(NativeEnv._fields_)}
+#: Byte offsets of the fields of :class:`NativeEnv`, for the IR.
+ENV_OFFSETS: dict[str, int] = {field[0]: getattr(NativeEnv, field[0]).offset
+                               for field in NativeEnv._fields_}
+#: Byte offsets of the fields of :class:`RegionEntry`, and its size.
+ROW_OFFSETS: dict[str, int] = {field[0]: getattr(RegionEntry, field[0]).offset
+                               for field in RegionEntry._fields_}
+ROW_SIZE = ctypes.sizeof(RegionEntry)
 
 #: ``u64 rt(env, op, pc, depth, a1..a6)``.
 RuntimeFn = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, *([ctypes.c_uint64] * 9))

@@ -16,11 +16,11 @@ from __future__ import annotations
 import functools
 import threading
 
-import llvmlite  # type: ignore[import-untyped]
-import llvmlite.binding as llvm  # type: ignore[import-untyped]
-from llvmlite import ir
+import llvmlite
+import llvmlite.binding as llvm
 
 from pybpf.errors import JITError
+from pybpf.jit.irtext import ModuleText
 
 _LOCK = threading.Lock()
 
@@ -65,14 +65,19 @@ def host_description() -> str:
             f"{tm.triple} {cpu} {features}")
 
 
-def compile_module(module: ir.Module, *, speed_level: int = 3) -> bytes:
+def module_text(module: ModuleText) -> str:
+    """The IR text of ``module`` for the host target."""
+    tm = target_machine()
+    return module.text(tm.triple, str(tm.target_data))
+
+
+def compile_module(module: ModuleText, *, speed_level: int = 3) -> bytes:
     """Optimise ``module`` for the host and return the native object file."""
     tm = target_machine()
-    module.triple = tm.triple
-    module.data_layout = str(tm.target_data)
+    text = module_text(module)
     with _LOCK:
         try:
-            mod = llvm.parse_assembly(str(module))
+            mod = llvm.parse_assembly(text)
             mod.verify()
         except RuntimeError as exc:
             raise JITError(f"LLVM rejected the generated IR: {exc}") from exc
@@ -109,13 +114,12 @@ def load_object(obj: bytes) -> NativeCode:
     return NativeCode(obj)
 
 
-def assembly(module: ir.Module) -> str:
+def assembly(module: ModuleText) -> str:
     """The optimised host assembly of ``module`` (for inspection and tests)."""
     tm = target_machine()
-    module.triple = tm.triple
-    module.data_layout = str(tm.target_data)
+    text = module_text(module)
     with _LOCK:
-        mod = llvm.parse_assembly(str(module))
+        mod = llvm.parse_assembly(text)
         pto = llvm.create_pipeline_tuning_options(speed_level=3)
         pb = llvm.create_pass_builder(tm, pto)
         pb.getModulePassManager().run(mod, pb)

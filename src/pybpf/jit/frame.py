@@ -1,10 +1,11 @@
-"""One compiled eBPF function under construction: its LLVM function, registers and exits.
+"""One compiled eBPF function under construction: its IR text, registers and exits.
 
-A :class:`Frame` owns what every instruction's lowering needs: the ``IRBuilder``, the
-``env``/``r1..r5``/``depth`` arguments (:mod:`pybpf.jit.abi`), one ``alloca`` per register
-(promoted to SSA values by LLVM's ``mem2reg``), the local instruction budget, the host
-address of this call frame's stack and its virtual frame pointer, and the shared *unwind*
-block that returns at once when a callback has set ``env->status``.
+A :class:`Frame` owns what every instruction's lowering needs: the function's
+:class:`~pybpf.jit.irtext.FunctionText`, the ``%env``/``%a1..%a5``/``%depth`` parameters
+(:mod:`pybpf.jit.abi`), one ``alloca`` per register (promoted to SSA values by LLVM's
+SROA), the local instruction budget, the host address of this call frame's stack and its
+virtual frame pointer, and the shared *unwind* block that returns at once when a callback
+has set ``env->status``.
 
 Mirrors the prologue the interpreter generates for ``F<pc>`` (:mod:`pybpf.interp.codegen`):
 the frame's 512-byte stack is zeroed, r0 and r6..r9 start at 0, r10 is the frame pointer, the
@@ -25,29 +26,16 @@ so hot code carries only a direct call with the arguments it needs.
 
 from __future__ import annotations
 
-from llvmlite import ir  # type: ignore[import-untyped]
-
-from pybpf.jit.abi import ENV_FIELDS, Fault, NativeEnv, RuntimeOp
-from pybpf.jit.lower_alu import I8, I32, I64, const64
+from pybpf.jit.abi import ENV_OFFSETS, Fault, RuntimeOp
+from pybpf.jit.irtext import TBAA_TABLE, UNLIKELY, FunctionText, ModuleText, i64
 from pybpf.runtime.execstate import BPF_MAX_LOOPS, MAX_BPF_STACK
 
-PTR = ir.PointerType()
-#: ``u64 F(env, r1..r5, depth)``.
-PROGRAM_FN_TYPE = ir.FunctionType(I64, [PTR, I64, I64, I64, I64, I64, I64])
-#: ``u64 rt(env, op, pc, depth, a1..a6)``.
-RUNTIME_FN_TYPE = ir.FunctionType(I64, [PTR, *([I64] * 9)])
-
-
-def _env_type() -> ir.LiteralStructType:
-    """The IR type of :class:`~pybpf.jit.abi.NativeEnv` (all 64-bit fields and arrays)."""
-    members: list[ir.Type] = []
-    for field in NativeEnv._fields_:
-        length = getattr(field[1], "_length_", None)
-        members.append(ir.ArrayType(I64, length) if length else I64)
-    return ir.LiteralStructType(members)
-
-
-ENV_TYPE = _env_type()
+#: Parameters of every compiled eBPF function: ``u64 F(env, r1..r5, depth)``.
+PROGRAM_PARAMS = [("ptr", "env"), ("i64", "a1"), ("i64", "a2"), ("i64", "a3"), ("i64", "a4"),
+                  ("i64", "a5"), ("i64", "depth")]
+#: The IR function type of a compiled eBPF function (for indirect calls).
+PROGRAM_FN_TYPE = "i64 (ptr, i64, i64, i64, i64, i64, i64)"
+MEMSET = "declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)"
 
 
 class RuntimeStubs:
@@ -55,126 +43,143 @@ class RuntimeStubs:
     ``bpf_rt<k>(env, depth, op | pc << 8, a1..ak)``. Call sites in hot code pass only the
     arguments they use, which keeps the generated code (and LLVM's time) small."""
 
-    def __init__(self, module: ir.Module) -> None:
+    def __init__(self, module: ModuleText) -> None:
         self.module = module
-        self._stubs: dict[int, ir.Function] = {}
+        self._stubs: set[int] = set()
 
-    def get(self, arity: int) -> ir.Function:
-        stub = self._stubs.get(arity)
-        if stub is None:
-            stub = self._stubs[arity] = self._build(arity)
-        return stub
+    def get(self, arity: int) -> str:
+        if arity not in self._stubs:
+            self._stubs.add(arity)
+            self.module.add(self._build(arity))
+        return f"@bpf_rt{arity}"
 
-    def _build(self, arity: int) -> ir.Function:
-        ftype = ir.FunctionType(I64, [PTR, I64, I64, *([I64] * arity)])
-        stub = ir.Function(self.module, ftype, f"bpf_rt{arity}")
-        stub.linkage = "internal"
-        stub.attributes.add("noinline")
-        stub.attributes.add("cold")
-        b = ir.IRBuilder(stub.append_basic_block())
-        env, depth, code, *args = stub.args
-        slot = b.gep(env, [ir.Constant(I32, 0), ir.Constant(I32, ENV_FIELDS["rt"])],
-                     inbounds=True, source_etype=ENV_TYPE)
-        fn = b.inttoptr(b.load(slot, typ=I64), RUNTIME_FN_TYPE.as_pointer())
-        op = b.and_(code, const64(0xFF))
-        pc = b.lshr(code, const64(8))
-        padding = [const64(0)] * (6 - arity)
-        b.ret(b.call(fn, [env, op, pc, depth, *args, *padding]))
-        return stub
-
-
-#: ``struct RegionEntry { u64 host; u32 load_size; u32 store_size; }``.
-REGION_ENTRY = ir.LiteralStructType([I64, I32, I32])
-ENTRY_HOST, ENTRY_LOAD_SIZE, ENTRY_STORE_SIZE = 0, 1, 2
+    @staticmethod
+    def _build(arity: int) -> FunctionText:
+        params = [("ptr", "env"), ("i64", "depth"), ("i64", "code")]
+        params += [("i64", f"x{i}") for i in range(1, arity + 1)]
+        fn = FunctionText(f"bpf_rt{arity}", "i64", params, linkage="internal",
+                          attrs="noinline cold")
+        fn.start("entry")
+        slot = fn.gep("%env", ENV_OFFSETS["rt"])
+        target = fn.load("ptr", slot, tbaa=TBAA_TABLE)
+        op = fn.op("and i64 %code, 255")
+        pc = fn.op("lshr i64 %code, 8")
+        args = [("ptr", "%env"), ("i64", op), ("i64", pc), ("i64", "%depth")]
+        args += [("i64", f"%x{i}") for i in range(1, arity + 1)]
+        args += [("i64", "0")] * (6 - arity)
+        fn.ret(fn.call("i64", target, args))
+        return fn
 
 
 class Frame:
     """Builder state of one function; see the module docstring."""
 
-    def __init__(self, func: ir.Function, stubs: RuntimeStubs, *, count_budget: bool,
-                 uses_may_goto: bool, private_stack: bool = False) -> None:
-        self.func = func
+    def __init__(self, fn: FunctionText, module: ModuleText, stubs: RuntimeStubs, *,
+                 count_budget: bool, uses_may_goto: bool, private_stack: bool = False) -> None:
+        self.fn = fn
+        self.module = module
         self.stubs = stubs
-        self.env, r1, r2, r3, r4, r5, self.depth = func.args
-        entry = func.append_basic_block("entry")
-        self.b = ir.IRBuilder(entry)
-        b = self.b
-        self.regs = [b.alloca(I64, name=f"r{i}") for i in range(10)]
-        for i, value in enumerate([const64(0), r1, r2, r3, r4, r5, *[const64(0)] * 4]):
-            b.store(value, self.regs[i])
-        self.budget = b.alloca(I64, name="budget") if count_budget else None
-        self.may_goto = b.alloca(I64, name="may_goto") if uses_may_goto else None
-        if self.may_goto is not None:
-            b.store(const64(BPF_MAX_LOOPS), self.may_goto)
+        self.env = "%env"
+        self.depth = "%depth"
+        fn.start("entry")
+        for i in range(10):
+            fn.emit(f"%r{i} = alloca i64")
+        args = ["0", "%a1", "%a2", "%a3", "%a4", "%a5", "0", "0", "0", "0"]
+        for i, value in enumerate(args):
+            fn.emit(f"store i64 {value}, ptr %r{i}")
+        self.budget: str | None = None
+        if count_budget:
+            fn.emit("%budget = alloca i64")
+            self.budget = "%budget"
+        self.may_goto: str | None = None
+        if uses_may_goto:
+            fn.emit("%may_goto = alloca i64")
+            fn.emit(f"store i64 {BPF_MAX_LOOPS}, ptr %may_goto")
+            self.may_goto = "%may_goto"
         self.reload_budget()
-        self.table = b.inttoptr(self.load_env("regions"), PTR, name="table")
+        self.table = fn.load("ptr", fn.gep(self.env, ENV_OFFSETS["regions"]), tbaa=TBAA_TABLE)
         self.ntable = self.load_env("nregions")
         if private_stack:
-            frame = b.alloca(ir.ArrayType(I8, MAX_BPF_STACK), name="stack")
-            frame.align = 8
-            frame.type = PTR  # an opaque pointer, as LLVM has it (llvmlite types it)
-            self.stack = frame
+            fn.emit(f"%stack = alloca [{MAX_BPF_STACK} x i8], align 8")
+            self.stack = "%stack"
         else:
-            self.stack = b.inttoptr(self.load_env("stack_host", self.depth), PTR, name="stack")
+            self.stack = fn.load("ptr", self.env_ptr("stack_host", self.depth), tbaa=TBAA_TABLE)
         self.fp = self.load_env("frame_pointer", self.depth)
-        memset = b.module.declare_intrinsic("llvm.memset", [PTR, I64])
-        volatile = ir.Constant(ir.IntType(1), 0)
-        b.call(memset, [self.stack, ir.Constant(I8, 0), const64(MAX_BPF_STACK), volatile])
-        self.unwind = func.append_basic_block("unwind")
-        ir.IRBuilder(self.unwind).ret(const64(0))
-        self._exhausted: ir.PhiInstr | None = None
+        module.declare("llvm.memset.p0.i64", MEMSET)
+        fn.emit(f"call void @llvm.memset.p0.i64(ptr {self.stack}, i8 0, i64 {MAX_BPF_STACK}, "
+                "i1 false)")
+        self._exhausted: list[tuple[str, str]] = []
+
+    def finish_entry(self, first: str) -> None:
+        """End the prologue with a jump to the first block; add the shared exits."""
+        fn = self.fn
+        fn.br(first)
+        fn.start("unwind")
+        fn.ret("0")
+
+    def finish(self) -> None:
+        """Emit the out-of-budget exit (if any block can run out)."""
+        if self._exhausted:
+            fn = self.fn
+            fn.start("out_of_budget")
+            pc = fn.phi("i64", self._exhausted)
+            self.runtime(RuntimeOp.FAULT, pc, Fault.OUT_OF_BUDGET, check=False)
+            fn.br("unwind")
 
     # -- env access ------------------------------------------------------------------------
-    def env_ptr(self, field: str, index: ir.Value | None = None) -> ir.Value:
-        indices = [ir.Constant(I32, 0), ir.Constant(I32, ENV_FIELDS[field])]
+    def env_ptr(self, field: str, index: str | None = None) -> str:
+        ptr = self.fn.gep(self.env, ENV_OFFSETS[field])
         if index is not None:
-            indices.append(index)
-        return self.b.gep(self.env, indices, inbounds=True, source_etype=ENV_TYPE)
+            ptr = self.fn.op(f"getelementptr i64, ptr {ptr}, i64 {index}")
+        return ptr
 
-    def load_env(self, field: str, index: ir.Value | None = None) -> ir.Value:
-        return self.b.load(self.env_ptr(field, index), typ=I64)
+    def load_env(self, field: str, index: str | None = None) -> str:
+        return self.fn.load("i64", self.env_ptr(field, index), tbaa=TBAA_TABLE)
 
     # -- registers -------------------------------------------------------------------------
-    def get(self, reg: int) -> ir.Value:
+    def get(self, reg: int) -> str:
         if reg == 10:
             return self.fp
-        return self.b.load(self.regs[reg], typ=I64)
+        return self.fn.load("i64", f"%r{reg}")
 
-    def set(self, reg: int, value: ir.Value) -> None:
-        self.b.store(value, self.regs[reg])
+    def set(self, reg: int, value: str) -> None:
+        self.fn.store("i64", value, f"%r{reg}")
 
     # -- budget ----------------------------------------------------------------------------
     def sync_budget(self) -> None:
         """Write the local budget back to ``env->budget`` (before calls and exit)."""
         if self.budget is not None:
-            self.b.store(self.b.load(self.budget, typ=I64), self.env_ptr("budget"))
+            value = self.fn.load("i64", self.budget)
+            self.fn.store("i64", value, self.env_ptr("budget"), tbaa=TBAA_TABLE)
 
     def reload_budget(self) -> None:
         """Read ``env->budget`` into the local budget (on entry and after calls)."""
         if self.budget is not None:
-            self.b.store(self.load_env("budget"), self.budget)
+            self.fn.store("i64", self.load_env("budget"), self.budget)
 
     # -- calls into Python -------------------------------------------------------------------
     def check_status(self) -> None:
         """Unwind when the callee set ``env->status``; continue in a new block otherwise."""
-        b = self.b
+        fn = self.fn
         status = self.load_env("status")
-        cont = self.func.append_basic_block()
-        failed = b.icmp_unsigned("!=", status, const64(0))
-        b.cbranch(failed, self.unwind, cont)
-        b.position_at_end(cont)
+        failed = fn.op(f"icmp ne i64 {status}, 0")
+        cont = fn.new_block("ok")
+        fn.cbr(failed, "unwind", cont, UNLIKELY)
+        fn.start(cont)
 
-    def runtime(self, op: RuntimeOp, pc: int | ir.Value, *args: ir.Value | int,
-                check: bool = True) -> ir.Value:
+    def runtime(self, op: RuntimeOp, pc: int | str, *args: str | int, check: bool = True) -> str:
         """Call ``rt(env, op, pc, depth, args...)`` (through the module's cold stub); unwind
         if it raised."""
-        b = self.b
-        values = [a if isinstance(a, ir.Value) else const64(a) for a in args]
-        if isinstance(pc, ir.Value):
-            code: ir.Value = b.or_(b.shl(pc, const64(8)), const64(op))
+        fn = self.fn
+        values = [a if isinstance(a, str) else i64(a) for a in args]
+        if isinstance(pc, str):
+            code = fn.op(f"or i64 {fn.op(f'shl i64 {pc}, 8')}, {int(op)}")
         else:
-            code = const64(op | pc << 8)
-        result = b.call(self.stubs.get(len(values)), [self.env, self.depth, code, *values])
+            code = i64(int(op) | pc << 8)
+        stub = self.stubs.get(len(values))
+        call_args = [("ptr", self.env), ("i64", self.depth), ("i64", code)]
+        call_args += [("i64", v) for v in values]
+        result = fn.call("i64", stub, call_args)
         if check:
             self.check_status()
         return result
@@ -184,22 +189,17 @@ class Frame:
         out-of-budget exit (reporting ``pc``) when it runs out."""
         if self.budget is None:
             return
-        b = self.b
-        left = b.sub(b.load(self.budget, typ=I64), const64(count))
-        b.store(left, self.budget)
-        if self._exhausted is None:
-            block = self.func.append_basic_block("out_of_budget")
-            with b.goto_block(block):
-                self._exhausted = b.phi(I64, name="exhausted_pc")
-                self.runtime(RuntimeOp.FAULT, self._exhausted, Fault.OUT_OF_BUDGET, check=False)
-                b.branch(self.unwind)
-        body = self.func.append_basic_block()
-        branch = b.cbranch(b.icmp_signed("<", left, const64(0)), self._exhausted.parent, body)
-        branch.set_weights([1, 1 << 20])
-        self._exhausted.add_incoming(const64(pc), b.block)
-        b.position_at_end(body)
+        fn = self.fn
+        left = fn.op(f"sub i64 {fn.load('i64', self.budget)}, {count}")
+        fn.store("i64", left, self.budget)
+        body = fn.new_block("go")
+        fn.cbr(fn.op(f"icmp slt i64 {left}, 0"), "out_of_budget", body, UNLIKELY)
+        self._exhausted.append((i64(pc), fn.block))
+        fn.start(body)
 
-    def fault(self, pc: int, *args: ir.Value | int) -> None:
+    def fault(self, pc: int, *args: str | int) -> None:
         """Report a fault (``rt`` stores it and sets the status) and unwind."""
         self.runtime(RuntimeOp.FAULT, pc, *args, check=False)
-        self.b.branch(self.unwind)
+        self.fn.br("unwind")
+
+

@@ -1,4 +1,4 @@
-"""ALU, ALU64 and conditional-jump semantics as LLVM IR.
+"""ALU, ALU64 and conditional-jump semantics as LLVM IR text.
 
 The same rules as the reference interpreter (:mod:`pybpf.interp.codegen`, RFC 9669
 section 4, ``___bpf_prog_run()`` in kernel/bpf/core.c), expressed without undefined
@@ -9,50 +9,31 @@ modulo by zero leaves the dividend (zero-extended for 32-bit); ``INT_MIN / -1`` 
 the divisor is made safe with a ``select`` first); ``movsx`` sign-extends 8/16/32 bits; byte
 swaps use ``llvm.bswap``.
 
-Every function here takes the builder and operand values and returns the new ``i64``
-destination value; it never emits control flow.
+Every function here takes the function being written and operand values and returns the new
+``i64`` destination value; it never emits control flow.
 """
 
 from __future__ import annotations
 
-from llvmlite import ir  # type: ignore[import-untyped]
-
 from pybpf.errors import JITError, NotSupportedError
 from pybpf.isa import ALUOp, InsnClass, Instruction, JumpOp, Source
-
-I1 = ir.IntType(1)
-I8 = ir.IntType(8)
-I16 = ir.IntType(16)
-I32 = ir.IntType(32)
-I64 = ir.IntType(64)
-INT_TYPES = {8: I8, 16: I16, 32: I32, 64: I64}
+from pybpf.jit.irtext import FunctionText, ModuleText, i64, iconst
 
 
-def const64(value: int) -> ir.Constant:
-    return ir.Constant(I64, value & 0xFFFFFFFFFFFFFFFF)
-
-
-def const32(value: int) -> ir.Constant:
-    return ir.Constant(I32, value & 0xFFFFFFFF)
-
-
-def imm_operand(insn: Instruction, wide: bool) -> ir.Constant:
-    """The immediate as the operation sees it: sign-extended for 64-bit, 32 bits otherwise."""
-    return const64(insn.imm) if wide else const32(insn.imm)
-
-
-def _bswap(b: ir.IRBuilder, value: ir.Value, width: int) -> ir.Value:
+def _bswap(fn: FunctionText, module: ModuleText, value: str, width: int) -> str:
     """The low ``width`` bits of ``value`` byte-swapped, zero-extended to 64 bits."""
     if width not in (16, 32, 64):
         raise JITError(f"byte swap of width {width} (must be 16, 32 or 64)")
-    ty = INT_TYPES[width]
-    narrow = value if width == 64 else b.trunc(value, ty)
-    fn = b.module.declare_intrinsic("llvm.bswap", [ty])
-    swapped = b.call(fn, [narrow])
-    return swapped if width == 64 else b.zext(swapped, I64)
+    ty = f"i{width}"
+    name = f"llvm.bswap.{ty}"
+    module.declare(name, f"declare {ty} @{name}({ty})")
+    narrow = value if width == 64 else fn.op(f"trunc i64 {value} to {ty}")
+    swapped = fn.op(f"call {ty} @{name}({ty} {narrow})")
+    return swapped if width == 64 else fn.op(f"zext {ty} {swapped} to i64")
 
 
-def alu(b: ir.IRBuilder, insn: Instruction, dst: ir.Value, src: ir.Value | None) -> ir.Value:
+def alu(fn: FunctionText, module: ModuleText, insn: Instruction, dst: str,
+        src: str | None) -> str:
     """The new value of ``dst`` after ``insn`` (``src`` is the source register, if any).
 
     Mirrors ``FunctionTranslator.alu()`` of the interpreter.
@@ -62,136 +43,125 @@ def alu(b: ir.IRBuilder, insn: Instruction, dst: ir.Value, src: ir.Value | None)
     if op == ALUOp.END:
         width = insn.imm
         if wide or insn.source == Source.TO_BE:  # the host is little-endian
-            return _bswap(b, dst, width)
+            return _bswap(fn, module, dst, width)
         if width == 64:
             return dst
         if width not in (16, 32):
             raise JITError(f"byte swap of width {width} (must be 16, 32 or 64)")
-        return b.zext(b.trunc(dst, INT_TYPES[width]), I64)
+        return fn.op(f"and i64 {dst}, {(1 << width) - 1}")
     if op == ALUOp.MOV:
-        return _mov(b, insn, src, wide)
+        return _mov(fn, insn, src, wide)
     if op == ALUOp.NEG:
         if wide:
-            return b.neg(dst)
-        return b.zext(b.neg(b.trunc(dst, I32)), I64)
+            return fn.op(f"sub i64 0, {dst}")
+        narrow = fn.op(f"trunc i64 {dst} to i32")
+        return fn.op(f"zext i32 {fn.op(f'sub i32 0, {narrow}')} to i64")
+    ty = "i64" if wide else "i32"
     if insn.source == Source.X:
         assert src is not None
-        rhs = src if wide else b.trunc(src, I32)
+        rhs = src if wide else fn.op(f"trunc i64 {src} to i32")
     else:
-        rhs = imm_operand(insn, wide)
-    lhs = dst if wide else b.trunc(dst, I32)
-    result = _binop(b, insn, lhs, rhs, wide)
-    return result if wide else b.zext(result, I64)
+        rhs = i64(insn.imm) if wide else iconst(insn.imm, 32)
+    lhs = dst if wide else fn.op(f"trunc i64 {dst} to i32")
+    result = _binop(fn, insn, lhs, rhs, ty, 64 if wide else 32, insn.source == Source.K)
+    return result if wide else fn.op(f"zext i32 {result} to i64")
 
 
-def _mov(b: ir.IRBuilder, insn: Instruction, src: ir.Value | None, wide: bool) -> ir.Value:
+def _mov(fn: FunctionText, insn: Instruction, src: str | None, wide: bool) -> str:
     if insn.source == Source.K:
-        return const64(insn.imm) if wide else const64(insn.imm & 0xFFFFFFFF)
+        return i64(insn.imm) if wide else i64(insn.imm & 0xFFFFFFFF)
     assert src is not None
     if insn.off == 1 and wide:
         raise NotSupportedError(
             "addr_space_cast needs a BPF arena, which the JIT does not model"
         )
     if insn.off in (8, 16, 32):
-        extended = b.sext(b.trunc(src, INT_TYPES[insn.off]), I64)
-        return extended if wide else b.zext(b.trunc(extended, I32), I64)
-    return src if wide else b.zext(b.trunc(src, I32), I64)
+        narrow = fn.op(f"trunc i64 {src} to i{insn.off}")
+        extended = fn.op(f"sext i{insn.off} {narrow} to i64")
+        return extended if wide else fn.op(f"and i64 {extended}, 4294967295")
+    return src if wide else fn.op(f"and i64 {src}, 4294967295")
 
 
-def _binop(b: ir.IRBuilder, insn: Instruction, lhs: ir.Value, rhs: ir.Value, wide: bool) -> ir.Value:
+def _binop(fn: FunctionText, insn: Instruction, lhs: str, rhs: str, ty: str, bits: int,
+           constant: bool) -> str:
     op = insn.op
-    bits = 64 if wide else 32
-    ty = INT_TYPES[bits]
-    match op:
-        case ALUOp.ADD:
-            return b.add(lhs, rhs)
-        case ALUOp.SUB:
-            return b.sub(lhs, rhs)
-        case ALUOp.MUL:
-            return b.mul(lhs, rhs)
-        case ALUOp.OR:
-            return b.or_(lhs, rhs)
-        case ALUOp.AND:
-            return b.and_(lhs, rhs)
-        case ALUOp.XOR:
-            return b.xor(lhs, rhs)
-        case ALUOp.LSH:
-            return b.shl(lhs, _shift_amount(b, rhs, bits))
-        case ALUOp.RSH:
-            return b.lshr(lhs, _shift_amount(b, rhs, bits))
-        case ALUOp.ARSH:
-            return b.ashr(lhs, _shift_amount(b, rhs, bits))
-        case ALUOp.DIV | ALUOp.MOD:
-            if insn.off == 1:
-                return _signed_divmod(b, op == ALUOp.DIV, lhs, rhs, ty)
-            return _unsigned_divmod(b, op == ALUOp.DIV, lhs, rhs, ty)
+    simple = {ALUOp.ADD: "add", ALUOp.SUB: "sub", ALUOp.MUL: "mul", ALUOp.OR: "or",
+              ALUOp.AND: "and", ALUOp.XOR: "xor"}
+    name = simple.get(op)  # type: ignore[call-overload]
+    if name is not None:
+        return fn.op(f"{name} {ty} {lhs}, {rhs}")
+    shifts = {ALUOp.LSH: "shl", ALUOp.RSH: "lshr", ALUOp.ARSH: "ashr"}
+    name = shifts.get(op)  # type: ignore[call-overload]
+    if name is not None:
+        if constant:
+            amount = str(int(rhs) & (bits - 1))
+        else:
+            amount = fn.op(f"and {ty} {rhs}, {bits - 1}")
+        return fn.op(f"{name} {ty} {lhs}, {amount}")
+    if op in (ALUOp.DIV, ALUOp.MOD):
+        k = int(rhs) & ((1 << bits) - 1) if constant else None
+        if insn.off == 1:
+            return _signed_divmod(fn, op == ALUOp.DIV, lhs, rhs, ty, bits, k)
+        return _unsigned_divmod(fn, op == ALUOp.DIV, lhs, rhs, ty, k)
     raise JITError(f"ALU operation {op:#x} has no translation")
 
 
-def _shift_amount(b: ir.IRBuilder, amount: ir.Value, bits: int) -> ir.Value:
-    if isinstance(amount, ir.Constant):
-        return ir.Constant(amount.type, int(amount.constant) & (bits - 1))
-    return b.and_(amount, ir.Constant(amount.type, bits - 1))
-
-
-def _unsigned_divmod(b: ir.IRBuilder, is_div: bool, lhs: ir.Value, rhs: ir.Value,
-                     ty: ir.IntType) -> ir.Value:
-    zero = ir.Constant(ty, 0)
-    if isinstance(rhs, ir.Constant):
-        if int(rhs.constant) == 0:
-            return zero if is_div else lhs
-        return b.udiv(lhs, rhs) if is_div else b.urem(lhs, rhs)
-    is_zero = b.icmp_unsigned("==", rhs, zero)
-    safe = b.select(is_zero, ir.Constant(ty, 1), rhs)
-    if is_div:
-        return b.select(is_zero, zero, b.udiv(lhs, safe))
-    return b.select(is_zero, lhs, b.urem(lhs, safe))
-
-
-def _signed_divmod(b: ir.IRBuilder, is_div: bool, lhs: ir.Value, rhs: ir.Value,
-                   ty: ir.IntType) -> ir.Value:
-    zero = ir.Constant(ty, 0)
-    minus_one = ir.Constant(ty, -1)
-    if isinstance(rhs, ir.Constant):
-        k = int(rhs.constant) & ((1 << ty.width) - 1)
+def _unsigned_divmod(fn: FunctionText, is_div: bool, lhs: str, rhs: str, ty: str,
+                     k: int | None) -> str:
+    if k is not None:
         if k == 0:
-            return zero if is_div else lhs
-        if k == (1 << ty.width) - 1:
-            return b.neg(lhs) if is_div else zero
-        return b.sdiv(lhs, rhs) if is_div else b.srem(lhs, rhs)
-    is_zero = b.icmp_unsigned("==", rhs, zero)
-    is_minus_one = b.icmp_unsigned("==", rhs, minus_one)
-    safe = b.select(b.or_(is_zero, is_minus_one), ir.Constant(ty, 1), rhs)
+            return "0" if is_div else lhs
+        return fn.op(f"{'udiv' if is_div else 'urem'} {ty} {lhs}, {rhs}")
+    is_zero = fn.op(f"icmp eq {ty} {rhs}, 0")
+    safe = fn.op(f"select i1 {is_zero}, {ty} 1, {ty} {rhs}")
     if is_div:
-        quotient = b.select(is_minus_one, b.neg(lhs), b.sdiv(lhs, safe))
-        return b.select(is_zero, zero, quotient)
-    remainder = b.select(is_minus_one, zero, b.srem(lhs, safe))
-    return b.select(is_zero, lhs, remainder)
+        return fn.op(f"select i1 {is_zero}, {ty} 0, {ty} {fn.op(f'udiv {ty} {lhs}, {safe}')}")
+    return fn.op(f"select i1 {is_zero}, {ty} {lhs}, {ty} {fn.op(f'urem {ty} {lhs}, {safe}')}")
+
+
+def _signed_divmod(fn: FunctionText, is_div: bool, lhs: str, rhs: str, ty: str, bits: int,
+                   k: int | None) -> str:
+    if k is not None:
+        if k == 0:
+            return "0" if is_div else lhs
+        if k == (1 << bits) - 1:
+            return fn.op(f"sub {ty} 0, {lhs}") if is_div else "0"
+        return fn.op(f"{'sdiv' if is_div else 'srem'} {ty} {lhs}, {rhs}")
+    is_zero = fn.op(f"icmp eq {ty} {rhs}, 0")
+    is_minus_one = fn.op(f"icmp eq {ty} {rhs}, -1")
+    either = fn.op(f"or i1 {is_zero}, {is_minus_one}")
+    safe = fn.op(f"select i1 {either}, {ty} 1, {ty} {rhs}")
+    if is_div:
+        neg = fn.op(f"sub {ty} 0, {lhs}")
+        quotient = fn.op(f"select i1 {is_minus_one}, {ty} {neg}, {ty} "
+                         f"{fn.op(f'sdiv {ty} {lhs}, {safe}')}")
+        return fn.op(f"select i1 {is_zero}, {ty} 0, {ty} {quotient}")
+    remainder = fn.op(f"select i1 {is_minus_one}, {ty} 0, {ty} "
+                      f"{fn.op(f'srem {ty} {lhs}, {safe}')}")
+    return fn.op(f"select i1 {is_zero}, {ty} {lhs}, {ty} {remainder}")
 
 
 _PREDICATES = {
-    JumpOp.JEQ: ("==", False), JumpOp.JNE: ("!=", False),
-    JumpOp.JGT: (">", False), JumpOp.JGE: (">=", False),
-    JumpOp.JLT: ("<", False), JumpOp.JLE: ("<=", False),
-    JumpOp.JSGT: (">", True), JumpOp.JSGE: (">=", True),
-    JumpOp.JSLT: ("<", True), JumpOp.JSLE: ("<=", True),
+    JumpOp.JEQ: "eq", JumpOp.JNE: "ne",
+    JumpOp.JGT: "ugt", JumpOp.JGE: "uge", JumpOp.JLT: "ult", JumpOp.JLE: "ule",
+    JumpOp.JSGT: "sgt", JumpOp.JSGE: "sge", JumpOp.JSLT: "slt", JumpOp.JSLE: "sle",
 }
 
 
-def condition(b: ir.IRBuilder, insn: Instruction, dst: ir.Value, src: ir.Value | None) -> ir.Value:
+def condition(fn: FunctionText, insn: Instruction, dst: str, src: str | None) -> str:
     """The ``i1`` of a conditional jump (JMP compares 64 bits, JMP32 the low 32)."""
     is32 = (insn.code & 0x07) == InsnClass.JMP32
-    lhs = b.trunc(dst, I32) if is32 else dst
+    ty = "i32" if is32 else "i64"
+    lhs = fn.op(f"trunc i64 {dst} to i32") if is32 else dst
     if insn.source == Source.X:
         assert src is not None
-        rhs = b.trunc(src, I32) if is32 else src
+        rhs = fn.op(f"trunc i64 {src} to i32") if is32 else src
     else:
-        rhs = const32(insn.imm) if is32 else const64(insn.imm)
+        rhs = iconst(insn.imm, 32) if is32 else i64(insn.imm)
     op = insn.op
     if op == JumpOp.JSET:
-        return b.icmp_unsigned("!=", b.and_(lhs, rhs), ir.Constant(lhs.type, 0))
-    entry = _PREDICATES.get(op)  # type: ignore[call-overload]
-    if entry is None:
+        return fn.op(f"icmp ne {ty} {fn.op(f'and {ty} {lhs}, {rhs}')}, 0")
+    pred = _PREDICATES.get(op)  # type: ignore[call-overload]
+    if pred is None:
         raise JITError(f"jump operation {op:#x} has no translation")
-    sym, signed = entry
-    return b.icmp_signed(sym, lhs, rhs) if signed else b.icmp_unsigned(sym, lhs, rhs)
+    return fn.op(f"icmp {pred} {ty} {lhs}, {rhs}")

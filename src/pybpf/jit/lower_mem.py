@@ -20,25 +20,14 @@ Values are little-endian on both sides (the host is x86-64), so no byte swapping
 
 from __future__ import annotations
 
-from llvmlite import ir  # type: ignore[import-untyped]
-
 from pybpf.errors import JITError
 from pybpf.isa import AtomicOp, Instruction
-from pybpf.jit.abi import RuntimeOp
-from pybpf.jit.frame import (
-    ENTRY_HOST,
-    ENTRY_LOAD_SIZE,
-    ENTRY_STORE_SIZE,
-    PTR,
-    REGION_ENTRY,
-    Frame,
-)
-from pybpf.jit.lower_alu import I32, I64, INT_TYPES, const64
+from pybpf.jit.abi import ROW_OFFSETS, ROW_SIZE, RuntimeOp
+from pybpf.jit.frame import Frame
+from pybpf.jit.irtext import LIKELY, TBAA_PROGRAM, TBAA_TABLE, i64
 from pybpf.runtime.execstate import MAX_BPF_STACK
 from pybpf.runtime.memory import FIRST_REGION_ID
 
-#: Branch weights of "the direct path is taken" (the slow path is for faults and hooks).
-LIKELY = [1 << 20, 1]
 #: LLVM ``atomicrmw`` operation of each AtomicOp without the FETCH bit.
 _RMW = {AtomicOp.ADD: "add", AtomicOp.OR: "or", AtomicOp.AND: "and", AtomicOp.XOR: "xor"}
 
@@ -50,99 +39,100 @@ def _stack_slot(base: int, off: int, n: int) -> int | None:
     return None
 
 
-def _address(f: Frame, base: int, off: int) -> ir.Value:
+def address(f: Frame, base: int, off: int) -> str:
     value = f.get(base)
-    return f.b.add(value, const64(off)) if off else value
+    return f.fn.op(f"add i64 {value}, {i64(off)}") if off else value
 
 
-def _direct(f: Frame, addr: ir.Value, n: int, size_field: int, *, checked: bool,
-            aligned: bool = False) -> tuple[ir.Value, ir.Block]:
+def row_of(f: Frame, addr: str, slow: str) -> str:
+    """The region-table row of ``addr`` (a ``ptr``), valid in the current block; jumps to
+    ``slow`` when the region id is outside the table."""
+    fn = f.fn
+    index = fn.op(f"sub i64 {fn.op(f'lshr i64 {addr}, 32')}, {FIRST_REGION_ID}")
+    inside = fn.new_block("row")
+    fn.cbr(fn.op(f"icmp ult i64 {index}, {f.ntable}"), inside, slow, LIKELY)
+    fn.start(inside)
+    return fn.op(f"getelementptr [{ROW_SIZE} x i8], ptr {f.table}, i64 {index}")
+
+
+def direct(f: Frame, addr: str, n: int, size_field: str, slow: str, *, checked: bool,
+           aligned: bool = False) -> str:
     """Emit the table lookup; return the host pointer (valid in the current block, the fast
-    path) and the slow-path block that receives control when the access is not direct."""
-    b = f.b
-    slow = f.func.append_basic_block("slow")
-    lookup = f.func.append_basic_block("lookup")
-    index = b.sub(b.lshr(addr, const64(32)), const64(FIRST_REGION_ID))
-    b.cbranch(b.icmp_unsigned("<", index, f.ntable), lookup, slow).set_weights(LIKELY)
-    b.position_at_end(lookup)
-    row = b.gep(f.table, [index], source_etype=REGION_ENTRY)
-    size_ptr = b.gep(row, [ir.Constant(I32, 0), ir.Constant(I32, size_field)],
-                     inbounds=True, source_etype=REGION_ENTRY)
-    size = b.zext(b.load(size_ptr, typ=I32), I64)
-    offset = b.and_(addr, const64(0xFFFFFFFF))
+    path); control goes to ``slow`` when the access is not direct."""
+    fn = f.fn
+    row = row_of(f, addr, slow)
+    size_ptr = fn.gep(row, ROW_OFFSETS[size_field])
+    size = fn.op(f"zext i32 {fn.load('i32', size_ptr, tbaa=TBAA_TABLE)} to i64")
+    offset = fn.op(f"and i64 {addr}, 4294967295")
     if checked:
-        ok = b.icmp_unsigned("<=", b.add(offset, const64(n)), size)
+        ok = fn.op(f"icmp ule i64 {fn.op(f'add i64 {offset}, {n}')}, {size}")
     else:
-        ok = b.icmp_unsigned("!=", size, const64(0))
+        ok = fn.op(f"icmp ne i64 {size}, 0")
     if aligned and n > 1:
-        misaligned = b.and_(offset, const64(n - 1))
-        ok = b.and_(ok, b.icmp_unsigned("==", misaligned, const64(0)))
-    fast = f.func.append_basic_block("direct")
-    b.cbranch(ok, fast, slow).set_weights(LIKELY)
-    b.position_at_end(fast)
-    host_ptr = b.gep(row, [ir.Constant(I32, 0), ir.Constant(I32, ENTRY_HOST)],
-                     inbounds=True, source_etype=REGION_ENTRY)
-    host = b.load(host_ptr, typ=I64)
-    return b.inttoptr(b.add(host, offset), PTR), slow
+        low = fn.op(f"and i64 {offset}, {n - 1}")
+        ok = fn.op(f"and i1 {ok}, {fn.op(f'icmp eq i64 {low}, 0')}")
+    fast = fn.new_block("direct")
+    fn.cbr(ok, fast, slow, LIKELY)
+    fn.start(fast)
+    host = fn.load("ptr", fn.gep(row, ROW_OFFSETS["host"]), tbaa=TBAA_TABLE)
+    return fn.gep(host, offset)
 
 
-def _extend(f: Frame, raw: ir.Value, n: int, signed: bool) -> ir.Value:
+def _extend(f: Frame, raw: str, n: int, signed: bool) -> str:
     """An ``n``-byte value (``iN``) widened to the register's 64 bits."""
     if n == 8:
         return raw
-    return f.b.sext(raw, I64) if signed else f.b.zext(raw, I64)
+    return f.fn.op(f"{'sext' if signed else 'zext'} i{8 * n} {raw} to i64")
 
 
-def load(f: Frame, base: int, off: int, n: int, signed: bool, pc: int, *, checked: bool) -> ir.Value:
+def load(f: Frame, base: int, off: int, n: int, signed: bool, pc: int, *, checked: bool) -> str:
     """``*(u<n> *)(r<base> + off)`` (sign-extended for ``ldxs``) as a 64-bit value."""
-    b = f.b
-    ty = INT_TYPES[8 * n]
+    fn = f.fn
+    ty = f"i{8 * n}"
     slot = _stack_slot(base, off, n)
     if slot is not None:
-        ptr = b.gep(f.stack, [const64(slot)], inbounds=True, source_etype=ir.IntType(8))
-        return _extend(f, b.load(ptr, typ=ty, align=1), n, signed)
-    addr = _address(f, base, off)
-    ptr, slow = _direct(f, addr, n, ENTRY_LOAD_SIZE, checked=checked)
-    fast_value = _extend(f, b.load(ptr, typ=ty, align=1), n, signed)
-    fast_end = b.block
-    join = f.func.append_basic_block("loaded")
-    b.branch(join)
-    b.position_at_end(slow)
+        raw = fn.load(ty, fn.gep(f.stack, slot), align=1, tbaa=TBAA_PROGRAM)
+        return _extend(f, raw, n, signed)
+    addr = address(f, base, off)
+    slow = fn.new_block("slow")
+    ptr = direct(f, addr, n, "load_size", slow, checked=checked)
+    fast_value = _extend(f, fn.load(ty, ptr, align=1, tbaa=TBAA_PROGRAM), n, signed)
+    fast_end = fn.block
+    join = fn.new_block("loaded")
+    fn.br(join)
+    fn.start(slow)
     # The slow path's value is used as Memory.load returns it, exactly as the interpreter
     # does: a context hook may answer a narrow load with a wider value (``data`` of xdp_md
     # is a u32 field the kernel rewrites into a pointer load).
     slow_value = f.runtime(RuntimeOp.LOAD, pc, addr, n)
     if signed and n < 8:
-        sign = const64(1 << (8 * n - 1))
-        slow_value = b.sub(b.xor(slow_value, sign), sign)
-    slow_end = b.block
-    b.branch(join)
-    b.position_at_end(join)
-    phi = b.phi(I64)
-    phi.add_incoming(fast_value, fast_end)
-    phi.add_incoming(slow_value, slow_end)
-    return phi
+        sign = i64(1 << (8 * n - 1))
+        slow_value = fn.op(f"sub i64 {fn.op(f'xor i64 {slow_value}, {sign}')}, {sign}")
+    slow_end = fn.block
+    fn.br(join)
+    fn.start(join)
+    return fn.phi("i64", [(fast_value, fast_end), (slow_value, slow_end)])
 
 
-def store(f: Frame, base: int, off: int, n: int, value: ir.Value, pc: int, *, checked: bool) -> None:
+def store(f: Frame, base: int, off: int, n: int, value: str, pc: int, *, checked: bool) -> None:
     """``*(u<n> *)(r<base> + off) = value`` (the low ``n`` bytes of the 64-bit ``value``)."""
-    b = f.b
-    ty = INT_TYPES[8 * n]
-    narrow = value if n == 8 else b.trunc(value, ty)
+    fn = f.fn
+    ty = f"i{8 * n}"
+    narrow = value if n == 8 else fn.op(f"trunc i64 {value} to {ty}")
     slot = _stack_slot(base, off, n)
     if slot is not None:
-        ptr = b.gep(f.stack, [const64(slot)], inbounds=True, source_etype=ir.IntType(8))
-        b.store(narrow, ptr, align=1)
+        fn.store(ty, narrow, fn.gep(f.stack, slot), align=1, tbaa=TBAA_PROGRAM)
         return
-    addr = _address(f, base, off)
-    ptr, slow = _direct(f, addr, n, ENTRY_STORE_SIZE, checked=checked)
-    b.store(narrow, ptr, align=1)
-    join = f.func.append_basic_block("stored")
-    b.branch(join)
-    b.position_at_end(slow)
+    addr = address(f, base, off)
+    slow = fn.new_block("slow")
+    ptr = direct(f, addr, n, "store_size", slow, checked=checked)
+    fn.store(ty, narrow, ptr, align=1, tbaa=TBAA_PROGRAM)
+    join = fn.new_block("stored")
+    fn.br(join)
+    fn.start(slow)
     f.runtime(RuntimeOp.STORE, pc, addr, n, value)
-    b.branch(join)
-    b.position_at_end(join)
+    fn.br(join)
+    fn.start(join)
 
 
 def atomic(f: Frame, insn: Instruction, n: int, pc: int, *, checked: bool) -> None:
@@ -158,33 +148,32 @@ def atomic(f: Frame, insn: Instruction, n: int, pc: int, *, checked: bool) -> No
     op = imm & ~0x01
     if imm not in (AtomicOp.XCHG, AtomicOp.CMPXCHG) and op not in _RMW:
         raise JITError(f"atomic operation {imm:#x} has no translation")
-    b = f.b
-    ty = INT_TYPES[8 * n]
-    addr = _address(f, d, insn.off)
+    fn = f.fn
+    ty = f"i{8 * n}"
+    addr = address(f, d, insn.off)
     src = f.get(s)
     r0 = f.get(0)
-    ptr, slow = _direct(f, addr, n, ENTRY_STORE_SIZE, checked=checked, aligned=True)
-    src_n = src if n == 8 else b.trunc(src, ty)
+    slow = fn.new_block("slow")
+    ptr = direct(f, addr, n, "store_size", slow, checked=checked, aligned=True)
+    src_n = src if n == 8 else fn.op(f"trunc i64 {src} to {ty}")
     if imm == AtomicOp.CMPXCHG:
-        expected = r0 if n == 8 else b.trunc(r0, ty)
-        pair = b.cmpxchg(ptr, expected, src_n, "seq_cst", "seq_cst")
-        old = b.extract_value(pair, 0)
+        expected = r0 if n == 8 else fn.op(f"trunc i64 {r0} to {ty}")
+        pair = fn.op(f"cmpxchg ptr {ptr}, {ty} {expected}, {ty} {src_n} seq_cst seq_cst")
+        old = fn.op(f"extractvalue {{ {ty}, i1 }} {pair}, 0")
     elif imm == AtomicOp.XCHG:
-        old = b.atomic_rmw("xchg", ptr, src_n, "seq_cst")
+        old = fn.op(f"atomicrmw xchg ptr {ptr}, {ty} {src_n} seq_cst")
     else:
-        old = b.atomic_rmw(_RMW[AtomicOp(op)], ptr, src_n, "seq_cst")
-    fast_old = old if n == 8 else b.zext(old, I64)
-    fast_end = b.block
-    join = f.func.append_basic_block("atomic_done")
-    b.branch(join)
-    b.position_at_end(slow)
+        old = fn.op(f"atomicrmw {_RMW[AtomicOp(op)]} ptr {ptr}, {ty} {src_n} seq_cst")
+    fast_old = old if n == 8 else fn.op(f"zext {ty} {old} to i64")
+    fast_end = fn.block
+    join = fn.new_block("atomic_done")
+    fn.br(join)
+    fn.start(slow)
     slow_old = f.runtime(RuntimeOp.ATOMIC, pc, addr, n, imm, src, r0)
-    slow_end = b.block
-    b.branch(join)
-    b.position_at_end(join)
-    result = b.phi(I64)
-    result.add_incoming(fast_old, fast_end)
-    result.add_incoming(slow_old, slow_end)
+    slow_end = fn.block
+    fn.br(join)
+    fn.start(join)
+    result = fn.phi("i64", [(fast_old, fast_end), (slow_old, slow_end)])
     if imm == AtomicOp.CMPXCHG:
         f.set(0, result)
     elif imm == AtomicOp.XCHG or imm & 0x01:

@@ -12,15 +12,14 @@ the runtime lacks, kfuncs, arenas and unrelocated ``lddw``) and run-time faults 
 r10, falling off a function, call depth, budget).
 
 The module only refers to ``env`` and constants: no host address is baked into the code,
-which is what makes it cacheable on disk (:mod:`pybpf.jit.cache`).
+which is what makes it cacheable on disk (:mod:`pybpf.jit.cache`). It is written as IR text
+(:mod:`pybpf.jit.irtext`), which LLVM parses faster than llvmlite formats an object graph.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from llvmlite import ir  # type: ignore[import-untyped]
 
 from pybpf.errors import JITError, NotSupportedError
 from pybpf.interp.machine import code_address
@@ -37,8 +36,8 @@ from pybpf.isa import (
 )
 from pybpf.jit import lower_alu, lower_mem
 from pybpf.jit.abi import Fault, RuntimeOp, TailCall, function_symbol
-from pybpf.jit.frame import PROGRAM_FN_TYPE, Frame, RuntimeStubs
-from pybpf.jit.lower_alu import I64, const64
+from pybpf.jit.frame import PROGRAM_PARAMS, Frame, RuntimeStubs
+from pybpf.jit.irtext import TBAA_TABLE, FunctionText, ModuleText, i64
 from pybpf.program.cfg import BasicBlock, Function, is_pseudo_func, jump_target
 from pybpf.runtime.execstate import MAX_CALL_FRAMES
 
@@ -86,59 +85,61 @@ def frame_escapes(fn: Function) -> bool:
 
 
 def translate(functions: Sequence[Function], options: Options, *, name: str = "bpf",
-              function_pointers: bool = False) -> ir.Module:
+              function_pointers: bool = False) -> ModuleText:
     """The IR module of a program split into ``functions`` (entry first)."""
-    module = ir.Module(name=name)
+    module = ModuleText(name)
     stubs = RuntimeStubs(module)
-    llvm_funcs = {}
+    symbols = {fn.start: function_symbol(fn.start) for fn in functions}
     for fn in functions:
-        func = ir.Function(module, PROGRAM_FN_TYPE, function_symbol(fn.start))
-        llvm_funcs[fn.start] = func
-    for fn in functions:
-        _FunctionLowering(fn, llvm_funcs, stubs, options, function_pointers).lower()
+        _FunctionLowering(fn, module, symbols, stubs, options, function_pointers).lower()
     return module
 
 
 class _FunctionLowering:
     """Emits the body of one function (see the module docstring)."""
 
-    def __init__(self, fn: Function, funcs: dict[int, ir.Function], stubs: RuntimeStubs,
-                 options: Options, function_pointers: bool) -> None:
+    def __init__(self, fn: Function, module: ModuleText, symbols: dict[int, str],
+                 stubs: RuntimeStubs, options: Options, function_pointers: bool) -> None:
         self.fn = fn
-        self.funcs = funcs
+        self.module = module
+        self.symbols = symbols
         self.opt = options
         self.function_pointers = function_pointers
         uses_may_goto = any(insn.code == (InsnClass.JMP | JumpOp.JCOND)
                             for block in fn.blocks for _, insn in block.insns)
-        self.f = Frame(funcs[fn.start], stubs, count_budget=options.count_budget,
+        self.text = module.add(FunctionText(symbols[fn.start], "i64", PROGRAM_PARAMS))
+        self.f = Frame(self.text, module, stubs, count_budget=options.count_budget,
                        uses_may_goto=uses_may_goto, private_stack=not frame_escapes(fn))
-        self.blocks = {blk.start: self.f.func.append_basic_block(f"pc{blk.start}")
-                       for blk in fn.blocks}
+
+    @staticmethod
+    def label(start: int) -> str:
+        return f"pc{start}"
 
     def lower(self) -> None:
         f = self.f
-        f.b.branch(self.blocks[self.fn.start])
+        f.finish_entry(self.label(self.fn.start))
         for block in self.fn.blocks:
-            f.b.position_at_end(self.blocks[block.start])
+            self.text.start(self.label(block.start))
             self._block(block)
+        f.finish()
 
     # -- structure ---------------------------------------------------------------------------
     def _block(self, block: BasicBlock) -> None:
         f = self.f
-        b = f.b
+        fn = self.text
         f.charge(len(block.insns), block.start)
         for pc, insn in block.insns:
-            if b.block.is_terminated:  # a fault ended the block: the rest is unreachable,
-                b.position_at_end(f.func.append_basic_block("dead"))  # but still translated
+            if fn.terminated:  # a fault ended the block: the rest is unreachable,
+                fn.start(fn.new_block("dead"))  # but still translated
             self._insn(pc, insn)
-        if b.block.is_terminated:
+        if fn.terminated:
             return
         last_pc, last = block.insns[-1]
         nxt = last_pc + last.slots
         if nxt >= self.fn.end:
             f.fault(last_pc, Fault.FELL_OFF)
         else:
-            b.branch(self.blocks[nxt])
+            fn.br(self.label(nxt))
 
     def _reg(self, pc: int, reg: int) -> int:
         if reg > 10:
@@ -157,7 +158,7 @@ class _FunctionLowering:
         match cls:
             case InsnClass.ALU64 | InsnClass.ALU:
                 src = f.get(self._reg(pc, insn.src)) if insn.source == Source.X else None
-                f.set(dst, lower_alu.alu(f.b, insn, f.get(dst), src))
+                f.set(dst, lower_alu.alu(self.text, self.module, insn, f.get(dst), src))
             case InsnClass.JMP | InsnClass.JMP32:
                 self._jump(pc, insn)
             case InsnClass.LDX:
@@ -167,7 +168,7 @@ class _FunctionLowering:
                                           checked=checked))
             case InsnClass.ST:
                 n = SIZE_BYTES[Size(insn.size)]
-                lower_mem.store(f, dst, insn.off, n, const64(insn.imm), pc, checked=checked)
+                lower_mem.store(f, dst, insn.off, n, i64(insn.imm), pc, checked=checked)
             case InsnClass.STX:
                 n = SIZE_BYTES[Size(insn.size)]
                 src_reg = self._reg(pc, insn.src)
@@ -184,9 +185,9 @@ class _FunctionLowering:
         f = self.f
         if insn.is_wide:
             if insn.src == PseudoSrc.IMM64:
-                f.set(insn.dst, const64(insn.imm64))
+                f.set(insn.dst, i64(insn.imm64))
             elif insn.src == PseudoSrc.FUNC:
-                f.set(insn.dst, const64(code_address(self.opt.number, pc + insn.imm + 1)))
+                f.set(insn.dst, i64(code_address(self.opt.number, pc + insn.imm + 1)))
             else:
                 raise NotSupportedError(
                     f"pc {pc}: lddw with pseudo source {PseudoSrc(insn.src).name} must be "
@@ -195,19 +196,19 @@ class _FunctionLowering:
             return
         n = SIZE_BYTES[Size(insn.size)]
         if insn.mode == Mode.ABS:
-            offset: ir.Value = const64(insn.imm)
+            offset = i64(insn.imm)
         else:
-            offset = f.b.add(f.get(self._reg(pc, insn.src)), const64(insn.imm))
+            offset = self.text.op(f"add i64 {f.get(self._reg(pc, insn.src))}, {i64(insn.imm)}")
         f.set(0, f.runtime(RuntimeOp.LD_ABS, pc, f.get(6), offset, n))
 
     # -- jumps -----------------------------------------------------------------------------------
     def _jump(self, pc: int, insn: Instruction) -> None:
         f = self.f
-        b = f.b
+        fn = self.text
         op = insn.op
         if op == JumpOp.EXIT:
             f.sync_budget()
-            b.ret(f.get(0))
+            fn.ret(f.get(0))
             return
         if op == JumpOp.CALL:
             self._call(pc, insn)
@@ -215,21 +216,22 @@ class _FunctionLowering:
         target = jump_target(pc, insn)
         assert target is not None
         if op == JumpOp.JA:
-            b.branch(self.blocks[target])
+            fn.br(self.label(target))
             return
-        nxt = self.blocks[pc + 1]
+        nxt = self.label(pc + 1)
         if op == JumpOp.JCOND:  # may_goto: fall through while the frame's counter lasts
             assert f.may_goto is not None
-            left = b.load(f.may_goto, typ=I64)
-            more = b.icmp_unsigned("!=", left, const64(0))
-            b.store(b.select(more, b.sub(left, const64(1)), left), f.may_goto)
-            b.cbranch(more, nxt, self.blocks[target])
+            left = fn.load("i64", f.may_goto)
+            more = fn.op(f"icmp ne i64 {left}, 0")
+            fn.store("i64", fn.op(f"select i1 {more}, i64 {fn.op(f'sub i64 {left}, 1')}, "
+                                  f"i64 {left}"), f.may_goto)
+            fn.cbr(more, nxt, self.label(target))
             return
         src = f.get(self._reg(pc, insn.src)) if insn.source == Source.X else None
-        b.cbranch(lower_alu.condition(b, insn, f.get(insn.dst), src), self.blocks[target], nxt)
+        fn.cbr(lower_alu.condition(fn, insn, f.get(insn.dst), src), self.label(target), nxt)
 
     # -- calls -----------------------------------------------------------------------------------
-    def _args(self) -> list[ir.Value]:
+    def _args(self) -> list[str]:
         return [self.f.get(r) for r in range(1, 6)]
 
     def _call(self, pc: int, insn: Instruction) -> None:
@@ -239,7 +241,7 @@ class _FunctionLowering:
             return
         if insn.src == CallSrc.PSEUDO_CALL:
             target = pc + insn.imm + 1
-            f.set(0, self._local_call(pc, self.funcs[target]))
+            f.set(0, self._local_call(pc, self.symbols[target]))
             return
         if insn.src == CallSrc.KFUNC_CALL:
             raise NotSupportedError(
@@ -256,69 +258,67 @@ class _FunctionLowering:
         f.set(0, f.runtime(RuntimeOp.HELPER, pc, insn.imm, *self._args()))
         f.reload_budget()
 
-    def _local_call(self, pc: int, callee: ir.Function) -> ir.Value:
+    def _local_call(self, pc: int, callee: str) -> str:
         """A call to a function of this program in the next frame (depth checked)."""
         f = self.f
-        b = f.b
-        too_deep = f.func.append_basic_block("too_deep")
-        go = f.func.append_basic_block("call")
-        b.cbranch(b.icmp_unsigned(">=", f.depth, const64(MAX_CALL_FRAMES - 1)), too_deep, go)
-        b.position_at_end(too_deep)
+        fn = self.text
+        too_deep = fn.new_block("too_deep")
+        go = fn.new_block("call")
+        fn.cbr(fn.op(f"icmp uge i64 {f.depth}, {MAX_CALL_FRAMES - 1}"), too_deep, go)
+        fn.start(too_deep)
         f.fault(pc, Fault.TOO_DEEP)
-        b.position_at_end(go)
+        fn.start(go)
         f.sync_budget()
-        r0 = b.call(callee, [f.env, *self._args(), b.add(f.depth, const64(1))])
+        args = [("ptr", f.env), *[("i64", a) for a in self._args()],
+                ("i64", fn.op(f"add i64 {f.depth}, 1"))]
+        r0 = fn.call("i64", f"@{callee}", args)
         f.check_status()
         f.reload_budget()
         return r0
 
     def _callx(self, pc: int, insn: Instruction) -> None:
         f = self.f
-        b = f.b
+        fn = self.text
         target = f.get(self._reg(pc, insn.dst))
         if not self.function_pointers:
             f.sync_budget()
             f.set(0, f.runtime(RuntimeOp.CALLX, pc, target, *self._args()))
             f.reload_budget()
             return
-        done = f.func.append_basic_block("callx_done")
-        other = f.func.append_basic_block("callx_other")
-        switch = b.switch(target, other)
-        results: list[tuple[ir.Value, ir.Block]] = []
-        for start, callee in self.funcs.items():
-            case = f.func.append_basic_block(f"callx_{start}")
-            switch.add_case(const64(code_address(self.opt.number, start)), case)
-            b.position_at_end(case)
-            results.append((self._local_call(pc, callee), b.block))
-            b.branch(done)
-        b.position_at_end(other)
+        done = fn.new_block("callx_done")
+        other = fn.new_block("callx_other")
+        cases = [(i64(code_address(self.opt.number, start)), fn.new_block(f"callx_{start}_"))
+                 for start in self.symbols]
+        fn.switch("i64", target, other, cases)
+        results: list[tuple[str, str]] = []
+        for (_, label), symbol in zip(cases, self.symbols.values(), strict=True):
+            fn.start(label)
+            results.append((self._local_call(pc, symbol), fn.block))
+            fn.br(done)
+        fn.start(other)
         f.sync_budget()
-        results.append((f.runtime(RuntimeOp.CALLX, pc, target, *self._args()), b.block))
+        results.append((f.runtime(RuntimeOp.CALLX, pc, target, *self._args()), fn.block))
         f.reload_budget()
-        b.branch(done)
-        b.position_at_end(done)
-        phi = b.phi(I64)
-        for value, block in results:
-            phi.add_incoming(value, block)
-        f.set(0, phi)
+        fn.br(done)
+        fn.start(done)
+        f.set(0, fn.phi("i64", results))
 
     def _tail_call(self, pc: int) -> None:
         """``bpf_tail_call(ctx, prog_array, index)``: on success never returns here."""
         f = self.f
-        b = f.b
+        fn = self.text
         r1, r2, r3 = f.get(1), f.get(2), f.get(3)
         f.sync_budget()
         how = f.runtime(RuntimeOp.TAIL_CALL, pc, r1, r2, r3)
-        native = f.func.append_basic_block("tail_native")
-        foreign = f.func.append_basic_block("tail_done")
-        cont = f.func.append_basic_block("tail_fall_through")
-        switch = b.switch(how, cont)
-        switch.add_case(const64(TailCall.NATIVE), native)
-        switch.add_case(const64(TailCall.DONE), foreign)
-        b.position_at_end(native)
-        target = b.inttoptr(f.load_env("tail_fn"), PROGRAM_FN_TYPE.as_pointer())
-        zero = const64(0)
-        b.ret(b.call(target, [f.env, r1, zero, zero, zero, zero, f.depth], tail=True))
-        b.position_at_end(foreign)
-        b.ret(f.load_env("tail_r0"))
-        b.position_at_end(cont)
+        native = fn.new_block("tail_native")
+        foreign = fn.new_block("tail_done")
+        cont = fn.new_block("tail_fall_through")
+        fn.switch("i64", how, cont, [(str(int(TailCall.NATIVE)), native),
+                                     (str(int(TailCall.DONE)), foreign)])
+        fn.start(native)
+        target = fn.load("ptr", f.env_ptr("tail_fn"), tbaa=TBAA_TABLE)
+        args = [("ptr", f.env), ("i64", r1), *[("i64", "0")] * 4, ("i64", f.depth)]
+        fn.ret(fn.op(f"tail call i64 {target}({', '.join(f'{t} {v}' for t, v in args)})"))
+        fn.start(foreign)
+        fn.ret(f.load_env("tail_r0"))
+        fn.start(cont)
