@@ -76,6 +76,11 @@ class Region:
     writable: bool = True
     on_load: LoadHook | None = None
     on_store: StoreHook | None = None
+    #: Host address of a native object standing behind the region (a map's descriptor, the
+    #: native half of a context), for native code; ``native_kind`` says what it is
+    #: (:class:`pybpf.native.layout.NativeKind`). Neither changes how the region is accessed.
+    native: int = 0
+    native_kind: int = 0
 
     @property
     def size(self) -> int:
@@ -120,11 +125,14 @@ class Memory:
         writable: bool = True,
         on_load: LoadHook | None = None,
         on_store: StoreHook | None = None,
+        native: int = 0,
+        native_kind: int = 0,
     ) -> Region:
         """Map ``buf`` (used in place, not copied) as a new region and return it.
 
         A ``memoryview`` slice maps part of a larger buffer (a packet between its head- and
-        tailroom): only the slice is addressable.
+        tailroom): only the slice is addressable. ``native``/``native_kind``: see
+        :class:`Region`.
         """
         if len(buf) > WINDOW_MASK:
             raise ValueError(f"region '{name}' of {len(buf)} bytes exceeds 4 GiB")
@@ -133,7 +141,8 @@ class Memory:
             self._next_user_id += 1
         else:
             rid = self._free_ids.pop() if self._free_ids else self._take_id()
-        region = Region(kind, name or kind.value, buf, rid << WINDOW_BITS, writable, on_load, on_store)
+        region = Region(kind, name or kind.value, buf, rid << WINDOW_BITS, writable, on_load,
+                        on_store, native, native_kind)
         self.regions[rid] = region
         if on_load is None:
             self.readable[rid] = buf

@@ -13,13 +13,19 @@ indices in order, an out-of-range (or absent) key restarts at 0, the last index 
 ``BPF_F_RDONLY_PROG`` or a read-only spec (``.rodata``) maps the values read-only, so a program
 store faults. ``direct_value_addr()`` mirrors array_map_direct_value_addr() for
 BPF_PSEUDO_MAP_VALUE relocations. Not modelled: ``BPF_F_MMAPABLE`` page alignment.
+
+Native code (:mod:`pybpf.native`, the JIT) sees the same values through the map's
+:class:`~pybpf.native.layout.NativeMap` (base address, stride, element size), which pins the
+value buffer.
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
 from typing import Any
 
+from pybpf.native.layout import MapKind, NativeMap
 from pybpf.platform.enums import MapType
 from pybpf.program.spec import MapSpec
 from pybpf.runtime.maps.base import Formatter, MapBase
@@ -46,6 +52,13 @@ class ArrayMap(MapBase):
         self.region = memory.map(self.buf, RegionKind.MAP_VALUE, f"map '{self.name}' values",
                                  writable=writable)
         self._regions.append(self.region)
+        self._pin = (ctypes.c_char * len(self.buf)).from_buffer(self.buf) if self.buf else None
+        self.native = NativeMap(
+            kind=MapKind.PERCPU_ARRAY if self.percpu else MapKind.ARRAY, key_size=4,
+            value_size=self.value_size, max_entries=self.max_entries, elem_size=self.elem_size,
+            ncpus=ncpus, slot_size=self._stride, values=self.region.base,
+            values_host=ctypes.addressof(self._pin) if self._pin is not None else 0,
+            stride=self._stride)
         self._publish()
 
     @property

@@ -25,10 +25,12 @@ is refused with ``EINVAL`` as the kernel does for values without a lock), ``BPF_
 
 from __future__ import annotations
 
+import ctypes
 import errno
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, Self, runtime_checkable
 
+from pybpf.native.layout import NativeMap
 from pybpf.platform.enums import MapType
 from pybpf.program.spec import MapSpec
 from pybpf.runtime.maps.codec import join_percpu, round_up, to_bytes
@@ -97,10 +99,13 @@ class MapBase:
         self.syscall_cpu = 0
         self._regions: list[Region] = []
         self._header: Region | None = None
+        #: The descriptor native code works with (maps with native operations set it).
+        self.native: NativeMap | None = None
 
     def _publish(self) -> None:
         """Map the header region; subclasses call this once their geometry is final."""
-        self._header = map_header_region(self, self.memory)
+        native = ctypes.addressof(self.native) if self.native is not None else 0
+        self._header = map_header_region(self, self.memory, native)
 
     @property
     def address(self) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
+from pybpf.native.layout import NativeKind
 from pybpf.runtime.memory import Memory, Region, RegionKind
 
 if TYPE_CHECKING:
@@ -50,8 +51,9 @@ class MapHeader:
         return int.from_bytes(self.buf[offset : offset + size], "little")
 
 
-def map_header_region(owner: Map, memory: Memory) -> Region:
-    """Map the header region of ``owner`` (its ``map_type``, sizes and flags must be set)."""
+def map_header_region(owner: Map, memory: Memory, native: int = 0) -> Region:
+    """Map the header region of ``owner`` (its ``map_type``, sizes and flags must be set);
+    ``native`` is the address of its :class:`~pybpf.native.layout.NativeMap`, if it has one."""
     buf = bytearray(HEADER_SIZE)
     struct.pack_into("<IIII", buf, _MAP_TYPE, int(owner.map_type), owner.key_size,
                      owner.value_size, owner.max_entries)
@@ -60,7 +62,7 @@ def map_header_region(owner: Map, memory: Memory) -> Region:
     struct.pack_into("<i", buf, _NUMA_NODE, -1)
     hook = MapHeader(owner, bytes(buf))
     return memory.map(buf, RegionKind.MEM, f"struct bpf_map '{owner.name}'", writable=False,
-                      on_load=hook)
+                      on_load=hook, native=native, native_kind=NativeKind.MAP if native else 0)
 
 
 def resolve_map(memory: Memory, address: int) -> Map | None:

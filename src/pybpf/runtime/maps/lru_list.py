@@ -21,6 +21,7 @@ Not modelled: locking, ``raw_res_spin_lock`` failures, NMI context.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 __all__ = ["ACTIVE", "FREE", "INACTIVE", "LOCAL_FREE", "LOCAL_PENDING", "Lru", "LruNode"]
 
@@ -88,18 +89,32 @@ def _move(node: ListHead, head: ListHead) -> None:
 
 
 class LruNode(ListHead):
-    """``struct bpf_lru_node`` plus the element it heads (key, hash, value address)."""
+    """``struct bpf_lru_node`` plus the element it heads (record ``index`` of the map's
+    table, its key and hash).
 
-    __slots__ = ("addr", "cpu", "hash", "key", "ref", "type")
+    The reference bit lives in ``refs[index]``, memory native code shares: a lookup from a
+    compiled program sets it there (bpf_lru_node_set_ref()) and these lists read it.
+    """
 
-    def __init__(self, addr: int, cpu: int = 0) -> None:
+    __slots__ = ("cpu", "hash", "index", "key", "refs", "type")
+
+    def __init__(self, index: int, refs: Any, cpu: int = 0) -> None:
         super().__init__()
-        self.addr = addr
+        self.index = index
+        self.refs = refs
         self.cpu = cpu
         self.type = FREE
-        self.ref = 0
         self.key = b""
         self.hash = 0
+        refs[index] = 0
+
+    @property
+    def ref(self) -> int:
+        return int(self.refs[self.index])
+
+    @ref.setter
+    def ref(self, value: int) -> None:
+        self.refs[self.index] = value
 
 
 class LruList:

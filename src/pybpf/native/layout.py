@@ -1,0 +1,124 @@
+"""The structures native map code and Python share: the map descriptor and element records.
+
+A map that has native operations owns one :class:`NativeMap` (a ctypes structure, so its
+address is stable while the map lives). Its header region's row in the JIT's region table
+points at it (:class:`NativeKind.MAP`), which is how compiled code goes from the map pointer
+a program holds (``struct bpf_map *``) to the descriptor.
+
+Hash-like maps index their elements with *records*, one per value slot (slot ``i``'s record
+is record ``i``)::
+
+    struct record {            // rec_size = 24 + round_up(key_size, 8) bytes
+        u32 next;              // record index + 1 of the next element in the bucket, 0: end
+        u32 hash;              // htab_map_hash() of the key
+        u64 vaddr;             // program address of the value slot (CPU 0's copy)
+        u32 linked;            // 1 while the element is in its bucket
+        u32 reserved;
+        u8  key[];             // key_size bytes
+    };
+
+Buckets hold ``record index + 1`` of their head (0: empty), as ``hlist_nulls_head`` does a
+pointer; two occupancy bitmaps (one bit per bucket, one bit per 64 buckets) let iteration skip
+empty buckets. Value slots live in ``values_host`` (slot ``i`` at ``i * slot_size``), mapped
+into program memory as one or more regions (``windows``: the program address of each
+window's first slot, ``per_window`` slots each).
+
+The free list and the grace-period list of the value-slot allocator are rings of record
+indices (:mod:`pybpf.native.htab_ir`, ``slab_*``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from enum import IntEnum
+
+__all__ = [
+    "ALL_CPUS",
+    "NOT_NATIVE",
+    "REC_HASH",
+    "REC_HEADER",
+    "REC_KEY",
+    "REC_LINKED",
+    "REC_NEXT",
+    "REC_VADDR",
+    "MapKind",
+    "NativeKind",
+    "NativeMap",
+    "field_offsets",
+]
+
+# struct record
+REC_NEXT = 0
+REC_HASH = 4
+REC_VADDR = 8
+REC_LINKED = 16
+REC_KEY = 24
+REC_HEADER = REC_KEY
+
+#: ``cpu`` argument of an update that writes every CPU's value (the syscall path of per-CPU
+#: maps: the value buffer holds ``round_up(value_size, 8)`` bytes per CPU).
+ALL_CPUS = 0xFFFFFFFFFFFFFFFF
+#: Returned by a native map operation the map cannot do natively (Python must do it).
+NOT_NATIVE = 0x7FFFFFFFFFFFFFFF
+
+
+class NativeKind(IntEnum):
+    """What a region-table row's ``native`` pointer points at."""
+
+    NONE = 0
+    MAP = 1  # a NativeMap (the row of a map's header region)
+    XDP_MD = 2  # the native half of an XDP context (pybpf.runtime.ctx.xdp)
+
+
+class MapKind(IntEnum):
+    """``NativeMap.kind``: which native operations apply."""
+
+    NONE = 0
+    ARRAY = 1
+    PERCPU_ARRAY = 2
+    HASH = 3
+    PERCPU_HASH = 4
+    LRU_HASH = 5
+    LRU_PERCPU_HASH = 6
+
+
+class NativeMap(ctypes.Structure):
+    """The descriptor of a map with native operations (see the module docstring)."""
+
+    _fields_ = [
+        ("kind", ctypes.c_uint32),
+        ("key_size", ctypes.c_uint32),
+        ("value_size", ctypes.c_uint32),
+        ("max_entries", ctypes.c_uint32),
+        ("elem_size", ctypes.c_uint32),  # round_up(value_size, 8)
+        ("ncpus", ctypes.c_uint32),
+        ("slot_size", ctypes.c_uint32),  # elem_size, times ncpus for per-CPU values
+        ("rec_size", ctypes.c_uint32),
+        ("values", ctypes.c_uint64),  # arrays: program address of element 0
+        ("values_host", ctypes.c_uint64),  # host address of element / slot 0
+        ("mask", ctypes.c_uint32),  # n_buckets - 1
+        ("count", ctypes.c_uint32),  # linked elements
+        ("buckets", ctypes.c_uint64),  # u32[n_buckets]
+        ("occupied", ctypes.c_uint64),  # u64[n_buckets / 64]: bucket non-empty
+        ("occupied2", ctypes.c_uint64),  # u64[n_buckets / 4096]: occupied word non-zero
+        ("recs", ctypes.c_uint64),
+        ("refs", ctypes.c_uint64),  # u8[limit]: LRU reference bits
+        ("free_ring", ctypes.c_uint64),  # u32[limit]
+        ("pend_ring", ctypes.c_uint64),  # u32[limit]
+        ("limit", ctypes.c_uint32),  # value slots (and records)
+        ("fresh", ctypes.c_uint32),  # slots handed out at least once
+        ("free_head", ctypes.c_uint32),
+        ("free_len", ctypes.c_uint32),
+        ("pend_head", ctypes.c_uint32),
+        ("pend_len", ctypes.c_uint32),
+        ("windows", ctypes.c_uint64),  # u64[]: program address of each window's slot 0
+        ("per_window", ctypes.c_uint32),
+        ("reserved", ctypes.c_uint32),
+        ("rcu_owner", ctypes.c_uint64),  # token of the execution state that syncs this map
+        ("stride", ctypes.c_uint64),  # arrays: bytes per index (elem_size * copies)
+    ]
+
+
+def field_offsets(struct: type[ctypes.Structure]) -> dict[str, int]:
+    """Byte offset of every field of ``struct``."""
+    return {name: getattr(struct, name).offset for name, *_ in struct._fields_}
