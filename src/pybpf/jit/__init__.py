@@ -14,6 +14,22 @@ interpreter, JIT and kernel results compare directly. Modules, in data-flow orde
 * :mod:`~pybpf.jit.machine` — the backend and its loaded programs.
 """
 
-from pybpf.jit.machine import JIT, JITProgram
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pybpf.jit.machine import JIT, JITProgram
 
 __all__ = ["JIT", "JITProgram"]
+
+
+def __getattr__(name: str) -> Any:
+    """``JIT`` and ``JITProgram``, imported on first use: the code generation modules
+    (:mod:`~pybpf.jit.compiler`, :mod:`~pybpf.jit.cache`) are used by the runtime's native
+    library without the backend."""
+    if name in __all__:
+        from pybpf.jit import machine
+
+        return getattr(machine, name)
+    raise AttributeError(f"module 'pybpf.jit' has no attribute '{name}'")

@@ -10,7 +10,10 @@ one :class:`NativeEnv` block whose address is the first argument of every compil
 * the instruction budget, the unwind ``status`` and the tail-call hand-over slots;
 * ``rt``, the one callback into Python (:mod:`pybpf.jit.runtime`), dispatched on
   :class:`RuntimeOp`: helpers, the checked slow path of loads, stores and atomics, legacy
-  packet loads, tail calls, ``callx`` and the faults.
+  packet loads, tail calls, ``callx`` and the faults;
+* the current CPU and the addresses of the native library's map operations
+  (:mod:`pybpf.native`), which compiled code calls directly for maps with a native
+  descriptor (:mod:`pybpf.jit.lower_maps`).
 
 A compiled eBPF function has the C type ``u64 F(NativeEnv *env, u64 r1..r5, u64 depth)``,
 mirroring the interpreter's ``F<pc>(r1, r2, r3, r4, r5, depth)``. The callback has the type
@@ -31,7 +34,7 @@ from enum import IntEnum
 from pybpf.runtime.execstate import MAX_CALL_FRAMES
 
 #: Bumped whenever the ABI or the translation changes (part of the compile-cache key).
-ABI_VERSION = 2
+ABI_VERSION = 3
 
 
 class RuntimeOp(IntEnum):
@@ -45,6 +48,7 @@ class RuntimeOp(IntEnum):
     TAIL_CALL = 6  # a1..a3 = r1..r3 -> TailCall
     CALLX = 7  # a1 = target, a2..a6 = r1..r5 -> r0
     FAULT = 8  # a1 = Fault code; never returns normally (status is set)
+    RCU_MAP = 9  # a1 = map pointer: native code changed it (register for synchronize_rcu)
 
 
 class Fault(IntEnum):
@@ -77,12 +81,18 @@ class RegionEntry(ctypes.Structure):
     ``load_size``/``store_size`` are the byte counts native code may read/write directly;
     0 sends every access to the Python slow path (unmapped ids, read-only regions for
     stores, regions with load/store hooks such as rewritten context structures).
+    ``native``/``kind`` point at a native object behind the region (a map's
+    :class:`~pybpf.native.layout.NativeMap` for its header region), see
+    :class:`~pybpf.native.layout.NativeKind`.
     """
 
     _fields_ = [
         ("host", ctypes.c_uint64),
         ("load_size", ctypes.c_uint32),
         ("store_size", ctypes.c_uint32),
+        ("native", ctypes.c_uint64),
+        ("kind", ctypes.c_uint32),
+        ("reserved", ctypes.c_uint32),
     ]
 
 
@@ -99,6 +109,12 @@ class NativeEnv(ctypes.Structure):
         ("tail_fn", ctypes.c_uint64),
         ("tail_r0", ctypes.c_uint64),
         ("rt", ctypes.c_uint64),  # RuntimeFn
+        ("cpu", ctypes.c_uint64),  # the CPU the program runs on (ExecState.cpu)
+        ("rcu_token", ctypes.c_uint64),  # NativeMap.rcu_owner of maps this state syncs
+        # the native library (pybpf.native): u64 f(NativeMap *, ...), see htab_ir.EXPORTS
+        ("map_lookup", ctypes.c_uint64),
+        ("map_update", ctypes.c_uint64),
+        ("map_delete", ctypes.c_uint64),
     ]
 
 

@@ -26,15 +26,17 @@ from pathlib import Path
 
 from pybpf.errors import ExecutionFault
 from pybpf.interp.machine import RunResult, code_address, format_instruction
-from pybpf.isa import Instruction, encode, pcs
+from pybpf.isa import Instruction, PseudoSrc, encode, pcs
 from pybpf.jit.abi import function_symbol
 from pybpf.jit.cache import CachedObject, CompileCache, cache_key
 from pybpf.jit.compiler import NativeCode, compile_module, load_object
+from pybpf.jit.lower_maps import DELETE, LOOKUP, UPDATE, MapInfo, map_info
 from pybpf.jit.runtime import NativeEntry, NativeRuntime
 from pybpf.jit.translate import Options, translate, uses_function_pointers
 from pybpf.program.cfg import split_functions
 from pybpf.program.spec import ProgramSpec
 from pybpf.runtime.execstate import DEFAULT_BUDGET, ExecState, Helper, ProgramExit
+from pybpf.runtime.maps.header import resolve_map
 from pybpf.runtime.memory import Memory, RegionKind
 from pybpf.runtime.test_run import TestRunResult, test_run
 
@@ -123,6 +125,29 @@ class JITProgram:
         return fault
 
 
+def native_map_helpers(helpers: dict[int, Helper]) -> frozenset[int]:
+    """The map helpers the runtime implements with pybpf's own functions, which native code
+    may therefore replace by the native library (a custom helper is always called)."""
+    from pybpf.runtime.helpers import maps as standard
+
+    own = {LOOKUP: standard.bpf_map_lookup_elem, UPDATE: standard.bpf_map_update_elem,
+           DELETE: standard.bpf_map_delete_elem}
+    return frozenset(h for h, fn in own.items() if helpers.get(h) is fn)
+
+
+def maps_named(insns: Sequence[Instruction], memory: Memory) -> tuple[MapInfo, ...]:
+    """The layout of every map with a native descriptor the program loads with ``lddw``."""
+    found: dict[int, MapInfo] = {}
+    for insn in insns:
+        if insn.is_wide and insn.src == PseudoSrc.IMM64:
+            value = insn.imm64 & M64
+            if value not in found:
+                info = map_info(resolve_map(memory, value))
+                if info is not None:
+                    found[value] = info
+    return tuple(found[k] for k in sorted(found))
+
+
 class JIT:
     """The native backend: ``load(spec) -> JITProgram``.
 
@@ -163,9 +188,12 @@ class JIT:
         pointers = uses_function_pointers(insns)
         options = Options(checked=self.checked, count_budget=self.budget is not None,
                           number=number if pointers else 0,
-                          helpers=frozenset(self.helpers))
+                          helpers=frozenset(self.helpers),
+                          native_maps=native_map_helpers(self.helpers),
+                          maps=maps_named(insns, self.memory))
         key = cache_key(encode(insns), (options.checked, options.count_budget, options.number,
-                                        tuple(sorted(options.helpers))))
+                                        tuple(sorted(options.helpers)),
+                                        tuple(sorted(options.native_maps)), options.maps))
         entry = self.cache.get(key) if self.cache is not None else None
         cached = entry is not None
         if entry is None:

@@ -26,7 +26,7 @@ import mmap
 from pybpf.jit.abi import RegionEntry
 from pybpf.runtime.memory import FIRST_REGION_ID, Memory, Region
 
-#: Rows of the table (16 bytes each; the mapping is lazily zero-filled by the kernel).
+#: Rows of the table (32 bytes each; the mapping is lazily zero-filled by the kernel).
 CAPACITY = 1 << 20
 
 
@@ -65,6 +65,9 @@ class RegionTable:
         if not 0 <= index < self.capacity:
             return
         self.unmapped(rid)
+        row = self.rows[index]
+        row.native = region.native
+        row.kind = region.native_kind
         size = len(region.buf)
         if size == 0 or region.on_load is not None:
             return
@@ -73,7 +76,6 @@ class RegionTable:
         except (TypeError, ValueError, BufferError):
             return  # read-only or non-contiguous buffer: slow path only
         self._pins[rid] = pin
-        row = self.rows[index]
         row.host = ctypes.addressof(pin)
         row.load_size = size
         row.store_size = size if region.writable and region.on_store is None else 0
@@ -87,6 +89,8 @@ class RegionTable:
         row.host = 0
         row.load_size = 0
         row.store_size = 0
+        row.native = 0
+        row.kind = 0
         self._pins.pop(rid, None)
 
     def host_address(self, rid: int) -> int:

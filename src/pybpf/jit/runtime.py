@@ -26,7 +26,9 @@ from pybpf.interp.ops import ATOMIC_RMW
 from pybpf.isa import AtomicOp
 from pybpf.jit.abi import Fault, NativeEnv, ProgramFn, RuntimeFn, RuntimeOp, Status, TailCall
 from pybpf.jit.regions import RegionTable
+from pybpf.native.library import library
 from pybpf.runtime.execstate import MAX_CALL_FRAMES, ExecState
+from pybpf.runtime.maps.header import resolve_map
 
 M64 = 0xFFFFFFFFFFFFFFFF
 
@@ -54,6 +56,7 @@ class NativeEntry:
         rt = self.runtime
         env = rt.env
         env.budget = rt.state.budget
+        env.cpu = rt.state.cpu
         try:
             r0 = self._fn(rt.env_address, r1 & M64, r2 & M64, r3 & M64, r4 & M64, r5 & M64, depth)
         finally:
@@ -84,6 +87,11 @@ class NativeRuntime:
                            f"expected {MAX_CALL_FRAMES}")
         self.env.regions = self.table.address
         self.env.nregions = self.table.capacity
+        self.env.rcu_token = id(self)
+        lib = library()
+        self.env.map_lookup = lib.addresses["pb_map_lookup"]
+        self.env.map_update = lib.addresses["pb_map_update"]
+        self.env.map_delete = lib.addresses["pb_map_delete"]
         self._ops: dict[int, Callable[..., int]] = {
             RuntimeOp.HELPER: self._helper,
             RuntimeOp.LOAD: self._load,
@@ -93,6 +101,7 @@ class NativeRuntime:
             RuntimeOp.TAIL_CALL: self._tail_call,
             RuntimeOp.CALLX: self._callx,
             RuntimeOp.FAULT: self._fault,
+            RuntimeOp.RCU_MAP: self._rcu_map,
         }
         self._trampoline = RuntimeFn(self._dispatch)
         self.env.rt = ctypes.cast(self._trampoline, ctypes.c_void_p).value or 0
@@ -170,6 +179,18 @@ class NativeRuntime:
     def _callx(self, depth: int, target: int, r1: int, r2: int, r3: int, r4: int,
                r5: int) -> int:
         return self.state.callx(target, r1, r2, r3, r4, r5, depth)
+
+    def _rcu_map(self, _depth: int, map_ptr: int, *_: int) -> int:
+        """Native code updated or deleted in a map: its freed values become reusable when
+        this state's runs end (as ``bpf_map_update_elem()`` registers it in Python)."""
+        m = resolve_map(self.memory, map_ptr)
+        if m is not None:
+            if not any(x is m for x in self.state.rcu_maps):
+                self.state.rcu_maps.append(m)
+            desc = getattr(m, "native", None)
+            if desc is not None:
+                desc.rcu_owner = self.env.rcu_token
+        return 0
 
     def _fault(self, depth: int, code: int, *_: int) -> int:
         state = self.state

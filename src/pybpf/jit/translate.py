@@ -25,6 +25,7 @@ from pybpf.errors import JITError, NotSupportedError
 from pybpf.interp.machine import code_address
 from pybpf.isa import (
     SIZE_BYTES,
+    ALUOp,
     CallSrc,
     InsnClass,
     Instruction,
@@ -34,7 +35,7 @@ from pybpf.isa import (
     Size,
     Source,
 )
-from pybpf.jit import lower_alu, lower_mem
+from pybpf.jit import lower_alu, lower_maps, lower_mem
 from pybpf.jit.abi import Fault, RuntimeOp, TailCall, function_symbol
 from pybpf.jit.frame import PROGRAM_PARAMS, Frame, RuntimeStubs
 from pybpf.jit.irtext import TBAA_TABLE, FunctionText, ModuleText, i64
@@ -53,6 +54,11 @@ class Options:
     #: Load number of the program in its runtime: ``lddw`` BPF_PSEUDO_FUNC values embed it.
     number: int = 0
     helpers: frozenset[int] = frozenset()
+    #: Map helpers (ids) the runtime implements with the standard Python functions, which
+    #: native code may therefore do itself (:mod:`pybpf.jit.lower_maps`).
+    native_maps: frozenset[int] = frozenset()
+    #: The maps the program names with ``lddw``, by address (their layout is baked in).
+    maps: tuple[lower_maps.MapInfo, ...] = ()
 
 
 def _helper_name(helper_id: int) -> str:
@@ -108,6 +114,8 @@ class _FunctionLowering:
         uses_may_goto = any(insn.code == (InsnClass.JMP | JumpOp.JCOND)
                             for block in fn.blocks for _, insn in block.insns)
         self.text = module.add(FunctionText(symbols[fn.start], "i64", PROGRAM_PARAMS))
+        self.maps = {m.address: m for m in options.maps}
+        self.known: dict[int, lower_maps.Known] = {}
         self.f = Frame(self.text, module, stubs, count_budget=options.count_budget,
                        uses_may_goto=uses_may_goto, private_stack=not frame_escapes(fn))
 
@@ -128,10 +136,12 @@ class _FunctionLowering:
         f = self.f
         fn = self.text
         f.charge(len(block.insns), block.start)
+        self.known = {}
         for pc, insn in block.insns:
             if fn.terminated:  # a fault ended the block: the rest is unreachable,
                 fn.start(fn.new_block("dead"))  # but still translated
             self._insn(pc, insn)
+            self._track(insn)
         if fn.terminated:
             return
         last_pc, last = block.insns[-1]
@@ -180,6 +190,39 @@ class _FunctionLowering:
                 self._ld(pc, insn)
             case _:  # pragma: no cover - the class is three bits
                 raise AssertionError(cls)
+
+    def _track(self, insn: Instruction) -> None:
+        """Update the registers known within this block (see :mod:`pybpf.jit.lower_maps`)."""
+        known = self.known
+        cls = insn.code & 0x07
+        dst = insn.dst
+        if cls == InsnClass.ALU64 and insn.op == ALUOp.MOV:
+            if insn.source == Source.K:
+                known[dst] = ("const", insn.imm)
+            elif insn.off == 0 and insn.src == 10:
+                known[dst] = ("fp", 0)
+            elif insn.off == 0 and insn.src in known:
+                known[dst] = known[insn.src]
+            else:
+                known.pop(dst, None)
+        elif cls == InsnClass.ALU64 and insn.op == ALUOp.ADD and insn.source == Source.K:
+            if dst in known:
+                kind, value = known[dst]
+                known[dst] = (kind, value + insn.imm)
+        elif cls in (InsnClass.ALU, InsnClass.ALU64, InsnClass.LDX):
+            known.pop(dst, None)
+        elif cls == InsnClass.LD:
+            if insn.is_wide and insn.src == PseudoSrc.IMM64:
+                known[dst] = ("const", insn.imm64)
+            else:
+                known.pop(dst, None)
+                known.pop(0, None)
+        elif cls == InsnClass.STX and insn.mode == Mode.ATOMIC:
+            known.pop(insn.src, None)
+            known.pop(0, None)
+        elif cls in (InsnClass.JMP, InsnClass.JMP32) and insn.op == JumpOp.CALL:
+            for reg in range(6):
+                known.pop(reg, None)
 
     def _ld(self, pc: int, insn: Instruction) -> None:
         f = self.f
@@ -254,9 +297,20 @@ class _FunctionLowering:
                 f"pc {pc}: helper #{insn.imm} ({_helper_name(insn.imm)}) is not implemented "
                 "by this runtime"
             )
+        helper = insn.imm
+        if helper in self.opt.native_maps:
+            f.set(0, lower_maps.lower_map_call(f, pc, helper, self.known, self.maps,
+                                               lambda: self._python_helper(pc, helper)))
+            return
+        f.set(0, self._python_helper(pc, helper))
+
+    def _python_helper(self, pc: int, helper: int) -> str:
+        """r0 of helper ``helper`` called in Python through ``rt``."""
+        f = self.f
         f.sync_budget()
-        f.set(0, f.runtime(RuntimeOp.HELPER, pc, insn.imm, *self._args()))
+        r0 = f.runtime(RuntimeOp.HELPER, pc, helper, *self._args())
         f.reload_budget()
+        return r0
 
     def _local_call(self, pc: int, callee: str) -> str:
         """A call to a function of this program in the next frame (depth checked)."""

@@ -1,0 +1,304 @@
+"""Map helpers in native code (inline array lookups, the native library for hashes) against
+the interpreter: the same r0 (value addresses included: both backends lay memory out the
+same way), the same memory, the same map contents afterwards, the same errnos and faults.
+
+Each program works on a map created the same way on both backends; ``{m}`` in its text is
+the map pointer. The input buffer (r1) carries keys and values."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from pybpf.asm import assemble
+from pybpf.errors import PybpfError
+from pybpf.interp import Interpreter
+from pybpf.platform.enums import MapType as T
+from pybpf.program.spec import MapSpec
+from pybpf.runtime.helpers import default_helpers
+from pybpf.runtime.maps import BPF_ANY, BPF_EXIST, BPF_NOEXIST, create_map
+
+NCPUS = 2
+ALL_TYPES = [T.ARRAY, T.PERCPU_ARRAY, T.HASH, T.PERCPU_HASH, T.LRU_HASH, T.LRU_PERCPU_HASH]
+HASHES = [T.HASH, T.PERCPU_HASH, T.LRU_HASH, T.LRU_PERCPU_HASH]
+
+
+def contents(m: Any) -> list[tuple[bytes, Any]]:
+    return sorted(m.items())
+
+
+def outcome(backend: Any, spec: MapSpec, text: str, mem: bytes, *, cpu: int = 0,
+            fill: Callable[[Any], None] | None = None, runs: int = 1) -> tuple[Any, ...]:
+    m = create_map(spec, backend.memory, ncpus=NCPUS)
+    if fill is not None:
+        fill(m)
+    backend.state.cpu = cpu
+    prog = backend.load(assemble(text.replace("{m}", str(m.address)), syntax="llvm"))
+    results: list[Any] = []
+    for _ in range(runs):
+        try:
+            r = prog.run_mem(mem)
+            results.append(("ok", r.retval, r.instructions, r.memory))
+        except PybpfError as exc:
+            results.append(("error", type(exc).__name__, str(exc), getattr(exc, "pc", None)))
+    return tuple(results), contents(m), list(m.keys())
+
+
+def same(jit: Callable[..., Any], spec: MapSpec, text: str, mem: bytes = bytes(64),
+         **kw: Any) -> tuple[Any, ...]:
+    expected = outcome(Interpreter(helpers=default_helpers()), spec, text, mem, **kw)
+    got = outcome(jit(helpers=default_helpers()), spec, text, mem, **kw)
+    assert got == expected
+    return got
+
+
+def spec_of(t: int, n: int = 4, key_size: int = 4, value_size: int = 8) -> MapSpec:
+    return MapSpec("m", t, key_size, value_size, n)
+
+
+LOOKUP_AND_BUMP = """
+    r6 = r1
+    r2 = r1
+    r1 = {m} ll
+    call 1
+    if r0 == 0 goto miss
+    r1 = *(u64 *)(r0 + 0)
+    r1 += 7
+    *(u64 *)(r0 + 0) = r1
+    *(u64 *)(r6 + 8) = r0
+    exit
+miss:
+    r0 = 12345
+    exit
+"""
+
+
+@pytest.mark.parametrize("t", ALL_TYPES)
+@pytest.mark.parametrize("index", [0, 3, 4, 0xFFFFFFFF])
+def test_lookup_hit_miss_and_write_through_the_pointer(jit: Callable, t: int, index: int) -> None:
+    def fill(m: Any) -> None:
+        if t in HASHES:
+            m[0] = 10
+            m[3] = 13
+
+    mem = struct.pack("<I", index).ljust(64, b"\0")
+    same(jit, spec_of(t), LOOKUP_AND_BUMP, mem, fill=fill, runs=2)
+    same(jit, spec_of(t), LOOKUP_AND_BUMP, mem, fill=fill, cpu=1)
+
+
+UPDATE = """
+    r6 = r1
+    r2 = r1
+    r3 = r1
+    r3 += 8
+    r4 = *(u64 *)(r6 + 16)
+    r1 = {m} ll
+    call 2
+    exit
+"""
+
+
+@pytest.mark.parametrize("t", ALL_TYPES)
+@pytest.mark.parametrize("flags", [BPF_ANY, BPF_NOEXIST, BPF_EXIST, 3, 4])
+@pytest.mark.parametrize("index", [1, 2, 9])
+def test_update_flags_and_errnos(jit: Callable, t: int, flags: int, index: int) -> None:
+    def fill(m: Any) -> None:
+        if t in HASHES:
+            m[1] = 11
+
+    mem = struct.pack("<IIQQ", index, 0, 0x1122334455667788, flags).ljust(64, b"\0")
+    same(jit, spec_of(t), UPDATE, mem, fill=fill)
+    same(jit, spec_of(t), UPDATE, mem, fill=fill, cpu=1)
+
+
+@pytest.mark.parametrize("t", HASHES)
+def test_full_map_and_replacing_when_full(jit: Callable, t: int) -> None:
+    def fill(m: Any) -> None:
+        for i in range(4):
+            m[i] = i
+
+    for index in (7, 2):
+        mem = struct.pack("<IIQQ", index, 0, 99, BPF_ANY).ljust(64, b"\0")
+        outcome_ = same(jit, spec_of(t), UPDATE, mem, fill=fill)
+        if t in (T.HASH, T.PERCPU_HASH):  # LRU maps evict instead of failing
+            assert outcome_[0][0][1] == (-7 & (2**64 - 1) if index == 7 else 0)
+
+
+DELETE = """
+    r2 = r1
+    r1 = {m} ll
+    call 3
+    exit
+"""
+
+
+@pytest.mark.parametrize("t", ALL_TYPES)
+@pytest.mark.parametrize("index", [1, 2])
+def test_delete_present_missing_and_array(jit: Callable, t: int, index: int) -> None:
+    def fill(m: Any) -> None:
+        if t in HASHES:
+            m[1] = 11
+            m[5] = 15
+
+    same(jit, spec_of(t), DELETE, struct.pack("<I", index).ljust(64, b"\0"), fill=fill, runs=2)
+
+
+REPLACE_KEEPS_OLD_VALUE = """
+    r6 = r1
+    r2 = r1
+    r1 = {m} ll
+    call 1
+    r7 = r0
+    r2 = r6
+    r3 = r6
+    r3 += 8
+    r4 = 0
+    r1 = {m} ll
+    call 2
+    r2 = r6
+    r1 = {m} ll
+    call 1
+    *(u64 *)(r6 + 16) = r0
+    r0 = *(u64 *)(r7 + 0)
+    exit
+"""
+
+
+def test_a_replaced_value_keeps_its_old_contents_until_the_run_ends(jit: Callable) -> None:
+    def fill(m: Any) -> None:
+        m[1] = 41
+
+    mem = struct.pack("<IIQ", 1, 0, 42).ljust(64, b"\0")
+    results, items, _ = same(jit, spec_of(T.HASH), REPLACE_KEEPS_OLD_VALUE, mem, fill=fill, runs=3)
+    assert [r[1] for r in results] == [41, 42, 42]
+    assert items == [(struct.pack("<I", 1), struct.pack("<Q", 42))]
+
+
+def test_many_updates_and_deletes_reuse_slots_like_the_interpreter(jit: Callable) -> None:
+    text = """
+        r6 = r1
+        r8 = 0
+    loop:
+        *(u32 *)(r10 - 4) = r8
+        *(u64 *)(r10 - 16) = r8
+        r2 = r10
+        r2 += -4
+        r3 = r10
+        r3 += -16
+        r4 = 0
+        r1 = {m} ll
+        call 2
+        r9 = r8
+        r9 &= 1
+        if r9 == 0 goto keep
+        r2 = r10
+        r2 += -4
+        r1 = {m} ll
+        call 3
+    keep:
+        r8 += 1
+        if r8 < 40 goto loop
+        r2 = r10
+        r2 += -4
+        r1 = {m} ll
+        call 1
+        exit
+    """
+    same(jit, spec_of(T.HASH, n=64), text, runs=3)
+    same(jit, spec_of(T.PERCPU_HASH, n=64), text, runs=2, cpu=1)
+    same(jit, spec_of(T.LRU_HASH, n=16), text, runs=2)
+
+
+@pytest.mark.parametrize("key_size", [1, 4, 8, 13, 16])
+def test_odd_key_sizes(jit: Callable, key_size: int) -> None:
+    def fill(m: Any) -> None:
+        m[bytes(range(key_size))] = 5
+
+    for key in (bytes(range(key_size)), bytes(key_size)):
+        mem = key.ljust(64, b"\0")
+        same(jit, spec_of(T.HASH, key_size=key_size), LOOKUP_AND_BUMP, mem, fill=fill)
+        same(jit, spec_of(T.HASH, key_size=key_size), DELETE, mem, fill=fill)
+
+
+def test_unreadable_key_faults_as_in_the_interpreter(jit: Callable) -> None:
+    text = """
+        r2 = r1
+        r2 += 62
+        r1 = {m} ll
+        call 1
+        exit
+    """
+    for t in (T.ARRAY, T.HASH):
+        results = same(jit, spec_of(t), text)[0]
+        assert results[0][0] == "error" and results[0][1] == "ExecutionFault"
+
+
+def test_not_a_map_pointer_faults_as_in_the_interpreter(jit: Callable) -> None:
+    text = """
+        r2 = r1
+        r1 = {m} ll
+        r1 += 8
+        call 1
+        exit
+    """
+    results = same(jit, spec_of(T.HASH), text)[0]
+    assert results[0][0] == "error" and "not a map pointer" in results[0][2]
+
+
+def test_map_in_map_lookups_take_the_dynamic_path(jit: Callable) -> None:
+    def run(backend: Any) -> tuple[Any, ...]:
+        inner = create_map(MapSpec("inner", T.HASH, 4, 8, 4), backend.memory, ncpus=NCPUS)
+        inner[3] = 33
+        outer = create_map(MapSpec("outer", T.ARRAY_OF_MAPS, 4, 4, 2,
+                                   inner_map=MapSpec("inner", T.HASH, 4, 8, 4)),
+                           backend.memory, ncpus=NCPUS)
+        outer[1] = inner
+        text = f"""
+            r6 = r1
+            r2 = r1
+            r1 = {outer.address} ll
+            call 1
+            if r0 == 0 goto out
+            r1 = r0
+            r2 = r6
+            r2 += 4
+            call 1
+            if r0 == 0 goto out
+            r0 = *(u64 *)(r0 + 0)
+        out:
+            exit
+        """
+        prog = backend.load(assemble(text, syntax="llvm"))
+        return prog.run_mem(struct.pack("<II", 1, 3).ljust(16, b"\0")).retval, contents(inner)
+
+    assert run(jit(helpers=default_helpers())) == run(Interpreter(helpers=default_helpers()))
+    assert run(jit(helpers=default_helpers()))[0] == 33
+
+
+def test_custom_map_helpers_are_always_called(jit: Callable) -> None:
+    calls = []
+
+    def mine(state: Any, *regs: int) -> int:
+        calls.append(regs[0])
+        return 5
+
+    backend = jit(helpers={**default_helpers(), 1: mine})
+    m = create_map(spec_of(T.ARRAY), backend.memory, ncpus=NCPUS)
+    prog = backend.load(assemble(f"r2 = r10\n r2 += -4\n *(u32 *)(r10 - 4) = 0\n"
+                                 f"r1 = {m.address} ll\n call 1\n exit", syntax="llvm"))
+    assert prog.run().retval == 5 and calls == [m.address]
+
+
+def test_python_and_native_code_share_one_table(jit: Callable) -> None:
+    backend = jit(helpers=default_helpers())
+    m = create_map(spec_of(T.HASH, n=8), backend.memory, ncpus=NCPUS)
+    prog = backend.load(assemble(UPDATE.replace("{m}", str(m.address)), syntax="llvm"))
+    m[7] = 70  # filled from Python, read natively (NOEXIST fails on it)
+    mem = struct.pack("<IIQQ", 7, 0, 71, BPF_NOEXIST).ljust(64, b"\0")
+    assert prog.run_mem(mem).retval == -17 & (2**64 - 1)
+    mem = struct.pack("<IIQQ", 8, 0, 80, BPF_NOEXIST).ljust(64, b"\0")
+    assert prog.run_mem(mem).retval == 0
+    assert m[8] == struct.pack("<Q", 80)  # written natively, read from Python
