@@ -227,7 +227,8 @@ def print_report(console: Console, results: Sequence[BenchResult], backends: Seq
         console.print(f"[yellow]{note}[/]")
     problems = [p for r in results for p in r.problems]
     if problems:
-        console.rule("[bold red]BACKENDS DISAGREE", style="red")
+        console.rule("[bold red]RESULTS DISAGREE (backends vs the Python reference or each other)",
+                     style="red")
         for p in problems:
             console.print(f"[bold red]✗ {p}[/]")
         console.rule(style="red")
