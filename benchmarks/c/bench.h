@@ -59,8 +59,9 @@ static __always_inline void *pkt_at(void *data, void *data_end, __u32 off, __u32
 }
 
 /* The header at the start of the packet, or `fail` returned when the packet is shorter.
- * (Not written as a function returning NULL: clang would test the 32-bit ctx->data for
- * zero, which only the kernel's rewriting of ctx->data into a 64-bit pointer makes safe.) */
+ * A macro, not a function returning NULL: for `if (!h)` clang tests the 32-bit ctx->data
+ * for zero. No kernel packet address has its low 32 bits all zero; pybpf's (e.g.
+ * 0xffff888000000000) do, so that test would end the program early there. */
 #define HEADER_OR_RETURN(h, data, data_end, fail)	\
 	do {						\
 		h = data;				\
