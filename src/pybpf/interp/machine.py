@@ -21,6 +21,7 @@ from pybpf.interp.codegen import FunctionTranslator
 from pybpf.isa import Instruction, pcs
 from pybpf.program.cfg import split_functions
 from pybpf.program.spec import ProgramSpec
+from pybpf.runtime.batch import BatchResult, PacketBatch, run_batch_loop
 from pybpf.runtime.execstate import (
     DEFAULT_BUDGET,
     MAX_BPF_STACK,
@@ -146,6 +147,11 @@ class InterpProgram:
         """``BPF_PROG_TEST_RUN`` semantics on this program (see :mod:`pybpf.runtime.test_run`)."""
         kind = self.spec.prog_type if prog_type is None else prog_type
         return test_run(self, kind, data=data, ctx=ctx, repeat=repeat)
+
+    def run_batch(self, packets: PacketBatch | Sequence[bytes]) -> BatchResult:
+        """``test_run`` on every frame (refused frames are recorded, not raised): the same
+        interface as the JIT's native batch loop."""
+        return run_batch_loop(self, packets)
 
     def _explain(self, fault: ExecutionFault) -> ExecutionFault:
         if fault.pc is not None and fault.insn is None:

@@ -34,7 +34,7 @@ from enum import IntEnum
 from pybpf.runtime.execstate import MAX_CALL_FRAMES
 
 #: Bumped whenever the ABI or the translation changes (part of the compile-cache key).
-ABI_VERSION = 3
+ABI_VERSION = 4
 
 
 class RuntimeOp(IntEnum):
@@ -115,6 +115,10 @@ class NativeEnv(ctypes.Structure):
         ("map_lookup", ctypes.c_uint64),
         ("map_update", ctypes.c_uint64),
         ("map_delete", ctypes.c_uint64),
+        # native loops (pybpf.native.batch_ir): callbacks into Python that may change state
+        # (every op but LOAD), and the number of the run in progress
+        ("py_calls", ctypes.c_uint64),
+        ("run_seq", ctypes.c_uint64),
     ]
 
 

@@ -25,6 +25,7 @@ from pybpf.isa import AtomicOp, Instruction
 from pybpf.jit.abi import ROW_OFFSETS, ROW_SIZE, RuntimeOp
 from pybpf.jit.frame import Frame
 from pybpf.jit.irtext import LIKELY, TBAA_PROGRAM, TBAA_TABLE, i64
+from pybpf.native.layout import NativeKind
 from pybpf.runtime.execstate import MAX_BPF_STACK
 from pybpf.runtime.memory import FIRST_REGION_ID
 
@@ -56,9 +57,10 @@ def row_of(f: Frame, addr: str, slow: str) -> str:
 
 
 def direct(f: Frame, addr: str, n: int, size_field: str, slow: str, *, checked: bool,
-           aligned: bool = False) -> str:
+           aligned: bool = False, miss: str | None = None) -> tuple[str, str]:
     """Emit the table lookup; return the host pointer (valid in the current block, the fast
-    path); control goes to ``slow`` when the access is not direct."""
+    path) and the row; control goes to ``slow`` when the access is not direct (to ``miss``,
+    if given, when the region has a row but the access does not fit it)."""
     fn = f.fn
     row = row_of(f, addr, slow)
     size_ptr = fn.gep(row, ROW_OFFSETS[size_field])
@@ -72,10 +74,10 @@ def direct(f: Frame, addr: str, n: int, size_field: str, slow: str, *, checked: 
         low = fn.op(f"and i64 {offset}, {n - 1}")
         ok = fn.op(f"and i1 {ok}, {fn.op(f'icmp eq i64 {low}, 0')}")
     fast = fn.new_block("direct")
-    fn.cbr(ok, fast, slow, LIKELY)
+    fn.cbr(ok, fast, miss or slow, LIKELY)
     fn.start(fast)
     host = fn.load("ptr", fn.gep(row, ROW_OFFSETS["host"]), tbaa=TBAA_TABLE)
-    return fn.gep(host, offset)
+    return fn.gep(host, offset), row
 
 
 def _extend(f: Frame, raw: str, n: int, signed: bool) -> str:
@@ -95,16 +97,37 @@ def load(f: Frame, base: int, off: int, n: int, signed: bool, pc: int, *, checke
         return _extend(f, raw, n, signed)
     addr = address(f, base, off)
     slow = fn.new_block("slow")
-    ptr = direct(f, addr, n, "load_size", slow, checked=checked)
+    miss = fn.new_block("miss")
+    ptr, row = direct(f, addr, n, "load_size", slow, checked=checked, miss=miss)
     fast_value = _extend(f, fn.load(ty, ptr, align=1, tbaa=TBAA_PROGRAM), n, signed)
     fast_end = fn.block
     join = fn.new_block("loaded")
     fn.br(join)
+    # A region without direct loads may be an XDP context: its packet pointers come from
+    # the native xdp_md (pybpf.native.layout.XdpMdNative), 8 bytes per 4-byte field.
+    fn.start(miss)
+    kind = fn.load("i32", fn.gep(row, ROW_OFFSETS["kind"]), tbaa=TBAA_TABLE)
+    field = fn.op(f"and i64 {addr}, 4294967295")
+    pointer_field = fn.op(f"icmp ule i64 {field}, 8")
+    aligned = fn.op(f"icmp eq i64 {fn.op(f'and i64 {field}, 3')}, 0")
+    is_ctx = fn.op(f"and i1 {fn.op(f'icmp eq i32 {kind}, {int(NativeKind.XDP_MD)}')}, "
+                   f"{fn.op(f'and i1 {pointer_field}, {aligned}')}")
+    ctx_load = fn.new_block("xdp_md")
+    fn.cbr(is_ctx, ctx_load, slow, LIKELY)
+    fn.start(ctx_load)
+    native = fn.load("ptr", fn.gep(row, ROW_OFFSETS["native"]), tbaa=TBAA_TABLE)
+    ctx_value = fn.load("i64", fn.gep(native, fn.op(f"shl i64 {field}, 1")), tbaa=TBAA_TABLE)
+    adjust = fn.new_block("adjust")
+    fn.br(adjust)
     fn.start(slow)
     # The slow path's value is used as Memory.load returns it, exactly as the interpreter
     # does: a context hook may answer a narrow load with a wider value (``data`` of xdp_md
     # is a u32 field the kernel rewrites into a pointer load).
-    slow_value = f.runtime(RuntimeOp.LOAD, pc, addr, n)
+    py_value = f.runtime(RuntimeOp.LOAD, pc, addr, n)
+    py_end = fn.block
+    fn.br(adjust)
+    fn.start(adjust)
+    slow_value = fn.phi("i64", [(ctx_value, ctx_load), (py_value, py_end)])
     if signed and n < 8:
         sign = i64(1 << (8 * n - 1))
         slow_value = fn.op(f"sub i64 {fn.op(f'xor i64 {slow_value}, {sign}')}, {sign}")
@@ -125,7 +148,7 @@ def store(f: Frame, base: int, off: int, n: int, value: str, pc: int, *, checked
         return
     addr = address(f, base, off)
     slow = fn.new_block("slow")
-    ptr = direct(f, addr, n, "store_size", slow, checked=checked)
+    ptr, _ = direct(f, addr, n, "store_size", slow, checked=checked)
     fn.store(ty, narrow, ptr, align=1, tbaa=TBAA_PROGRAM)
     join = fn.new_block("stored")
     fn.br(join)
@@ -154,7 +177,7 @@ def atomic(f: Frame, insn: Instruction, n: int, pc: int, *, checked: bool) -> No
     src = f.get(s)
     r0 = f.get(0)
     slow = fn.new_block("slow")
-    ptr = direct(f, addr, n, "store_size", slow, checked=checked, aligned=True)
+    ptr, _ = direct(f, addr, n, "store_size", slow, checked=checked, aligned=True)
     src_n = src if n == 8 else fn.op(f"trunc i64 {src} to {ty}")
     if imm == AtomicOp.CMPXCHG:
         expected = r0 if n == 8 else fn.op(f"trunc i64 {r0} to {ty}")

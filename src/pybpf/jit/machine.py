@@ -35,6 +35,7 @@ from pybpf.jit.runtime import NativeEntry, NativeRuntime
 from pybpf.jit.translate import Options, translate, uses_function_pointers
 from pybpf.program.cfg import split_functions
 from pybpf.program.spec import ProgramSpec
+from pybpf.runtime.batch import BatchResult, PacketBatch
 from pybpf.runtime.execstate import DEFAULT_BUDGET, ExecState, Helper, ProgramExit
 from pybpf.runtime.maps.header import resolve_map
 from pybpf.runtime.memory import Memory, RegionKind
@@ -113,6 +114,24 @@ class JITProgram:
         """``BPF_PROG_TEST_RUN`` semantics on this program (see :mod:`pybpf.runtime.test_run`)."""
         kind = self.spec.prog_type if prog_type is None else prog_type
         return test_run(self, kind, data=data, ctx=ctx, repeat=repeat)
+
+    def run_batch(self, packets: PacketBatch | Sequence[bytes]) -> BatchResult:
+        """``test_run`` on every frame, the loop in native code for XDP programs (see
+        :mod:`pybpf.jit.batch`); results identical to one ``test_run`` per frame."""
+        from pybpf.jit.batch import run_batch
+
+        return run_batch(self, packets)
+
+    def run_repeat(self, r1: int, repeat: int) -> tuple[int, int, int]:
+        """``repeat`` runs on one context (``test_run`` with ``repeat``), looped natively:
+        r0 of the last run, mean instructions and nanoseconds per run."""
+        from pybpf.jit.batch import run_repeat
+
+        return run_repeat(self, r1, repeat)
+
+    def explain(self, fault: ExecutionFault) -> ExecutionFault:
+        """``fault`` with the text of its instruction filled in."""
+        return self._explain(fault)
 
     def _explain(self, fault: ExecutionFault) -> ExecutionFault:
         if fault.pc is not None and fault.insn is None:

@@ -56,7 +56,8 @@ class NativeEntry:
         rt = self.runtime
         env = rt.env
         env.budget = rt.state.budget
-        env.cpu = rt.state.cpu
+        if depth == 0:
+            rt.sync_state()
         try:
             r0 = self._fn(rt.env_address, r1 & M64, r2 & M64, r3 & M64, r4 & M64, r5 & M64, depth)
         finally:
@@ -76,6 +77,10 @@ class NativeRuntime:
         self.env = NativeEnv()
         self.env_address = ctypes.addressof(self.env)
         self.pending: BaseException | None = None
+        #: Called before every callback into Python (a native batch loop brings the Python
+        #: view of its reused context up to date).
+        self.before_python: Callable[[], None] | None = None
+        self._tail_seq = 0
         self._stack_pins = []
         for depth, (buf, fp) in enumerate(zip(state.stacks, state.frame_pointers, strict=True)):
             pin = (ctypes.c_char * len(buf)).from_buffer(buf)
@@ -106,6 +111,10 @@ class NativeRuntime:
         self._trampoline = RuntimeFn(self._dispatch)
         self.env.rt = ctypes.cast(self._trampoline, ctypes.c_void_p).value or 0
 
+    def sync_state(self) -> None:
+        """Copy what native code reads of the execution state into the env block."""
+        self.env.cpu = self.state.cpu
+
     # -- exceptions ------------------------------------------------------------------------
     def reset(self) -> None:
         """Before a run: nothing pending."""
@@ -128,7 +137,11 @@ class NativeRuntime:
         env = self.env
         state.budget = env.budget
         state.pc = pc
+        if op != RuntimeOp.LOAD:
+            env.py_calls += 1
         try:
+            if self.before_python is not None:
+                self.before_python()
             result = self._ops[op](depth, a1, a2, a3, a4, a5, a6)
         except BaseException as exc:  # noqa: BLE001 - re-raised by the Python caller
             self.pending = exc
@@ -167,6 +180,9 @@ class NativeRuntime:
         return self.state.ld_abs(ctx, offset, size)
 
     def _tail_call(self, depth: int, r1: int, r2: int, r3: int, *_: int) -> int:
+        if self._tail_seq != self.env.run_seq:  # a native loop started a new run
+            self._tail_seq = self.env.run_seq
+            self.state.tail_calls = 0
         target = self.state.tail_call(r1, r2, r3)
         if target is None:
             return TailCall.FALL_THROUGH

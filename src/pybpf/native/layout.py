@@ -41,9 +41,13 @@ __all__ = [
     "REC_LINKED",
     "REC_NEXT",
     "REC_VADDR",
+    "BatchStatus",
     "MapKind",
     "NativeKind",
     "NativeMap",
+    "RepeatRun",
+    "XdpBatch",
+    "XdpMdNative",
     "field_offsets",
 ]
 
@@ -117,6 +121,75 @@ class NativeMap(ctypes.Structure):
         ("rcu_owner", ctypes.c_uint64),  # token of the execution state that syncs this map
         ("stride", ctypes.c_uint64),  # arrays: bytes per index (elem_size * copies)
     ]
+
+
+class XdpMdNative(ctypes.Structure):
+    """The native half of an XDP context: what ``xdp_convert_ctx_access()`` turns loads of
+    ``xdp_md->data``, ``data_end`` and ``data_meta`` into (64-bit packet pointers), kept in
+    sync with the packet's geometry by :class:`pybpf.runtime.ctx.xdp.XdpContext`. Native
+    code answers loads at ``xdp_md`` offsets 0, 4 and 8 from it (``value[offset / 4]``)."""
+
+    _fields_ = [
+        ("data", ctypes.c_uint64),
+        ("data_end", ctypes.c_uint64),
+        ("data_meta", ctypes.c_uint64),
+    ]
+
+
+class XdpBatch(ctypes.Structure):
+    """What the native XDP batch loop (:mod:`pybpf.native.batch_ir`) works through: frames
+    in, one program run each on a reused context, verdicts and output frames out. Filled by
+    :mod:`pybpf.jit.batch`; ``next`` is the index of the next frame, in and out."""
+
+    _fields_ = [
+        ("entry", ctypes.c_uint64),  # u64 F(env, r1..r5, depth): the program
+        ("env", ctypes.c_uint64),
+        ("ctx", ctypes.c_uint64),  # program address of the xdp_md (r1)
+        ("count", ctypes.c_uint64),
+        ("next", ctypes.c_uint64),
+        ("frames", ctypes.c_uint64),  # host: all frames back to back
+        ("offsets", ctypes.c_uint64),  # u64[count]: where frame i starts in ``frames``
+        ("lengths", ctypes.c_uint64),  # u32[count]
+        ("out", ctypes.c_uint64),  # host: output frames at the same offsets
+        ("r0", ctypes.c_uint64),  # u64[count]: the program's return values
+        ("insns", ctypes.c_uint64),  # u64[count]: instructions run
+        ("packet", ctypes.c_uint64),  # host address of the packet buffer's data start
+        ("packet_vaddr", ctypes.c_uint64),  # its program address
+        ("packet_row", ctypes.c_uint64),  # host address of its region-table row
+        ("xdp", ctypes.c_uint64),  # XdpMdNative *
+        ("max_len", ctypes.c_uint64),  # longest frame the loop takes (the linear part)
+        ("budget", ctypes.c_uint64),  # instruction budget per run
+        ("rcu", ctypes.c_uint64),  # NativeMap *[nrcu]: maps to sync after each run
+        ("nrcu", ctypes.c_uint64),
+    ]
+
+
+class RepeatRun(ctypes.Structure):
+    """What the native repeat loop works through: ``count`` runs of the program on one
+    context (``BPF_PROG_TEST_RUN`` with ``repeat``); ``next`` is the next run, in and out."""
+
+    _fields_ = [
+        ("entry", ctypes.c_uint64),
+        ("env", ctypes.c_uint64),
+        ("ctx", ctypes.c_uint64),
+        ("count", ctypes.c_uint64),
+        ("next", ctypes.c_uint64),
+        ("r0", ctypes.c_uint64),  # of the last run
+        ("insns", ctypes.c_uint64),  # total over the runs
+        ("budget", ctypes.c_uint64),
+        ("rcu", ctypes.c_uint64),
+        ("nrcu", ctypes.c_uint64),
+    ]
+
+
+class BatchStatus(IntEnum):
+    """Why a native loop returned."""
+
+    DONE = 0  # every frame (run) is done
+    PYTHON = 1  # frame ``next`` did not run: Python must run it (e.g. a frame size test_run
+    # handles differently)
+    RAISED = 2  # run ``next`` raised (env->status is set)
+    FINALIZE = 3  # run ``next`` called into Python: Python finishes it (outputs, grace period)
 
 
 def field_offsets(struct: type[ctypes.Structure]) -> dict[str, int]:

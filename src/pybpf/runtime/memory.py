@@ -169,6 +169,22 @@ class Memory:
             if region.kind is not RegionKind.USER:
                 self._free_ids.append(rid)
 
+    def remap(self, region: Region, buf: bytearray | memoryview) -> None:
+        """Give mapped ``region`` a new backing buffer, keeping its id and address (a reused
+        packet buffer whose frame changes size between runs)."""
+        rid = region.base >> WINDOW_BITS
+        if self.regions.get(rid) is not region:
+            raise ValueError(f"region '{region.name}' is not mapped")
+        if len(buf) > WINDOW_MASK:
+            raise ValueError(f"region '{region.name}' of {len(buf)} bytes exceeds 4 GiB")
+        region.buf = buf
+        if region.on_load is None:
+            self.readable[rid] = buf
+            if region.writable and region.on_store is None:
+                self.writable[rid] = buf
+        if self.host_table is not None:
+            self.host_table.mapped(rid, region)
+
     def map_user(self, data: bytes | bytearray, name: str = "user") -> Region:
         """Map bytes into the current task's user address space (a copy unless a bytearray)."""
         buf = data if isinstance(data, bytearray) else bytearray(data)

@@ -10,6 +10,8 @@ address: pointers derived before the change stop working, as the verifier invali
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pybpf.runtime.memory import Memory, Region, RegionKind
 
 
@@ -29,6 +31,9 @@ class PacketBuffer:
         self.data = headroom + metadata
         self.end = headroom + len(data)
         self.region: Region | None = None
+        #: Called after every change of geometry (the XDP context keeps its native half
+        #: in sync with it).
+        self.listener: Callable[[], None] | None = None
         self._map()
 
     # -- geometry --------------------------------------------------------------------------
@@ -62,11 +67,23 @@ class PacketBuffer:
         self.buf = buf
         self.set_layout(meta, data, end)
 
+    def refit(self, meta: int, data: int, end: int) -> None:
+        """Move the markers for a new frame in the same buffer, keeping the packet's region
+        (and so its address): a reused buffer between runs, not a change within a run."""
+        if not 0 <= meta <= data <= end <= len(self.buf) or self.region is None:
+            raise ValueError(f"bad packet layout meta={meta} data={data} end={end}")
+        self.meta, self.data, self.end = meta, data, end
+        self.memory.remap(self.region, memoryview(self.buf)[meta:end])
+        if self.listener is not None:
+            self.listener()
+
     def _map(self) -> None:
         if self.region is not None:
             self.memory.unmap(self.region)
         view = memoryview(self.buf)[self.meta : self.end]
         self.region = self.memory.map(view, RegionKind.PACKET, self.name)
+        if self.listener is not None:
+            self.listener()
 
     def release(self) -> None:
         if self.region is not None:

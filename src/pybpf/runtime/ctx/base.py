@@ -51,6 +51,8 @@ class ContextRegion:
         initial: bytes = b"",
         target_sizes: dict[str, int] | None = None,
         pointer_fields: frozenset[str] = frozenset(),
+        native: int = 0,
+        native_kind: int = 0,
     ) -> None:
         self.memory = memory
         self.layout = layout
@@ -64,7 +66,8 @@ class ContextRegion:
         self.buf[: len(initial)] = initial[: layout.size]
         self._by_offset = field_index(layout)
         self.region: Region = memory.map(
-            self.buf, RegionKind.CONTEXT, layout.name, on_load=self._load, on_store=self._store
+            self.buf, RegionKind.CONTEXT, layout.name, on_load=self._load, on_store=self._store,
+            native=native, native_kind=native_kind,
         )
 
     @property

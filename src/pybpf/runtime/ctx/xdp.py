@@ -8,10 +8,18 @@ which the first 40 (``struct xdp_frame``) are unusable, a 4096-byte frame with 3
 tailroom (``skb_shared_info``), so at most 3520 bytes of linear packet. Longer frames are
 accepted (with or without BPF_F_XDP_HAS_FRAGS): the rest becomes fragments, which programs
 reach only through helpers (``bpf_xdp_load_bytes``...) and which ``data_out`` returns.
+
+The packet pointers are also kept in a native structure
+(:class:`~pybpf.native.layout.XdpMdNative`) the context region points at, updated after
+every change of the packet's geometry, so compiled code reads ``data``/``data_end``/
+``data_meta`` without calling Python (as the kernel's rewritten loads read ``xdp_buff``).
 """
 
 from __future__ import annotations
 
+import ctypes
+
+from pybpf.native.layout import NativeKind, XdpMdNative
 from pybpf.platform.ctx_layouts import CTX_STRUCTS
 from pybpf.runtime.ctx.base import PACKET_POINTERS, ContextRegion
 from pybpf.runtime.memory import Memory
@@ -51,6 +59,7 @@ class XdpContext:
             metadata=len(metadata),
         )
         pkt = self.packet
+        self.native = XdpMdNative()
         self.region = ContextRegion(
             memory,
             CTX_STRUCTS["xdp_md"],
@@ -60,12 +69,23 @@ class XdpContext:
                 "data_meta": lambda: pkt.data_meta_ptr,
             },
             pointer_fields=PACKET_POINTERS,
+            native=ctypes.addressof(self.native),
+            native_kind=NativeKind.XDP_MD,
         )
+        pkt.listener = self._sync_native
+        self._sync_native()
         self.region.set("ingress_ifindex", ingress_ifindex)
         self.region.set("rx_queue_index", rx_queue_index)
         self.region.set("egress_ifindex", egress_ifindex)
         #: Where XDP_REDIRECT sends the frame (set by bpf_redirect/bpf_redirect_map).
         self.redirect: tuple[str, int] | None = None
+
+    def _sync_native(self) -> None:
+        pkt = self.packet
+        native = self.native
+        native.data = pkt.data_ptr
+        native.data_end = pkt.data_end_ptr
+        native.data_meta = pkt.data_meta_ptr
 
     @property
     def address(self) -> int:

@@ -1,0 +1,222 @@
+"""``run_batch`` and ``test_run(repeat=...)`` on the JIT: the per-run loop in native code.
+
+Mirrors :func:`pybpf.runtime.batch.run_batch_loop` (one ``test_run`` per frame) and the
+repeat loop of :mod:`pybpf.runtime.test_run`, with the loop itself in the native library
+(:mod:`pybpf.native.batch_ir`): for XDP programs one context (:class:`XdpContext`) is reused,
+the native loop copies each frame into its packet buffer and resets the packet's region and
+native ``xdp_md`` pointers, so a frame costs no Python at all.
+
+Python takes over wherever Python is needed, so the results are those of the loop of
+``test_run`` calls, frame for frame:
+
+* a frame the native loop does not take (shorter than an Ethernet header, which
+  ``test_run`` refuses, or longer than the linear part, which becomes fragments) runs
+  through ``test_run`` itself;
+* a frame whose run calls into Python (a Python helper, a tail call, a store to the
+  context...) is finished by Python: before the first callback the Python view of the
+  context is brought up to date (:meth:`_Frames.sync`), and afterwards its outputs are read
+  from the context as ``test_run`` reads them, the run's grace period ends in Python, and
+  the next frame gets a fresh context;
+* a run that raised re-raises (``ProgramExit`` ends the run with its value, as usual).
+
+Other program types run the plain loop of ``test_run`` calls.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from pybpf.errors import ExecutionFault, TestRunError
+from pybpf.jit.abi import ROW_SIZE
+from pybpf.native.layout import BatchStatus, MapKind, NativeMap, RepeatRun, XdpBatch
+from pybpf.native.library import library
+from pybpf.platform.enums import ProgType
+from pybpf.runtime.batch import BatchResult, PacketBatch, run_batch_loop
+from pybpf.runtime.ctx.xdp import ETH_HLEN, XDP_MAX_LINEAR, XdpContext
+from pybpf.runtime.execstate import DEFAULT_BUDGET, ProgramExit
+from pybpf.runtime.memory import FIRST_REGION_ID
+
+if TYPE_CHECKING:
+    from pybpf.jit.machine import JITProgram
+
+__all__ = ["run_batch", "run_repeat"]
+
+M64 = 0xFFFFFFFFFFFFFFFF
+_SYNCED_KINDS = (MapKind.HASH, MapKind.PERCPU_HASH)
+
+
+def _limit(program: JITProgram) -> int:
+    return DEFAULT_BUDGET if program.budget is None else program.budget
+
+
+def _rcu_list(program: JITProgram) -> tuple[Any, int]:
+    """The native maps whose grace period the native loop ends after each run."""
+    maps = [m.native for m in program.state.rcu_maps
+            if isinstance(getattr(m, "native", None), NativeMap) and m.native.kind in _SYNCED_KINDS]
+    array = (ctypes.c_void_p * max(1, len(maps)))(*[ctypes.addressof(d) for d in maps])
+    return array, len(maps)
+
+
+class _Frames:
+    """The reused XDP context of a native batch and its Python view."""
+
+    def __init__(self, program: JITProgram, batch: PacketBatch, desc: XdpBatch) -> None:
+        self.program = program
+        self.batch = batch
+        self.desc = desc
+        state = program.state
+        self.xdp = XdpContext(state.memory, bytes(ETH_HLEN))
+        state.context = self.xdp
+        state.packet_of_ctx = None
+        state.trace.clear()
+        pkt = self.xdp.packet
+        assert pkt.region is not None
+        self._pin = (ctypes.c_char * len(pkt.buf)).from_buffer(pkt.buf)
+        rid = pkt.region.base >> 32
+        table = program.runtime.table
+        desc.ctx = self.xdp.address
+        desc.packet = ctypes.addressof(self._pin) + pkt.data
+        desc.packet_vaddr = pkt.region.base
+        desc.packet_row = table.address + (rid - FIRST_REGION_ID) * ROW_SIZE
+        desc.xdp = ctypes.addressof(self.xdp.native)
+        self.synced = -1
+
+    def sync(self) -> None:
+        """Before a callback into Python: the Python view of the frame being run."""
+        env = self.program.runtime.env
+        if self.synced == env.run_seq:
+            return
+        self.synced = env.run_seq
+        pkt = self.xdp.packet
+        length = self.batch.lengths[self.desc.next]
+        pkt.refit(pkt.data, pkt.data, pkt.data + length)
+
+    def finish(self, index: int, result: BatchResult) -> None:
+        """Outputs of frame ``index`` read as ``test_run`` reads them."""
+        xdp = self.xdp
+        pkt = xdp.packet
+        data_out = bytes(pkt.buf[pkt.meta : pkt.end]) + bytes(xdp.frags)
+        start, length = self.batch.offsets[index], self.batch.lengths[index]
+        if len(data_out) == length:
+            result.out[start : start + length] = data_out
+        else:
+            result.changed[index] = data_out
+        if xdp.redirect is not None:
+            result.redirects[index] = xdp.redirect
+        if self.program.state.trace:
+            result.traces[index] = tuple(self.program.state.trace)
+
+    def release(self) -> None:
+        state = self.program.state
+        state.context = None
+        self.xdp.release()
+
+
+def run_batch(program: JITProgram, packets: PacketBatch | Sequence[bytes]) -> BatchResult:
+    """Every frame through ``program`` as ``test_run`` would (see the module docstring)."""
+    if program.spec.prog_type != ProgType.XDP:
+        return run_batch_loop(program, packets)
+    batch = packets if isinstance(packets, PacketBatch) else PacketBatch.from_frames(packets)
+    result = BatchResult.empty(batch)
+    n = len(batch)
+    if n == 0:
+        return result
+    runtime, state = program.runtime, program.state
+    limit = _limit(program)
+    data_pin = (ctypes.c_char * max(1, len(batch.data))).from_buffer(batch.data) if batch.data \
+        else (ctypes.c_char * 1)()
+    out_pin = (ctypes.c_char * max(1, len(result.out))).from_buffer(result.out) if result.out \
+        else (ctypes.c_char * 1)()
+    desc = XdpBatch(entry=program.entry.address, env=runtime.env_address, count=n,
+                    frames=ctypes.addressof(data_pin), offsets=batch.offsets.buffer_info()[0],
+                    lengths=batch.lengths.buffer_info()[0], out=ctypes.addressof(out_pin),
+                    r0=result.r0.buffer_info()[0], insns=result.instructions.buffer_info()[0],
+                    max_len=XDP_MAX_LINEAR, budget=limit)
+    loop = library().fn["pb_xdp_batch"]
+    frames: _Frames | None = None
+    start = time.perf_counter()
+    index = 0
+    try:
+        while index < n:
+            if frames is None:
+                frames = _Frames(program, batch, desc)
+                runtime.before_python = frames.sync
+            rcu, desc.nrcu = _rcu_list(program)
+            desc.rcu = ctypes.addressof(rcu)
+            desc.next = index
+            runtime.reset()
+            state.begin(limit)
+            status = loop(ctypes.addressof(desc))
+            index = desc.next
+            if status == BatchStatus.DONE:
+                break
+            if status == BatchStatus.RAISED:
+                try:
+                    runtime.reraise()
+                except ProgramExit as stop:
+                    result.r0[index] = stop.value & M64
+                    result.instructions[index] = limit - runtime.env.budget
+                except ExecutionFault as fault:
+                    raise program.explain(fault) from None
+            if status in (BatchStatus.RAISED, BatchStatus.FINALIZE):
+                frames.finish(index, result)
+            else:  # PYTHON: test_run runs this frame
+                frames.release()
+                frames = None
+                runtime.before_python = None
+                try:
+                    result.record(index, program.test_run(data=batch.frame(index)))
+                except TestRunError as exc:
+                    result.errors[index] = exc
+                index += 1
+                continue
+            state.end()
+            frames.release()
+            frames = None
+            runtime.before_python = None
+            index += 1
+    finally:
+        runtime.before_python = None
+        if frames is not None:
+            frames.release()
+        state.end()
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def run_repeat(program: JITProgram, r1: int, repeat: int) -> tuple[int, int, int]:
+    """``repeat`` runs with ``r1`` as ``test_run`` does them: (r0 of the last run, mean
+    instructions, mean nanoseconds)."""
+    runtime, state = program.runtime, program.state
+    limit = _limit(program)
+    desc = RepeatRun(entry=program.entry.address, env=runtime.env_address, ctx=r1 & M64,
+                     count=repeat, budget=limit)
+    loop = library().fn["pb_repeat"]
+    runtime.sync_state()
+    start = time.perf_counter_ns()
+    try:
+        while desc.next < repeat:
+            rcu, desc.nrcu = _rcu_list(program)
+            desc.rcu = ctypes.addressof(rcu)
+            runtime.reset()
+            state.begin(limit)
+            status = loop(ctypes.addressof(desc))
+            if status == BatchStatus.RAISED:
+                try:
+                    runtime.reraise()
+                except ProgramExit as stop:
+                    desc.r0 = stop.value & M64
+                    desc.insns += limit - runtime.env.budget
+                    desc.next += 1
+                except ExecutionFault as fault:
+                    raise program.explain(fault) from None
+            if status != BatchStatus.DONE:
+                state.end()
+    finally:
+        state.end()
+    elapsed = time.perf_counter_ns() - start
+    counted = desc.insns if program.budget is not None else 0
+    return int(desc.r0), counted // repeat, elapsed // repeat

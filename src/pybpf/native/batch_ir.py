@@ -1,0 +1,141 @@
+"""Native run loops as LLVM IR: many XDP frames through one program, or one context many
+times, without a Python call per run.
+
+Mirrors the loop of ``bpf_test_run()`` (net/bpf/test_run.c) and what ``test_run`` does per
+frame in Python (:mod:`pybpf.runtime.test_run`): for each frame ``pb_xdp_batch`` copies the
+bytes into the reused XDP packet buffer after the headroom, sets the packet region's direct
+sizes and the native ``xdp_md`` pointers (:class:`~pybpf.native.layout.XdpMdNative`),
+resets the instruction budget, calls the compiled program with the context, records r0 and
+the instruction count, copies the packet out, and ends the run's grace period for the maps
+in the RCU list (``pb_htab_sync``). ``pb_repeat`` runs one context ``count`` times.
+
+Both stop and hand over to Python (:class:`~pybpf.native.layout.BatchStatus`) where Python
+must act: a frame of a size the loop does not take (``PYTHON``), a run that raised
+(``RAISED``), or a run that called into Python for anything but a plain load (``FINALIZE``:
+Python may have changed the context, the packet's geometry or registered a map, so Python
+finishes that run and sets the loop up again).
+"""
+
+from __future__ import annotations
+
+from pybpf.jit.abi import ENV_OFFSETS, ROW_OFFSETS
+from pybpf.jit.irtext import ModuleText
+from pybpf.native.irkit import Builder
+from pybpf.native.layout import (
+    BatchStatus,
+    RepeatRun,
+    XdpBatch,
+    XdpMdNative,
+    field_offsets,
+)
+
+__all__ = ["EXPORTS", "add"]
+
+B = field_offsets(XdpBatch)
+R = field_offsets(RepeatRun)
+X = field_offsets(XdpMdNative)
+ETH_HLEN = 14
+
+EXPORTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "pb_xdp_batch": ("i64", ("ptr",)),
+    "pb_repeat": ("i64", ("ptr",)),
+}
+
+
+def _run(b: Builder, s: str, fields: dict[str, int]) -> tuple[str, str]:
+    """Reset the budget, call the program on the context; unwind on a raised run.
+    Returns (r0, py_calls before the run)."""
+    env = b.ld("ptr", s, fields["env"])
+    budget = b.ld("i64", s, fields["budget"])
+    b.st("i64", budget, env, ENV_OFFSETS["budget"])
+    seq = b.ptr(env, ENV_OFFSETS["run_seq"])
+    b.st("i64", b.op(f"add i64 {b.ld('i64', seq)}, 1"), seq)
+    calls = b.ld("i64", env, ENV_OFFSETS["py_calls"])
+    entry = b.ld("ptr", s, fields["entry"])
+    ctx = b.ld("i64", s, fields["ctx"])
+    r0 = b.op(f"call i64 {entry}(ptr {env}, i64 {ctx}, i64 0, i64 0, i64 0, i64 0, i64 0)")
+    status = b.ld("i64", env, ENV_OFFSETS["status"])
+    b.return_if(b.op(f"icmp ne i64 {status}, 0"), int(BatchStatus.RAISED))
+    return r0, calls
+
+
+def _used(b: Builder, s: str, fields: dict[str, int], env: str) -> str:
+    """Instructions the run took (budget given minus budget left)."""
+    left = b.ld("i64", env, ENV_OFFSETS["budget"])
+    return b.op(f"sub i64 {b.ld('i64', s, fields['budget'])}, {left}")
+
+
+def _sync_rcu(b: Builder, s: str, fields: dict[str, int]) -> None:
+    """End of the run's grace period for the maps in the RCU list."""
+    maps = b.ld("ptr", s, fields["rcu"])
+    count = b.ld("i64", s, fields["nrcu"])
+    j = b.var("i64", 0)
+    with b.loop() as lp:
+        cur = j.get()
+        b.break_if(b.op(f"icmp uge i64 {cur}, {count}"), lp)
+        m = b.ld("ptr", b.op(f"getelementptr ptr, ptr {maps}, i64 {cur}"))
+        b.call("void", "pb_htab_sync", [("ptr", m)])
+        j.set(b.op(f"add i64 {cur}, 1"))
+
+
+def _batch(mod: ModuleText) -> None:
+    b = Builder(mod, "pb_xdp_batch", "i64", [("ptr", "s")])
+    with b.loop():
+        i = b.ld("i64", "%s", B["next"])
+        b.return_if(b.op(f"icmp uge i64 {i}, {b.ld('i64', '%s', B['count'])}"),
+                    int(BatchStatus.DONE))
+        lengths = b.ld("ptr", "%s", B["lengths"])
+        length = b.zext(b.ld("i32", b.op(f"getelementptr i32, ptr {lengths}, i64 {i}")))
+        short = b.op(f"icmp ult i64 {length}, {ETH_HLEN}")
+        long = b.op(f"icmp ugt i64 {length}, {b.ld('i64', '%s', B['max_len'])}")
+        b.return_if(b.op(f"or i1 {short}, {long}"), int(BatchStatus.PYTHON))
+        offsets = b.ld("ptr", "%s", B["offsets"])
+        offset = b.ld("i64", b.op(f"getelementptr i64, ptr {offsets}, i64 {i}"))
+        packet = b.ld("ptr", "%s", B["packet"])
+        b.memcpy(packet, b.ptr(b.ld("ptr", "%s", B["frames"]), offset), length)
+        row = b.ld("ptr", "%s", B["packet_row"])
+        size32 = b.op(f"trunc i64 {length} to i32")
+        b.st("i32", size32, row, ROW_OFFSETS["load_size"])
+        b.st("i32", size32, row, ROW_OFFSETS["store_size"])
+        xdp = b.ld("ptr", "%s", B["xdp"])
+        vaddr = b.ld("i64", "%s", B["packet_vaddr"])
+        b.st("i64", vaddr, xdp, X["data"])
+        b.st("i64", vaddr, xdp, X["data_meta"])
+        b.st("i64", b.op(f"add i64 {vaddr}, {length}"), xdp, X["data_end"])
+        r0, calls = _run(b, "%s", B)
+        results = b.ld("ptr", "%s", B["r0"])
+        b.st("i64", r0, b.op(f"getelementptr i64, ptr {results}, i64 {i}"))
+        env = b.ld("ptr", "%s", B["env"])
+        used = _used(b, "%s", B, env)
+        counts = b.ld("ptr", "%s", B["insns"])
+        b.st("i64", used, b.op(f"getelementptr i64, ptr {counts}, i64 {i}"))
+        called = b.op(f"icmp ne i64 {b.ld('i64', env, ENV_OFFSETS['py_calls'])}, {calls}")
+        b.return_if(called, int(BatchStatus.FINALIZE))
+        b.memcpy(b.ptr(b.ld("ptr", "%s", B["out"]), offset), packet, length)
+        _sync_rcu(b, "%s", B)
+        b.st("i64", b.op(f"add i64 {i}, 1"), "%s", B["next"])
+    b.ret(int(BatchStatus.DONE))
+
+
+def _repeat(mod: ModuleText) -> None:
+    b = Builder(mod, "pb_repeat", "i64", [("ptr", "s")])
+    with b.loop():
+        i = b.ld("i64", "%s", R["next"])
+        b.return_if(b.op(f"icmp uge i64 {i}, {b.ld('i64', '%s', R['count'])}"),
+                    int(BatchStatus.DONE))
+        r0, calls = _run(b, "%s", R)
+        b.st("i64", r0, "%s", R["r0"])
+        env = b.ld("ptr", "%s", R["env"])
+        used = _used(b, "%s", R, env)
+        b.st("i64", b.op(f"add i64 {b.ld('i64', '%s', R['insns'])}, {used}"), "%s", R["insns"])
+        b.st("i64", b.op(f"add i64 {i}, 1"), "%s", R["next"])
+        called = b.op(f"icmp ne i64 {b.ld('i64', env, ENV_OFFSETS['py_calls'])}, {calls}")
+        b.return_if(called, int(BatchStatus.FINALIZE))
+        _sync_rcu(b, "%s", R)
+    b.ret(int(BatchStatus.DONE))
+
+
+def add(mod: ModuleText) -> None:
+    """Add the run loops to the library module (they call ``pb_htab_sync``)."""
+    _batch(mod)
+    _repeat(mod)

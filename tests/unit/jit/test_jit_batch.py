@@ -1,0 +1,238 @@
+"""run_batch and test_run(repeat) on the JIT (native loops) against the interpreter (one
+test_run per frame): the same r0, instruction counts, output frames, redirects, traces,
+refused frames and map contents — including frames that need Python (helpers that change
+the packet, redirects, printk), frames test_run refuses or splits, faults and tail calls."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Ether
+
+from pybpf.asm import assemble
+from pybpf.elf import load_collection
+from pybpf.errors import PybpfError
+from pybpf.interp import Interpreter
+from pybpf.platform.enums import MapType as T
+from pybpf.platform.enums import ProgType
+from pybpf.program.spec import MapSpec, ProgramSpec
+from pybpf.runtime.batch import BatchResult, PacketBatch
+from pybpf.runtime.collection import Collection
+from pybpf.runtime.helpers import default_helpers
+from pybpf.runtime.maps import create_map
+from pybpf.runtime.replay import read_pcap
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+FRAME = bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") /
+              IP(src="10.0.0.1", dst="10.0.0.2") / UDP(dport=53) / (b"x" * 30))
+
+
+def summary(result: BatchResult) -> tuple[Any, ...]:
+    n = len(result)
+    return (list(result.r0), list(result.instructions), [result.data_out(i) for i in range(n)],
+            result.redirects, result.traces, {i: str(e) for i, e in result.errors.items()})
+
+
+def both(text: str, frames: list[bytes], jit: Callable[..., Any], *,
+         maps: tuple[MapSpec, ...] = ()) -> tuple[Any, Any]:
+    """Run ``frames`` through the XDP program ``text`` on both backends (``{mN}`` is map N);
+    assert equal results and maps; return the JIT's result and maps."""
+    outcomes = []
+    for backend in (Interpreter(helpers=default_helpers()), jit(helpers=default_helpers())):
+        made = [create_map(spec, backend.memory, ncpus=2) for spec in maps]
+        source = text
+        for i, m in enumerate(made):
+            source = source.replace(f"{{m{i}}}", str(m.address))
+        prog = backend.load(ProgramSpec("t", tuple(assemble(source, syntax="llvm")),
+                                        prog_type=ProgType.XDP))
+        try:
+            outcome: Any = summary(prog.run_batch(frames))
+        except PybpfError as exc:
+            outcome = ("error", type(exc).__name__, str(exc), getattr(exc, "pc", None))
+        outcomes.append((outcome, [sorted(m.items()) for m in made]))
+    assert outcomes[1] == outcomes[0]
+    return outcomes[1]
+
+
+COUNT = """
+    r6 = r1
+    *(u32 *)(r10 - 4) = 0
+    r2 = r10
+    r2 += -4
+    r1 = {m0} ll
+    call 1
+    if r0 == 0 goto out
+    r1 = 1
+    lock *(u64 *)(r0 + 0) += r1
+    r2 = *(u32 *)(r6 + 0)
+    r3 = *(u32 *)(r6 + 4)
+    r0 = r3
+    r0 -= r2
+    r0 &= 3
+out:
+    exit
+"""
+
+
+def test_counting_program_over_many_frames(jit: Callable) -> None:
+    frames = [FRAME[: 14 + i] for i in range(0, 200, 3)]
+    _, maps = both(COUNT, frames, jit, maps=(MapSpec("c", T.ARRAY, 4, 8, 1),))
+    assert maps[0] == [(bytes(4), struct.pack("<Q", len(frames)))]
+
+
+def test_refused_and_fragmented_frames(jit: Callable) -> None:
+    frames = [FRAME, FRAME[:13], b"", FRAME + bytes(3600), FRAME[:14]]
+    result, _ = both(COUNT, frames, jit, maps=(MapSpec("c", T.ARRAY, 4, 8, 1),))
+    assert sorted(result[5]) == [1, 2]
+
+
+SWAP_MACS = """
+    r2 = *(u32 *)(r1 + 0)
+    r3 = *(u32 *)(r1 + 4)
+    r4 = r2
+    r4 += 14
+    r0 = 1
+    if r4 > r3 goto out
+    r4 = *(u32 *)(r2 + 0)
+    r5 = *(u32 *)(r2 + 6)
+    *(u32 *)(r2 + 0) = r5
+    *(u32 *)(r2 + 6) = r4
+    r0 = 3
+out:
+    exit
+"""
+
+
+def test_frames_written_in_place(jit: Callable) -> None:
+    result, _ = both(SWAP_MACS, [FRAME, FRAME[:20], FRAME[:14]], jit)
+    assert result[2][0][:4] == FRAME[6:10]
+
+
+HELPERS = """
+    r6 = r1
+    r2 = *(u32 *)(r6 + 0)
+    r3 = *(u32 *)(r6 + 4)
+    r3 -= r2
+    if r3 > 60 goto head
+    if r3 > 40 goto redirect
+    r0 = 2
+    exit
+head:
+    r1 = r6
+    r2 = 8
+    call 44
+    r0 = 2
+    exit
+redirect:
+    r1 = 7
+    r2 = 0
+    call 23
+    exit
+"""
+
+
+def test_frames_that_need_python_helpers(jit: Callable) -> None:
+    frames = [FRAME[:30], FRAME, FRAME[:50], FRAME[:30], FRAME, FRAME[:50], FRAME[:14]]
+    result, _ = both(HELPERS, frames, jit)
+    assert result[3] and len(result[2][1]) == len(FRAME) - 8
+
+
+def test_a_fault_raises_the_interpreters_error(jit: Callable) -> None:
+    text = """
+        r2 = *(u32 *)(r1 + 0)
+        r3 = *(u32 *)(r1 + 4)
+        r3 -= r2
+        r0 = 2
+        if r3 < 40 goto out
+        r0 = *(u8 *)(r2 + 100)
+    out:
+        exit
+    """
+    outcome, _ = both(text, [FRAME[:20], FRAME[:30], FRAME[:60]], jit)
+    assert outcome[0] == "error" and "outside packet region" in outcome[2]
+
+
+def test_tail_call_limit_resets_for_every_frame(jit: Callable) -> None:
+    outcomes = []
+    for backend in (Interpreter(helpers=default_helpers()), jit(helpers=default_helpers())):
+        counter = create_map(MapSpec("c", T.ARRAY, 4, 8, 1), backend.memory, ncpus=2)
+        progs = create_map(MapSpec("p", T.ARRAY, 4, 4, 1), backend.memory, ncpus=2)
+        text = f"""
+            r6 = r1
+            *(u32 *)(r10 - 4) = 0
+            r2 = r10
+            r2 += -4
+            r1 = {counter.address} ll
+            call 1
+            if r0 == 0 goto out
+            r1 = 1
+            lock *(u64 *)(r0 + 0) += r1
+            r1 = r6
+            r2 = {progs.address} ll
+            r3 = 0
+            call 12
+        out:
+            r0 = 2
+            exit
+        """
+        prog = backend.load(ProgramSpec("t", tuple(assemble(text, syntax="llvm")),
+                                        prog_type=ProgType.XDP))
+        backend.state.tail_call_resolver = lambda s, m, i, prog=prog: prog.entry
+        outcomes.append((summary(prog.run_batch([FRAME] * 5)), counter.items()))
+    assert outcomes[1] == outcomes[0]
+    assert outcomes[0][1] == [(bytes(4), struct.pack("<Q", 5 * 34))]
+
+
+def test_examples_over_the_shipped_capture(jit: Callable, tmp_path: Path) -> None:
+    frames = [f for _, f in read_pcap(EXAMPLES / "xdp_firewall" / "traffic.pcap")]
+    outcomes = []
+    for backend in (Interpreter(helpers=default_helpers()),
+                    jit(helpers=default_helpers(), cache_dir=tmp_path)):
+        obj = Collection(load_collection(EXAMPLES / "xdp_firewall" / "xdp_firewall.o"), backend)
+        obj.maps["blocked_v4"][bytes([203, 0, 113, 66])] = b"\x01"
+        obj.maps["blocked_ports"][struct.pack("<H", 23)] = b"\x01"
+        prog = obj.program("xdp_firewall")
+        results = [summary(prog.run_batch(PacketBatch.from_frames(frames))) for _ in range(2)]
+        outcomes.append((results, {n: sorted(m.items()) for n, m in obj.maps.items()}))
+    assert outcomes[1] == outcomes[0]
+
+
+def test_test_run_repeat_is_looped_natively_with_the_same_results(jit: Callable) -> None:
+    outcomes = []
+    for backend in (Interpreter(helpers=default_helpers()), jit(helpers=default_helpers())):
+        counter = create_map(MapSpec("c", T.HASH, 4, 8, 4), backend.memory, ncpus=2)
+        text = COUNT.replace("{m0}", str(counter.address))
+        update = f"""
+            *(u32 *)(r10 - 4) = 0
+            *(u64 *)(r10 - 16) = 0
+            r2 = r10
+            r2 += -4
+            r3 = r10
+            r3 += -16
+            r4 = 0
+            r1 = {counter.address} ll
+            call 2
+        """
+        prog = backend.load(ProgramSpec("t", tuple(assemble(update + text, syntax="llvm")),
+                                        prog_type=ProgType.XDP))
+        r = prog.test_run(data=FRAME, repeat=50)
+        outcomes.append(((r.retval, r.r0, r.instructions, r.data_out), counter.items()))
+    assert outcomes[1] == outcomes[0]
+
+
+def test_other_program_types_use_the_plain_loop(jit: Callable) -> None:
+    prog = jit(helpers=default_helpers()).load(
+        ProgramSpec("t", tuple(assemble("r0 = 1\nexit", syntax="llvm")),
+                    prog_type=ProgType.SCHED_CLS))
+    result = prog.run_batch([FRAME, FRAME[:10]])
+    assert result.retvals[0] == 1 and list(result.errors) == [1]
+
+
+@pytest.mark.parametrize("count", [0, 1])
+def test_empty_and_single_batches(jit: Callable, count: int) -> None:
+    both(SWAP_MACS, [FRAME] * count, jit)
