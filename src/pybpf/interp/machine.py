@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ from pybpf.interp import ops
 from pybpf.interp.codegen import FunctionTranslator
 from pybpf.isa import Instruction, pcs
 from pybpf.program.cfg import split_functions
-from pybpf.program.spec import ProgramSpec
+from pybpf.program.spec import MapSpec, ProgramSpec
 from pybpf.runtime.batch import BatchResult, PacketBatch, run_batch_loop
 from pybpf.runtime.execstate import (
     DEFAULT_BUDGET,
@@ -196,7 +196,12 @@ class Interpreter:
         self.state = ExecState(self.memory, helpers=self.helpers, budget=budget)
         self._loaded = 0
 
-    def load(self, spec: ProgramSpec | Sequence[Instruction]) -> InterpProgram:
+    def load(self, spec: ProgramSpec | Sequence[Instruction], *,
+             source: ProgramSpec | None = None,
+             maps: Mapping[str, MapSpec] | None = None) -> InterpProgram:
+        """Compile ``spec`` for the interpreter. ``source`` and ``maps`` (the spec before map
+        relocation and its map specs, which the JIT verifies) are accepted for a uniform
+        backend interface: the interpreter checks every access and verifies nothing."""
         if not isinstance(spec, ProgramSpec):
             spec = ProgramSpec.from_instructions(spec)
         program = InterpProgram(spec, self.state, self.budget, self._loaded)

@@ -9,7 +9,8 @@ Generated code holds no host address (:mod:`pybpf.jit.abi`), so a hit is valid i
 process with the same key.
 
 An entry is one file ``<key>.o``: a header line (magic and a JSON object with the function
-starts) followed by the ELF object. Writes go to a temporary file renamed into place, so a
+starts) followed by the ELF object. Small text entries (``<key>.txt``) keep verifier
+verdicts (:mod:`pybpf.jit.safety`). Writes go to a temporary file renamed into place, so a
 crash or a concurrent writer never leaves a torn entry; an unreadable or unwritable cache is
 ignored (compiling is always possible). Nothing is ever evicted: delete the directory to
 reclaim space.
@@ -84,13 +85,28 @@ class CompileCache:
     def put(self, key: str, entry: CachedObject) -> None:
         """Store ``entry`` under ``key`` (best effort)."""
         header = MAGIC + json.dumps({"functions": list(entry.function_starts)}).encode() + b"\n"
+        self._write(self.path(key), header + entry.obj)
+
+    def get_text(self, key: str) -> str | None:
+        """A small text entry (a verifier verdict), or None."""
+        try:
+            return (self.directory / f"{key}.txt").read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    def put_text(self, key: str, text: str) -> None:
+        """Store a small text entry (best effort)."""
+        self._write(self.directory / f"{key}.txt", text.encode())
+
+    def _write(self, path: Path, data: bytes) -> None:
+        """Write ``data`` to ``path`` through a temporary file renamed into place."""
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".o")
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=path.suffix)
             try:
                 with os.fdopen(fd, "wb") as out:
-                    out.write(header + entry.obj)
-                os.replace(tmp, self.path(key))
+                    out.write(data)
+                os.replace(tmp, path)
             except BaseException:
                 os.unlink(tmp)
                 raise

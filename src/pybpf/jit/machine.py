@@ -14,14 +14,17 @@ faults (``ExecutionFault`` with the pc) and, when a budget is set, the same inst
 counts. ``budget=None`` compiles without the per-block budget counter: faster, but a runaway
 loop then runs forever and ``RunResult.instructions`` is 0.
 
-``checked=True`` (the default, and the only safe mode until pybpf's verifier exists) bounds-
-checks every load and store; ``checked=False`` trusts a verified program's offsets.
+A program with a kernel program type is verified by pybpf's verifier and compiled without
+bounds checks when accepted; programs without a type (the raw ``mem`` type) and programs the
+verifier rejects run bounds-checked (``checked=False`` refuses the latter with a
+:class:`~pybpf.errors.VerifierError`); ``checked=True`` bounds-checks every load and store of
+every program instead of verifying (:mod:`pybpf.jit.safety`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pybpf.errors import ExecutionFault
@@ -32,9 +35,10 @@ from pybpf.jit.cache import CachedObject, CompileCache, cache_key
 from pybpf.jit.compiler import NativeCode, compile_module, load_object
 from pybpf.jit.lower_maps import DELETE, LOOKUP, UPDATE, MapInfo, map_info
 from pybpf.jit.runtime import NativeEntry, NativeRuntime
+from pybpf.jit.safety import REFUSE_BY_DEFAULT, is_verifiable, verdict
 from pybpf.jit.translate import Options, translate, uses_function_pointers
 from pybpf.program.cfg import split_functions
-from pybpf.program.spec import ProgramSpec
+from pybpf.program.spec import MapSpec, ProgramSpec
 from pybpf.runtime.batch import BatchResult, PacketBatch
 from pybpf.runtime.execstate import DEFAULT_BUDGET, ExecState, Helper, ProgramExit
 from pybpf.runtime.maps.header import resolve_map
@@ -49,8 +53,10 @@ class JITProgram:
 
     def __init__(self, spec: ProgramSpec, runtime: NativeRuntime, code: NativeCode,
                  function_starts: Sequence[int], *, number: int, budget: int | None,
-                 cached: bool, compile_ns: int) -> None:
+                 cached: bool, compile_ns: int, checked: bool = True) -> None:
         self.spec = spec
+        #: False when the verifier accepted the program and its code has no bounds checks.
+        self.checked = checked
         self.runtime = runtime
         self.state: ExecState = runtime.state
         self.memory: Memory = runtime.memory
@@ -184,7 +190,7 @@ class JIT:
         helpers: dict[int, Helper] | None = None,
         budget: int | None = DEFAULT_BUDGET,
         memory: Memory | None = None,
-        checked: bool = True,
+        checked: bool | None = None,
         cache_dir: Path | str | None = None,
         cache: bool = True,
     ) -> None:
@@ -198,14 +204,23 @@ class JIT:
         self.cache = CompileCache(cache_dir) if cache else None
         self._loaded = 0
 
-    def load(self, spec: ProgramSpec | Sequence[Instruction]) -> JITProgram:
+    def load(self, spec: ProgramSpec | Sequence[Instruction], *,
+             source: ProgramSpec | None = None,
+             maps: Mapping[str, MapSpec] | None = None) -> JITProgram:
+        """Compile ``spec`` (map references already resolved to this backend's maps).
+
+        ``source`` is the spec before map relocation and ``maps`` the map specs its
+        references name: what the verifier checks (:mod:`pybpf.jit.safety`); without them
+        ``spec`` itself is verified.
+        """
         if not isinstance(spec, ProgramSpec):
             spec = ProgramSpec.from_instructions(spec)
         number = self._loaded
         start = time.perf_counter_ns()
         insns = spec.instructions
         pointers = uses_function_pointers(insns)
-        options = Options(checked=self.checked, count_budget=self.budget is not None,
+        verified = self._verified(spec, source, maps)
+        options = Options(checked=not verified, count_budget=self.budget is not None,
                           number=number if pointers else 0,
                           helpers=frozenset(self.helpers),
                           native_maps=native_map_helpers(self.helpers),
@@ -226,4 +241,16 @@ class JIT:
         self._loaded += 1
         return JITProgram(spec, self.runtime, code, entry.function_starts, number=number,
                           budget=self.budget, cached=cached,
-                          compile_ns=time.perf_counter_ns() - start)
+                          compile_ns=time.perf_counter_ns() - start, checked=options.checked)
+
+    def _verified(self, spec: ProgramSpec, source: ProgramSpec | None,
+                  maps: Mapping[str, MapSpec] | None) -> bool:
+        """True when ``spec`` is compiled without bounds checks (see :mod:`.safety`)."""
+        if self.checked is True or not is_verifiable(spec):
+            return False
+        found = verdict(source if source is not None else spec, maps, self.cache)
+        if found.accepted:
+            return True
+        if self.checked is False or REFUSE_BY_DEFAULT:
+            raise found.error(spec.name)
+        return False

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from pybpf.errors import PybpfError
 from pybpf.isa import OP_LDDW, Instruction, PseudoSrc, pcs
 from pybpf.platform.enums import MapType
-from pybpf.program.spec import CollectionSpec, ProgramSpec
+from pybpf.program.spec import CollectionSpec, MapSpec, ProgramSpec
 from pybpf.runtime.execstate import Entry, ExecState
 from pybpf.runtime.maps import MapBase, ProgArray, create_maps, resolve_map
 from pybpf.runtime.memory import Memory
@@ -29,7 +29,8 @@ class _Backend(Protocol):
     memory: Memory
     state: ExecState
 
-    def load(self, spec: ProgramSpec) -> Any: ...
+    def load(self, spec: ProgramSpec, *, source: ProgramSpec | None = None,
+             maps: Mapping[str, MapSpec] | None = None) -> Any: ...
 
 
 def resolve_map_references(spec: ProgramSpec, maps: Mapping[str, MapBase]) -> ProgramSpec:
@@ -140,7 +141,8 @@ class Collection:
             target_btf = kernel_btf()
         for name, prog in spec.programs.items():
             prog = apply_core(prog, spec.btf, target_btf)
-            self.programs[name] = backend.load(resolve_map_references(prog, self.maps))
+            self.programs[name] = backend.load(resolve_map_references(prog, self.maps),
+                                               source=prog, maps=spec.maps)
         for name, mspec in spec.maps.items():
             if MapType(mspec.map_type) != MapType.PROG_ARRAY:
                 continue

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
+import pybpf.verifier
 from pybpf.isa import Instruction as I
 from pybpf.jit import JIT
 from pybpf.jit import machine as jit_machine
+from pybpf.platform.enums import ProgType
+from pybpf.program.spec import ProgramSpec
 
 PROG = [I(0xB7, 0, imm=20), I(0x07, 0, imm=22), I(0x95)]
 
@@ -28,13 +31,33 @@ def test_a_cached_reload_skips_code_generation(tmp_path: Path, monkeypatch: pyte
     assert again.cached and again.run().retval == 42
 
 
-@pytest.mark.parametrize("options", [{"checked": False}, {"budget": None},
-                                     {"helpers": {1: lambda *a: 0}}])
+@pytest.mark.parametrize("options", [{"budget": None}, {"helpers": {1: lambda *a: 0}}])
 def test_options_that_change_the_code_change_the_key(tmp_path: Path, options: dict) -> None:
     JIT(cache_dir=tmp_path).load(PROG)
     other = JIT(cache_dir=tmp_path, **options).load(PROG)
     assert not other.cached
     assert len(list(tmp_path.glob("*.o"))) == 2
+
+
+def test_verified_and_bounds_checked_code_are_different_entries(tmp_path: Path) -> None:
+    xdp = ProgramSpec("x", tuple(PROG), prog_type=ProgType.XDP)
+    assert not JIT(cache_dir=tmp_path).load(xdp).cached  # verified: no bounds checks
+    assert not JIT(cache_dir=tmp_path, checked=True).load(xdp).cached
+    assert JIT(cache_dir=tmp_path).load(xdp).cached
+    assert len(list(tmp_path.glob("*.o"))) == 2
+
+
+def test_a_cached_verified_program_is_not_verified_again(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    xdp = ProgramSpec("x", tuple(PROG), prog_type=ProgType.XDP)
+    JIT(cache_dir=tmp_path).load(xdp)
+
+    def no_verifier(*args: object, **kw: object) -> None:
+        raise AssertionError("verified although cached")
+
+    monkeypatch.setattr(pybpf.verifier, "verify", no_verifier)
+    again = JIT(cache_dir=tmp_path).load(xdp)
+    assert again.cached and not again.checked and again.run().retval == 42
 
 
 def test_different_relocated_addresses_are_different_entries(tmp_path: Path) -> None:

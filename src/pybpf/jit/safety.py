@@ -1,0 +1,118 @@
+"""Which programs the JIT compiles without bounds checks: the ones pybpf's verifier accepted.
+
+Mirrors the kernel's contract: a program reaches the JIT only after ``bpf_check()``
+accepted it, and the JIT then trusts every access the verifier proved safe. The
+``checked`` option of :class:`~pybpf.jit.machine.JIT`:
+
+* ``True`` — every load and store is bounds-checked (a fault is the interpreter's
+  :class:`~pybpf.errors.ExecutionFault`); nothing is verified;
+* ``False`` — a program with a kernel program type must pass the verifier
+  (:func:`pybpf.verifier.verify`, as a privileged loader): accepted, it is compiled without
+  bounds checks; rejected, loading it is a :class:`~pybpf.errors.VerifierError` naming the
+  verifier's reason;
+* ``None`` (the default) — the same, except that a rejected program is compiled with bounds
+  checks instead of refused (:data:`REFUSE_BY_DEFAULT`). pybpf's verifier still rejects
+  loops bounded by ``may_goto`` (``can_loop``) that Linux accepts, so refusing by default
+  would refuse correct programs; compiled code is never unchecked without a verdict either
+  way.
+
+Programs without a program type (the raw ``mem`` type of the conformance suite and
+``pybpf run --entry``) cannot be verified and always run checked.
+
+Verdicts are cached next to compiled objects (:class:`~pybpf.jit.cache.CompileCache`),
+keyed by a digest of everything they depend on: the unrelocated instructions, map
+references and the specs of the maps they name, program type, flags and BTF function info,
+and a fingerprint of the verifier's own source, so a cached verdict is reused only for the
+same program under the same verifier, and a cached reload does not verify again.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pybpf.errors import VerifierError
+from pybpf.isa import encode
+from pybpf.jit.cache import CompileCache
+from pybpf.platform.enums import ProgType
+from pybpf.program.spec import MapSpec, ProgramSpec
+
+__all__ = ["REFUSE_BY_DEFAULT", "Verdict", "is_verifiable", "verdict", "verification_digest"]
+
+#: Whether ``checked=None`` refuses a program the verifier rejects (see the docstring).
+REFUSE_BY_DEFAULT = False
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The verifier's verdict on one program: accepted, or the error it would raise."""
+
+    accepted: bool
+    message: str = ""
+    pc: int | None = None
+    log: str = ""
+
+    def error(self, name: str) -> VerifierError:
+        return VerifierError(
+            f"program '{name}' rejected by the verifier: {self.message or 'rejected'} "
+            "(load it with JIT(checked=True) to run it with bounds checks instead)",
+            pc=self.pc, log=self.log)
+
+
+def is_verifiable(spec: ProgramSpec) -> bool:
+    """Programs with a kernel program type are verified; raw ``mem`` programs are not."""
+    return spec.prog_type not in (None, ProgType.UNSPEC)
+
+
+@functools.cache
+def verifier_fingerprint() -> str:
+    """A digest of the verifier's source (cached verdicts are only valid for it)."""
+    import pybpf.verifier
+
+    root = Path(pybpf.verifier.__file__).parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def verification_digest(spec: ProgramSpec, maps: Mapping[str, MapSpec] | None) -> str:
+    """What the verdict on ``spec`` depends on (its cache key)."""
+    h = hashlib.sha256()
+    h.update(verifier_fingerprint().encode())
+    h.update(encode(spec.instructions))
+    h.update(repr((spec.prog_type, spec.expected_attach_type, spec.flags, spec.license,
+                   spec.map_references, spec.func_info)).encode())
+    for ref in spec.map_references:
+        h.update(repr((maps or {}).get(ref.map_name)).encode())
+    return h.hexdigest()
+
+
+def verdict(spec: ProgramSpec, maps: Mapping[str, MapSpec] | None,
+            cache: CompileCache | None) -> Verdict:
+    """The verifier's verdict on ``spec`` (from ``cache`` when it has one)."""
+    key = "verdict-" + verification_digest(spec, maps)
+    if cache is not None:
+        text = cache.get_text(key)
+        if text is not None:
+            accepted, _, rest = text.partition("\n")
+            if accepted == "accepted":
+                return Verdict(True)
+            pc_text, _, message = rest.partition("\n")
+            return Verdict(False, message, int(pc_text) if pc_text else None)
+    from pybpf.verifier import verify
+
+    result = verify(spec, maps=maps or {})
+    if result.accepted:
+        found = Verdict(True)
+    else:
+        logged = verify(spec, maps=maps or {}, log_level=1)  # again, for the log
+        found = Verdict(False, result.error or "", result.pc, logged.log)
+    if cache is not None:
+        pc = "" if found.pc is None else str(found.pc)
+        cache.put_text(key, "accepted" if found.accepted else f"rejected\n{pc}\n{found.message}")
+    return found
