@@ -37,6 +37,7 @@ from pybpf.isa import (
 )
 from pybpf.program.cfg import BasicBlock, Function, jump_target
 from pybpf.runtime.execstate import BPF_MAX_LOOPS, MAX_BPF_STACK, MAX_CALL_FRAMES
+from pybpf.runtime.memory import REGION_START
 
 M64 = "0xffffffffffffffff"
 M32 = "0xffffffff"
@@ -319,7 +320,7 @@ class FunctionTranslator:
         value = f"{unpack}(_b, _o)[0]"
         if signed:
             value = f"({value}) & {M64}"
-        slow = f"MEM.load(_a, {n}, {pc})"
+        slow = f"MEM.load(_a + {REGION_START}, {n}, {pc})"
         if signed:
             sb = 1 << (8 * n - 1)
             slow = f"((({slow}) ^ {sb:#x}) - {sb:#x}) & {M64}"
@@ -327,10 +328,12 @@ class FunctionTranslator:
             so = MAX_BPF_STACK + off
             fast = f"{unpack}(stk, {so})[0]"
             return [f"{dst} = ({fast}) & {M64}" if signed else f"{dst} = {fast}"]
-        # No masking on the fast path: an address that overflowed or went negative has no
-        # region id in the table, so it takes the checked slow path (which masks).
+        # ``_a`` is the address relative to the windows' REGION_START (split_address()),
+        # folded into the constant offset. No masking on the fast path: an address that
+        # overflowed or went negative has no region id in the table, so it takes the checked
+        # slow path (which masks).
         return [
-            f"_a = r{base} + {off}" if off else f"_a = r{base}",
+            f"_a = r{base} + {off - REGION_START}",
             "_b = RD.get(_a >> 32)",
             f"_o = _a & {M32}",
             f"if _b is not None and _o <= len(_b) - {n}:",
@@ -343,13 +346,13 @@ class FunctionTranslator:
         if base == 10 and 0 <= MAX_BPF_STACK + off <= MAX_BPF_STACK - n:
             return [f"P{n}(stk, {MAX_BPF_STACK + off}, {value})"]
         return [
-            f"_a = r{base} + {off}" if off else f"_a = r{base}",
+            f"_a = r{base} + {off - REGION_START}",
             "_b = WR.get(_a >> 32)",
             f"_o = _a & {M32}",
             f"if _b is not None and _o <= len(_b) - {n}:",
             f"    P{n}(_b, _o, {value})",
             "else:",
-            f"    MEM.store(_a, {n}, {value}, {pc})",
+            f"    MEM.store(_a + {REGION_START}, {n}, {value}, {pc})",
         ]
 
     def atomic(self, pc: int, insn: Instruction) -> list[str]:

@@ -4,7 +4,7 @@ Native code never holds a Python object. Everything it needs at run time is reac
 one :class:`NativeEnv` block whose address is the first argument of every compiled function:
 
 * the host-address table of memory regions (:mod:`pybpf.jit.regions`), so program addresses
-  stay the interpreter's virtual ``region_id << 32 | offset`` addresses;
+  stay the interpreter's virtual addresses (:func:`pybpf.runtime.memory.split_address`);
 * the host addresses and virtual frame pointers of the eight 512-byte call frames (the
   :class:`~pybpf.runtime.execstate.ExecState`'s own stack regions, shared with the interpreter);
 * the instruction budget, the unwind ``status`` and the tail-call hand-over slots;
@@ -34,7 +34,7 @@ from enum import IntEnum
 from pybpf.runtime.execstate import MAX_CALL_FRAMES
 
 #: Bumped whenever the ABI or the translation changes (part of the compile-cache key).
-ABI_VERSION = 4
+ABI_VERSION = 5
 
 
 class RuntimeOp(IntEnum):

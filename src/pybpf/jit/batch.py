@@ -37,7 +37,7 @@ from pybpf.platform.enums import ProgType
 from pybpf.runtime.batch import BatchResult, PacketBatch, run_batch_loop
 from pybpf.runtime.ctx.xdp import ETH_HLEN, XDP_MAX_LINEAR, XdpContext
 from pybpf.runtime.execstate import DEFAULT_BUDGET, ProgramExit
-from pybpf.runtime.memory import FIRST_REGION_ID
+from pybpf.runtime.memory import FIRST_REGION_ID, split_address
 
 if TYPE_CHECKING:
     from pybpf.jit.machine import JITProgram
@@ -75,11 +75,11 @@ class _Frames:
         pkt = self.xdp.packet
         assert pkt.region is not None
         self._pin = (ctypes.c_char * len(pkt.buf)).from_buffer(pkt.buf)
-        rid = pkt.region.base >> 32
+        rid = split_address(pkt.region.base)[0]
         table = program.runtime.table
         desc.ctx = self.xdp.address
         desc.packet = ctypes.addressof(self._pin) + pkt.data
-        desc.packet_vaddr = pkt.region.base
+        desc.packet_vaddr = pkt.data_ptr
         desc.packet_row = table.address + (rid - FIRST_REGION_ID) * ROW_SIZE
         desc.xdp = ctypes.addressof(self.xdp.native)
         self.synced = -1

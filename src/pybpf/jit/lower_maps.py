@@ -30,9 +30,10 @@ from typing import Any
 from pybpf.jit.abi import ROW_OFFSETS, RuntimeOp
 from pybpf.jit.frame import Frame
 from pybpf.jit.irtext import LIKELY, TBAA_TABLE, UNLIKELY, i64
-from pybpf.jit.lower_mem import row_of
+from pybpf.jit.lower_mem import row_of, window
 from pybpf.native.layout import NOT_NATIVE, MapKind, NativeKind, NativeMap, field_offsets
 from pybpf.runtime.execstate import MAX_BPF_STACK
+from pybpf.runtime.memory import split_address
 
 __all__ = ["DELETE", "LOOKUP", "MAP_HELPERS", "UPDATE", "Known", "MapInfo", "lower_map_call",
            "map_info"]
@@ -83,7 +84,7 @@ def _host_ptr(f: Frame, reg: int, size: int | str, known: dict[int, Known], slow
     row = row_of(f, addr, slow)
     size_ptr = fn.gep(row, ROW_OFFSETS["load_size"])
     limit = fn.op(f"zext i32 {fn.load('i32', size_ptr, tbaa=TBAA_TABLE)} to i64")
-    offset = fn.op(f"and i64 {addr}, 4294967295")
+    offset = fn.op(f"and i64 {window(f, addr)}, 4294967295")
     end = fn.op(f"add i64 {offset}, {size}")
     ok = fn.new_block("arg_ok")
     fn.cbr(fn.op(f"icmp ule i64 {end}, {limit}"), ok, slow, LIKELY)
@@ -95,14 +96,14 @@ def _host_ptr(f: Frame, reg: int, size: int | str, known: dict[int, Known], slow
 def _descriptor(f: Frame, r1: str, constant: int | None, slow: str) -> str:
     """The NativeMap behind map pointer ``r1``, or control goes to ``slow``."""
     fn = f.fn
-    if constant is not None and constant & 0xFFFFFFFF:
+    if constant is not None and split_address(constant)[1]:
         fn.br(slow)
         fn.start(fn.new_block("dead"))
     row = row_of(f, r1, slow)
     kind = fn.load("i32", fn.gep(row, ROW_OFFSETS["kind"]), tbaa=TBAA_TABLE)
     ok = fn.op(f"icmp eq i32 {kind}, {int(NativeKind.MAP)}")
     if constant is None:
-        base = fn.op(f"icmp eq i64 {fn.op(f'and i64 {r1}, 4294967295')}, 0")
+        base = fn.op(f"icmp eq i64 {fn.op(f'and i64 {window(f, r1)}, 4294967295')}, 0")
         ok = fn.op(f"and i1 {ok}, {base}")
     cont = fn.new_block("is_map")
     fn.cbr(ok, cont, slow, LIKELY)

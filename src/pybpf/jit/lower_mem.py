@@ -5,7 +5,8 @@ Mirrors ``FunctionTranslator.load()/store()/atomic()`` of :mod:`pybpf.interp.cod
 
 * an access through r10 with a constant offset inside the 512-byte frame goes straight to
   the frame's stack (no check needed: the offset is known);
-* any other address ``a`` is split into region id ``a >> 32`` and offset ``a & 0xffffffff``;
+* any other address ``a`` is split as :func:`~pybpf.runtime.memory.split_address` does:
+  with ``w = a - REGION_START``, region id ``w >> 32`` and offset ``w & 0xffffffff``;
   when the id has a row in the table (:mod:`pybpf.jit.regions`) and ``offset + size`` fits
   the row's direct size (``checked=True``; with ``checked=False`` only a non-zero size is
   required, for programs a verifier has already accepted), native code touches the bytes in
@@ -27,7 +28,7 @@ from pybpf.jit.frame import Frame
 from pybpf.jit.irtext import LIKELY, TBAA_PROGRAM, TBAA_TABLE, i64
 from pybpf.native.layout import NativeKind
 from pybpf.runtime.execstate import MAX_BPF_STACK
-from pybpf.runtime.memory import FIRST_REGION_ID
+from pybpf.runtime.memory import FIRST_REGION_ID, REGION_START
 
 #: LLVM ``atomicrmw`` operation of each AtomicOp without the FETCH bit.
 _RMW = {AtomicOp.ADD: "add", AtomicOp.OR: "or", AtomicOp.AND: "and", AtomicOp.XOR: "xor"}
@@ -45,11 +46,17 @@ def address(f: Frame, base: int, off: int) -> str:
     return f.fn.op(f"add i64 {value}, {i64(off)}") if off else value
 
 
+def window(f: Frame, addr: str) -> str:
+    """``addr`` relative to its window's REGION_START: region id in the high 32 bits, offset
+    in the low 32 (:func:`~pybpf.runtime.memory.split_address`)."""
+    return f.fn.op(f"sub i64 {addr}, {REGION_START}")
+
+
 def row_of(f: Frame, addr: str, slow: str) -> str:
     """The region-table row of ``addr`` (a ``ptr``), valid in the current block; jumps to
     ``slow`` when the region id is outside the table."""
     fn = f.fn
-    index = fn.op(f"sub i64 {fn.op(f'lshr i64 {addr}, 32')}, {FIRST_REGION_ID}")
+    index = fn.op(f"sub i64 {fn.op(f'lshr i64 {window(f, addr)}, 32')}, {FIRST_REGION_ID}")
     inside = fn.new_block("row")
     fn.cbr(fn.op(f"icmp ult i64 {index}, {f.ntable}"), inside, slow, LIKELY)
     fn.start(inside)
@@ -65,7 +72,7 @@ def direct(f: Frame, addr: str, n: int, size_field: str, slow: str, *, checked: 
     row = row_of(f, addr, slow)
     size_ptr = fn.gep(row, ROW_OFFSETS[size_field])
     size = fn.op(f"zext i32 {fn.load('i32', size_ptr, tbaa=TBAA_TABLE)} to i64")
-    offset = fn.op(f"and i64 {addr}, 4294967295")
+    offset = fn.op(f"and i64 {window(f, addr)}, 4294967295")
     if checked:
         ok = fn.op(f"icmp ule i64 {fn.op(f'add i64 {offset}, {n}')}, {size}")
     else:
@@ -107,7 +114,7 @@ def load(f: Frame, base: int, off: int, n: int, signed: bool, pc: int, *, checke
     # the native xdp_md (pybpf.native.layout.XdpMdNative), 8 bytes per 4-byte field.
     fn.start(miss)
     kind = fn.load("i32", fn.gep(row, ROW_OFFSETS["kind"]), tbaa=TBAA_TABLE)
-    field = fn.op(f"and i64 {addr}, 4294967295")
+    field = fn.op(f"and i64 {window(f, addr)}, 4294967295")
     pointer_field = fn.op(f"icmp ule i64 {field}, 8")
     aligned = fn.op(f"icmp eq i64 {fn.op(f'and i64 {field}, 3')}, 0")
     is_ctx = fn.op(f"and i1 {fn.op(f'icmp eq i32 {kind}, {int(NativeKind.XDP_MD)}')}, "

@@ -1,9 +1,9 @@
 """The host-address table: where each memory region of a :class:`~pybpf.runtime.memory.Memory`
 lives in this process, for native code.
 
-Program addresses are the interpreter's (``region_id << 32 | offset``, see
-:mod:`pybpf.runtime.memory`); native code translates one by indexing this table with
-``id - FIRST_REGION_ID`` and, when the offset is inside the row's ``load_size`` /
+Program addresses are the interpreter's (region ``id`` starts at ``id << 32 | REGION_START``,
+see :func:`pybpf.runtime.memory.split_address`); native code translates one by indexing this
+table with ``id - FIRST_REGION_ID`` and, when the offset is inside the row's ``load_size`` /
 ``store_size``, reading or writing the region's own buffer in place. Everything else (an id
 outside the table, user-space regions, read-only regions for stores, special regions with
 hooks, out-of-bounds offsets) takes the checked slow path through Python, which raises the

@@ -4,8 +4,8 @@ times, without a Python call per run.
 Mirrors the loop of ``bpf_test_run()`` (net/bpf/test_run.c) and what ``test_run`` does per
 frame in Python (:mod:`pybpf.runtime.test_run`): for each frame ``pb_xdp_batch`` copies the
 bytes into the reused XDP packet buffer after the headroom, sets the packet region's direct
-sizes and the native ``xdp_md`` pointers (:class:`~pybpf.native.layout.XdpMdNative`),
-resets the instruction budget, calls the compiled program with the context, records r0 and
+sizes (headroom plus frame: the region starts at ``data_hard_start``) and the native
+``xdp_md`` pointers (:class:`~pybpf.native.layout.XdpMdNative`), resets the instruction budget, calls the compiled program with the context, records r0 and
 the instruction count, copies the packet out, and ends the run's grace period for the maps
 in the RCU list (``pb_htab_sync``). ``pb_repeat`` runs one context ``count`` times.
 
@@ -94,7 +94,10 @@ def _batch(mod: ModuleText) -> None:
         packet = b.ld("ptr", "%s", B["packet"])
         b.memcpy(packet, b.ptr(b.ld("ptr", "%s", B["frames"]), offset), length)
         row = b.ld("ptr", "%s", B["packet_row"])
-        size32 = b.op(f"trunc i64 {length} to i32")
+        # the region runs from data_hard_start (the row's host address) to data_end
+        headroom = b.op(f"sub i64 {b.op(f'ptrtoint ptr {packet} to i64')}, "
+                        f"{b.ld('i64', row, ROW_OFFSETS['host'])}")
+        size32 = b.op(f"trunc i64 {b.op(f'add i64 {headroom}, {length}')} to i32")
         b.st("i32", size32, row, ROW_OFFSETS["load_size"])
         b.st("i32", size32, row, ROW_OFFSETS["store_size"])
         xdp = b.ld("ptr", "%s", B["xdp"])

@@ -1,14 +1,23 @@
 """Typed memory regions with bounds- and permission-checked loads and stores.
 
 A program sees 64-bit addresses. Each region (a frame's stack, the context, a packet, a map
-value, caller memory) lives in its own 4 GiB window: the high 32 bits of an address name the
-region, the low 32 bits are the offset into it. Addresses look like the kernel's direct-map
-pointers (``0xffff8880...``) and never overlap, so a pointer that walks off one region can
-never land in another.
+value, caller memory) lives in its own 4 GiB window: region ``id`` starts at
+``id << 32 | REGION_START`` and its byte ``off`` is at that address plus ``off``
+(:func:`region_base`, :func:`split_address`). Addresses look like the kernel's direct-map
+pointers (``0xffff888000001000``) and never overlap, so a pointer that walks off one region
+can never land in another.
+
+The low 32 bits of a kernel pointer are never all zero in practice (an XDP packet's ``data``
+is ``page + XDP_PACKET_HEADROOM``, stack, map values and contexts sit at arbitrary offsets),
+and clang relies on it: ``if (!ptr)`` on a pointer read from a 32-bit context field becomes
+``if w2 == 0``. Starting every region :data:`REGION_START` bytes into its window keeps the low
+32 bits of every in-bounds address non-zero, deterministically; the first page of each window
+stays unmapped, a guard below every region.
 
 The interpreter's generated code reads :attr:`Memory.readable` and :attr:`Memory.writable`
 (region id -> ``bytearray``) directly for its fast path and falls back to :meth:`Memory.load`
-/ :meth:`Memory.store`, which handle special regions and raise the faults.
+/ :meth:`Memory.store`, which handle special regions and raise the faults. Both it and the
+JIT (:mod:`pybpf.jit.regions`) split an address as :func:`split_address` does.
 
 Not modelled: page granularity, concurrent access from several CPUs.
 """
@@ -23,13 +32,31 @@ from typing import Protocol
 
 from pybpf.errors import ExecutionFault
 
-#: Region id of the first region; ``id << 32`` is its base address (0xffff888000000000).
+#: Region id of the first region (base address 0xffff888000001000, see :func:`region_base`).
 FIRST_REGION_ID = 0xFFFF8880
-#: First region id of user memory (addresses like 0x0000555500000000, below TASK_SIZE_MAX).
+#: First region id of user memory (addresses like 0x0000555500001000, below TASK_SIZE_MAX).
 FIRST_USER_REGION_ID = 0x5555
 WINDOW_BITS = 32
 WINDOW_MASK = (1 << WINDOW_BITS) - 1
+#: Where every region starts inside its window: one page in, so no in-bounds address has
+#: its low 32 bits all zero (page-aligned, as an XDP frame's ``data_hard_start`` is).
+REGION_START = 0x1000
 U64_MASK = (1 << 64) - 1
+
+
+def region_base(rid: int) -> int:
+    """Program address of the first byte of region ``rid``."""
+    return (rid << WINDOW_BITS) + REGION_START
+
+
+def split_address(addr: int) -> tuple[int, int]:
+    """``(region id, offset)`` of a program address (the offset may be out of bounds).
+
+    An address below its window's :data:`REGION_START` belongs to the window below it, at an
+    offset near 4 GiB: out of bounds of every region, as a walk off the start should be.
+    """
+    rel = (addr & U64_MASK) - REGION_START
+    return rel >> WINDOW_BITS, rel & WINDOW_MASK
 
 _UNPACK = {
     1: struct.Struct("<B").unpack_from,
@@ -104,7 +131,7 @@ class HostTable(Protocol):
 
 @dataclass(slots=True, eq=False)
 class Memory:
-    """All regions a running program may touch, keyed by region id (``address >> 32``)."""
+    """All regions a running program may touch, keyed by region id (:func:`split_address`)."""
 
     regions: dict[int, Region] = field(default_factory=dict)
     readable: dict[int, bytearray | memoryview] = field(default_factory=dict)
@@ -141,7 +168,7 @@ class Memory:
             self._next_user_id += 1
         else:
             rid = self._free_ids.pop() if self._free_ids else self._take_id()
-        region = Region(kind, name or kind.value, buf, rid << WINDOW_BITS, writable, on_load,
+        region = Region(kind, name or kind.value, buf, region_base(rid), writable, on_load,
                         on_store, native, native_kind)
         self.regions[rid] = region
         if on_load is None:
@@ -159,7 +186,7 @@ class Memory:
 
     def unmap(self, region: Region) -> None:
         """Remove a region; later accesses to its addresses fault."""
-        rid = region.base >> WINDOW_BITS
+        rid = split_address(region.base)[0]
         if self.regions.get(rid) is region:
             del self.regions[rid]
             self.readable.pop(rid, None)
@@ -172,7 +199,7 @@ class Memory:
     def remap(self, region: Region, buf: bytearray | memoryview) -> None:
         """Give mapped ``region`` a new backing buffer, keeping its id and address (a reused
         packet buffer whose frame changes size between runs)."""
-        rid = region.base >> WINDOW_BITS
+        rid = split_address(region.base)[0]
         if self.regions.get(rid) is not region:
             raise ValueError(f"region '{region.name}' is not mapped")
         if len(buf) > WINDOW_MASK:
@@ -192,15 +219,15 @@ class Memory:
 
     def region_at(self, addr: int) -> Region | None:
         """The region whose window contains ``addr`` (whether or not in bounds)."""
-        return self.regions.get((addr & U64_MASK) >> WINDOW_BITS)
+        return self.regions.get(split_address(addr)[0])
 
     # -- checked access ------------------------------------------------------------------------
     def _locate(self, addr: int, size: int, access: str, pc: int | None) -> tuple[Region, int]:
         addr &= U64_MASK
-        region = self.regions.get(addr >> WINDOW_BITS)
-        off = addr & WINDOW_MASK
+        rid, off = split_address(addr)
+        region = self.regions.get(rid)
         if region is None:
-            above = self.regions.get((addr >> WINDOW_BITS) + 1)
+            above = self.regions.get(rid + 1)
             if above is not None:  # walked below the start of a region
                 raise ExecutionFault(
                     f"invalid {access} of {size} bytes at {addr:#x}: offset "

@@ -1,11 +1,17 @@
 """A packet in a linear buffer with head- and tailroom, as programs see it.
 
 Mirrors the linear data of ``struct xdp_buff`` (``data_hard_start``, ``data_meta``,
-``data``, ``data_end``) and of an ``sk_buff`` (``head``, ``data``, ``tail``). Only the bytes
-between the metadata start and ``data_end`` are mapped into program memory, so the
-interpreter faults on any access to head- or tailroom, as the verifier forbids them. Every
-change of geometry (``bpf_xdp_adjust_head`` and friends) maps the packet afresh at a new
-address: pointers derived before the change stop working, as the verifier invalidates them.
+``data``, ``data_end``) and of an ``sk_buff`` (``head``, ``data``, ``tail``). The buffer is
+mapped from its start (``data_hard_start``, ``head``) to ``data_end``, so the packet
+pointers sit where the kernel's do relative to their page: XDP ``data`` is the region's
+base plus the 256 bytes of ``XDP_PACKET_HEADROOM`` (plus any ``bpf_xdp_adjust_head``
+movement), ``data_meta`` grows down into the headroom, skb ``data`` follows ``NET_SKB_PAD``.
+Their low 32 bits are never zero, as no kernel packet pointer's are (clang tests pointers
+with 32-bit compares). The tailroom is not mapped: an access past ``data_end`` faults.
+The headroom is, as in the kernel, where the verifier alone keeps programs out of it.
+Every change of geometry (``bpf_xdp_adjust_head`` and friends) maps the packet afresh at a
+new address: pointers derived before the change stop working, as the verifier invalidates
+them.
 """
 
 from __future__ import annotations
@@ -73,14 +79,14 @@ class PacketBuffer:
         if not 0 <= meta <= data <= end <= len(self.buf) or self.region is None:
             raise ValueError(f"bad packet layout meta={meta} data={data} end={end}")
         self.meta, self.data, self.end = meta, data, end
-        self.memory.remap(self.region, memoryview(self.buf)[meta:end])
+        self.memory.remap(self.region, memoryview(self.buf)[:end])
         if self.listener is not None:
             self.listener()
 
     def _map(self) -> None:
         if self.region is not None:
             self.memory.unmap(self.region)
-        view = memoryview(self.buf)[self.meta : self.end]
+        view = memoryview(self.buf)[: self.end]
         self.region = self.memory.map(view, RegionKind.PACKET, self.name)
         if self.listener is not None:
             self.listener()
@@ -92,17 +98,18 @@ class PacketBuffer:
 
     # -- pointers programs hold ------------------------------------------------------------
     def address_of(self, offset: int) -> int:
-        """Program address of buffer offset ``offset`` (between meta and end)."""
+        """Program address of buffer offset ``offset`` (the mapped region starts at offset 0)."""
         assert self.region is not None
-        return self.region.base + (offset - self.meta)
+        return self.region.base + offset
 
     def offset_of(self, address: int) -> int | None:
-        """Buffer offset of a program address inside the mapped packet, else None."""
+        """Buffer offset of a program address between the buffer's start and ``data_end``,
+        else None."""
         if self.region is None:
             return None
         rel = (address & 0xFFFFFFFFFFFFFFFF) - self.region.base
-        if 0 <= rel <= self.end - self.meta:
-            return self.meta + rel
+        if 0 <= rel <= self.end:
+            return rel
         return None
 
     @property

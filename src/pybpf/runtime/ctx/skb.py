@@ -9,7 +9,9 @@ PACKET_MULTICAST, as KERNEL-NOTES records), socket filters see the
 packet from the network header (``len`` excludes the 14-byte Ethernet header) while tc
 programs see it from the MAC header. Plain fields (``mark``, ``priority``, ``cb[]``,
 ``tc_index``, ``hash``...) live in the context buffer; ``len`` and the packet pointers are
-computed from the packet.
+computed from the packet. The packet region starts at ``skb->head``: ``data`` is
+``NET_SKB_PAD`` (64) bytes in for tc, 78 for socket filters, whose Ethernet header sits in
+the headroom before it (``eth_type_trans()`` pulled it), as in the kernel.
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ class SkbContext:
             tailroom=SKB_TAILROOM, name="skb data",
         )
         pkt = self.packet
+        if not l2:
+            pkt.buf[pkt.data - ETH_HLEN : pkt.data] = self.mac_header
         self.region = ContextRegion(
             memory,
             CTX_STRUCTS["__sk_buff"],

@@ -8,6 +8,8 @@ which the first 40 (``struct xdp_frame``) are unusable, a 4096-byte frame with 3
 tailroom (``skb_shared_info``), so at most 3520 bytes of linear packet. Longer frames are
 accepted (with or without BPF_F_XDP_HAS_FRAGS): the rest becomes fragments, which programs
 reach only through helpers (``bpf_xdp_load_bytes``...) and which ``data_out`` returns.
+The packet region starts at ``data_hard_start``, so ``data`` is its base plus 256
+(e.g. ``0xffff888900001100``), ``data_meta`` below it.
 
 The packet pointers are also kept in a native structure
 (:class:`~pybpf.native.layout.XdpMdNative`) the context region points at, updated after

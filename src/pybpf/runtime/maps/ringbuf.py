@@ -37,7 +37,7 @@ from pybpf.runtime.maps.flags import (
     RingbufQuery,
 )
 from pybpf.runtime.maps.status import ENOTSUPP, map_error
-from pybpf.runtime.memory import WINDOW_MASK, Memory, RegionKind
+from pybpf.runtime.memory import Memory, RegionKind
 
 __all__ = ["RingBuf"]
 
@@ -103,8 +103,8 @@ class RingBuf(MapBase):
         return self._reserve(size)
 
     def _header_offset(self, addr: int) -> int:
-        off = (addr & WINDOW_MASK) - BPF_RINGBUF_HDR_SZ
-        if (addr - self.region.base) >> 32 or not 0 <= off < self.size:
+        off = (addr & 0xFFFFFFFFFFFFFFFF) - self.region.base - BPF_RINGBUF_HDR_SZ
+        if not 0 <= off < self.size:
             raise map_error(self.name, f"{addr:#x} is not a record of this ring buffer",
                             errno.EINVAL)
         if not self._hdr_len(off) & BPF_RINGBUF_BUSY_BIT:
@@ -137,7 +137,7 @@ class RingBuf(MapBase):
         addr = self._reserve(len(data))
         if not addr:
             return -errno.EAGAIN
-        off = addr & WINDOW_MASK
+        off = addr - self.region.base
         self.data[off : off + len(data)] = data
         self._commit(addr, False)
         return 0

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from pybpf.runtime.memory import WINDOW_BITS, WINDOW_MASK, Memory, Region, RegionKind
+from pybpf.runtime.memory import Memory, Region, RegionKind, split_address
 
 __all__ = ["Slab"]
 
@@ -61,7 +61,7 @@ class Slab:
                                   f"{self._name} values #{len(self._regions)}",
                                   writable=self.writable)
         self._regions.append(region)
-        self._chunks[region.base >> WINDOW_BITS] = buf
+        self._chunks[split_address(region.base)[0]] = buf
         self._free.extend(region.base + i * self.slot_size for i in range(count))
         self._total += count
         return True
@@ -88,7 +88,8 @@ class Slab:
 
     def locate(self, addr: int) -> tuple[bytearray, int]:
         """The backing buffer and offset of slot ``addr``."""
-        return self._chunks[addr >> WINDOW_BITS], addr & WINDOW_MASK
+        rid, off = split_address(addr)
+        return self._chunks[rid], off
 
     def read(self, addr: int, size: int) -> bytes:
         buf, off = self.locate(addr)
