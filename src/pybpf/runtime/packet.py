@@ -9,9 +9,10 @@ movement), ``data_meta`` grows down into the headroom, skb ``data`` follows ``NE
 Their low 32 bits are never zero, as no kernel packet pointer's are (clang tests pointers
 with 32-bit compares). The tailroom is not mapped: an access past ``data_end`` faults.
 The headroom is, as in the kernel, where the verifier alone keeps programs out of it.
-Every change of geometry (``bpf_xdp_adjust_head`` and friends) maps the packet afresh at a
-new address: pointers derived before the change stop working, as the verifier invalidates
-them.
+Every change of geometry (``bpf_xdp_adjust_head`` and friends) maps the packet afresh over
+its new extent, under the same region id (the freed id is the next one taken): as in the
+kernel, where the buffer does not move, an address taken before the change still names the
+same buffer byte if it is still mapped; only the verifier stops programs from using it.
 """
 
 from __future__ import annotations

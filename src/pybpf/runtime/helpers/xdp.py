@@ -17,8 +17,9 @@ buffer offsets are those of the :class:`~pybpf.runtime.packet.PacketBuffer` (off
 * ``bpf_xdp_load_bytes``/``bpf_xdp_store_bytes``(xdp, offset, buf, len): ``-EFAULT`` for an
   offset or length above 0xffff, ``-EINVAL`` past the packet (``bpf_xdp_pointer()``).
 
-Every change of geometry maps the packet afresh (old packet pointers stop working, as the
-verifier invalidates them). Not modelled: multi-buffer (fragmented) frames.
+Every change of geometry maps the packet afresh over its new extent (see
+:mod:`pybpf.runtime.packet`: the buffer does not move, ``data`` stays ``data_hard_start``
+plus its buffer offset). Not modelled: multi-buffer (fragmented) frames.
 """
 
 from __future__ import annotations
