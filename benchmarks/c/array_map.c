@@ -24,7 +24,9 @@ int array_map(struct xdp_md *ctx)
 	__u32 n, rounds, r, i, k;
 	__u64 sum = 0;
 
-	HEADER_OR_RETURN(h, data, data_end, 0);
+	h = header_at(data, data_end);
+	if (!h)
+		return 0;
 	n = h->n;
 	rounds = h->rounds;
 	for (r = bench_zero; r < rounds && can_loop; r++) {

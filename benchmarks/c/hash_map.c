@@ -21,7 +21,9 @@ int hash_map(struct xdp_md *ctx)
 	struct bench_header *h;
 	__u32 n, half, rounds, r, i, acc = 0;
 
-	HEADER_OR_RETURN(h, data, data_end, 0);
+	h = header_at(data, data_end);
+	if (!h)
+		return 0;
 	n = h->n;
 	half = n / 2;
 	rounds = h->rounds;

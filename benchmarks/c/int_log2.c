@@ -25,7 +25,9 @@ int int_log2(struct xdp_md *ctx)
 	struct bench_header *h;
 	__u32 sum = 0, n, rounds, r, i;
 
-	HEADER_OR_RETURN(h, data, data_end, 0);
+	h = header_at(data, data_end);
+	if (!h)
+		return 0;
 	n = h->n;
 	rounds = h->rounds;
 	for (r = bench_zero; r < rounds && can_loop; r++) {

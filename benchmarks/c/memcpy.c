@@ -16,7 +16,9 @@ int bench_memcpy(struct xdp_md *ctx)
 	struct bench_header *h;
 	__u32 n, rounds, r, off, copied = 0;
 
-	HEADER_OR_RETURN(h, data, data_end, 0);
+	h = header_at(data, data_end);
+	if (!h)
+		return 0;
 	n = h->n;
 	rounds = h->rounds;
 	for (r = bench_zero; r < rounds && can_loop; r++) {

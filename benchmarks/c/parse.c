@@ -102,7 +102,9 @@ int parse(struct xdp_md *ctx)
 	struct bench_header *hd;
 	__u32 n, rounds, r, i, off, h = 0x811c9dc5;
 
-	HEADER_OR_RETURN(hd, data, data_end, 0);
+	hd = header_at(data, data_end);
+	if (!hd)
+		return 0;
 	n = hd->n;
 	rounds = hd->rounds;
 	for (r = bench_zero; r < rounds && can_loop; r++) {

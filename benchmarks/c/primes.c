@@ -12,7 +12,9 @@ int primes(struct xdp_md *ctx)
 	struct bench_header *h;
 	__u32 n, rounds, r, x, d, count = 0;
 
-	HEADER_OR_RETURN(h, data, data_end, 0);
+	h = header_at(data, data_end);
+	if (!h)
+		return 0;
 	n = h->n;
 	rounds = h->rounds;
 	for (r = bench_zero; r < rounds && can_loop; r++) {

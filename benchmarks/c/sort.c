@@ -16,7 +16,9 @@ int sort(struct xdp_md *ctx)
 	struct bench_header *h;
 	__u32 n, rounds, r, i, j, out, sum = 0;
 
-	HEADER_OR_RETURN(h, data, data_end, 0);
+	h = header_at(data, data_end);
+	if (!h)
+		return 0;
 	n = h->n;
 	rounds = h->rounds;
 	out = 2 + n;	/* in u32 units: the header is two */

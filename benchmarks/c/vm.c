@@ -29,7 +29,9 @@ int vm(struct xdp_md *ctx)
 	__u32 regs[8] = {};
 	__u32 n, pc = bench_zero;
 
-	HEADER_OR_RETURN(h, data, data_end, 0);
+	h = header_at(data, data_end);
+	if (!h)
+		return 0;
 	n = h->n;
 	regs[1] = h->rounds;
 	while (pc < n && can_loop) {
