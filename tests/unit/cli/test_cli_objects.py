@@ -13,6 +13,7 @@ from scapy.layers.l2 import Ether
 from scapy.utils import wrpcap
 
 from pybpf.cli.main import main
+from pybpf.runtime.memory import REGION_START
 
 ROOT = Path(__file__).resolve().parents[3]
 FIREWALL = ROOT / "examples" / "xdp_firewall" / "xdp_firewall.o"
@@ -107,13 +108,14 @@ def test_malformed_object_is_one_line(capsys: pytest.CaptureFixture[str], tmp_pa
 
 def test_entry_runs_a_text_function_as_mem(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """scale(len) = mix(len) >> 3 with mix(x) = x * 2654435761 + 17 (u32), a .text function.
-    As the raw mem type r1 is the pointer to the bytes, whose low 32 bits are the offset 0."""
+    As the raw mem type r1 is the pointer to the bytes, whose low 32 bits are REGION_START
+    (every region starts that far into its window, as no kernel pointer has zero low bits)."""
     obj = ROOT / "tests" / "data" / "elf" / "tc_subprogs.o"
     mem = tmp_path / "m.bin"
     mem.write_bytes(bytes(16))
     code, out, _ = run(capsys, "run", obj, "--entry", "scale", "--mem", mem, "--json")
     assert code == 0
-    assert json.loads(out)["retval"] == ((0 * 2654435761 + 17) & 0xFFFFFFFF) >> 3
+    assert json.loads(out)["retval"] == ((REGION_START * 2654435761 + 17) & 0xFFFFFFFF) >> 3
     code, _, err = run(capsys, "run", obj, "--entry", "nosuch")
     assert code == 1 and "no function named nosuch" in err
 
