@@ -124,7 +124,8 @@ def main() -> int:
     table = Table(title=title)
     for col in ("program", "insns", "kernel verdict", "kernel processed", "kernel ms",
                 "pybpf verdict", "pybpf processed", "pybpf s", "pybpf insns/s", "vs kernel"):
-        table.add_column(col, justify="left" if col == "program" or "verdict" in col else "right")
+        table.add_column(col, justify="left" if col == "program" or "verdict" in col else "right",
+                         no_wrap=col == "program")
     for r in rows:
         table.add_row(
             r["program"], _fmt(r["insns"]), r.get("kernel_verdict", "-"),
@@ -134,7 +135,7 @@ def main() -> int:
         )
     out = Console()
     if not out.is_terminal:  # piped or captured: keep rows on one line
-        out = Console(width=max(out.width, 160))
+        out = Console(width=max(out.width, 200))
     out.print(table)
     if args.json:
         args.json.write_text(json.dumps({"python": platform.python_version(),
