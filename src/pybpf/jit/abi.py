@@ -19,9 +19,11 @@ A compiled eBPF function has the C type ``u64 F(NativeEnv *env, u64 r1..r5, u64 
 mirroring the interpreter's ``F<pc>(r1, r2, r3, r4, r5, depth)``. The callback has the type
 ``u64 rt(NativeEnv *env, u64 op, u64 pc, u64 depth, u64 a1..a6)``. When a callback raised
 (a fault, :class:`~pybpf.runtime.execstate.ProgramExit`, any helper error) it sets
-``env->status``; native code checks ``status`` after every callback and call, and unwinds
-by returning at once. The Python side then re-raises the stored exception, so faults are the
-interpreter's own exceptions, with the same pc.
+``env->status``; the module's out-of-line stub that called ``rt`` sees it and ``longjmp``s to
+the innermost entry trampoline (``pb_enter`` of :mod:`pybpf.native.batch_ir`, through which
+Python and the native loops call every compiled function), which returns at once: compiled
+code carries no status check at all. The Python side then re-raises the stored exception, so
+faults are the interpreter's own exceptions, with the same pc.
 
 Nothing here depends on a process: code that only uses this ABI can be cached on disk.
 """
@@ -34,7 +36,7 @@ from enum import IntEnum
 from pybpf.runtime.execstate import MAX_CALL_FRAMES
 
 #: Bumped whenever the ABI or the translation changes (part of the compile-cache key).
-ABI_VERSION = 5
+ABI_VERSION = 6
 
 
 class RuntimeOp(IntEnum):
@@ -119,6 +121,10 @@ class NativeEnv(ctypes.Structure):
         # (every op but LOAD), and the number of the run in progress
         ("py_calls", ctypes.c_uint64),
         ("run_seq", ctypes.c_uint64),
+        # unwinding: the jmp_buf of the innermost entry (pybpf.native.batch_ir pb_enter)
+        ("jmp", ctypes.c_uint64),
+        # where a memory access that is not direct harmlessly lands before the slow path
+        ("scratch", ctypes.c_uint64),
     ]
 
 

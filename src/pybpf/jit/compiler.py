@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from dataclasses import dataclass
 
 import llvmlite
 import llvmlite.binding as llvm
@@ -33,8 +34,27 @@ def _host_cpu() -> tuple[str, str]:
     return llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
 
 
-def new_target_machine() -> llvm.TargetMachine:
-    """A host target machine at ``O3`` for this CPU and its features.
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """How hard LLVM works on a module: its IR pipeline (``passes`` by name, or LLVM's own
+    ``O<speed>`` pipeline when None) and the code generator's optimisation level."""
+
+    name: str
+    passes: tuple[str, ...] | None
+    speed: int
+    codegen: int
+
+
+#: LLVM's O3 pipeline and code generator: the fastest code (small and medium programs).
+FULL = Tier("O3", None, 3, 3)
+#: Registers into SSA, one round of folding and CFG clean-up, the fast instruction
+#: selector: a fraction of O3's time for large programs, at some cost in code quality.
+LIGHT = Tier("light", ("sroa", "instruction_combine", "simplify_cfg"), 1, 0)
+
+
+def new_target_machine(codegen: int = 3) -> llvm.TargetMachine:
+    """A host target machine at code generation level ``codegen`` for this CPU and its
+    features.
 
     An MCJIT engine takes ownership of (and frees) the target machine it is created with,
     so every :class:`NativeCode` gets its own.
@@ -44,16 +64,17 @@ def new_target_machine() -> llvm.TargetMachine:
     return target.create_target_machine(
         cpu=cpu,
         features=features,
-        opt=3,
+        opt=codegen,
         reloc="static",
         codemodel="jitdefault",
     )
 
 
 @functools.cache
-def target_machine() -> llvm.TargetMachine:
-    """The target machine used for code generation (created once, never given to an engine)."""
-    return new_target_machine()
+def target_machine(codegen: int = 3) -> llvm.TargetMachine:
+    """The target machine used for code generation at a level (created once, never given
+    to an engine)."""
+    return new_target_machine(codegen)
 
 
 @functools.cache
@@ -71,9 +92,9 @@ def module_text(module: ModuleText) -> str:
     return module.text(tm.triple, str(tm.target_data))
 
 
-def compile_module(module: ModuleText, *, speed_level: int = 3) -> bytes:
+def compile_module(module: ModuleText, *, tier: Tier = FULL) -> bytes:
     """Optimise ``module`` for the host and return the native object file."""
-    tm = target_machine()
+    tm = target_machine(tier.codegen)
     text = module_text(module)
     with _LOCK:
         try:
@@ -81,11 +102,17 @@ def compile_module(module: ModuleText, *, speed_level: int = 3) -> bytes:
             mod.verify()
         except RuntimeError as exc:
             raise JITError(f"LLVM rejected the generated IR: {exc}") from exc
-        pto = llvm.create_pipeline_tuning_options(speed_level=speed_level)
-        pto.loop_vectorization = True
-        pto.slp_vectorization = True
+        pto = llvm.create_pipeline_tuning_options(speed_level=tier.speed)
+        pto.loop_vectorization = tier.speed >= 2
+        pto.slp_vectorization = tier.speed >= 2
         pb = llvm.create_pass_builder(tm, pto)
-        pb.getModulePassManager().run(mod, pb)
+        if tier.passes is None:
+            pb.getModulePassManager().run(mod, pb)
+        else:
+            mpm = llvm.create_new_module_pass_manager()
+            for name in tier.passes:
+                getattr(mpm, f"add_{name}_pass")()
+            mpm.run(mod, pb)
         return bytes(tm.emit_object(mod))
 
 

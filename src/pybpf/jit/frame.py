@@ -4,8 +4,7 @@ A :class:`Frame` owns what every instruction's lowering needs: the function's
 :class:`~pybpf.jit.irtext.FunctionText`, the ``%env``/``%a1..%a5``/``%depth`` parameters
 (:mod:`pybpf.jit.abi`), one ``alloca`` per register (promoted to SSA values by LLVM's
 SROA), the local instruction budget, the host address of this call frame's stack and its
-virtual frame pointer, and the shared *unwind* block that returns at once when a callback
-has set ``env->status``.
+virtual frame pointer, and the shared exit that reports running out of budget.
 
 Mirrors the prologue the interpreter generates for ``F<pc>`` (:mod:`pybpf.interp.codegen`):
 the frame's 512-byte stack is zeroed, r0 and r6..r9 start at 0, r10 is the frame pointer, the
@@ -21,14 +20,17 @@ fault exactly as in the interpreter. (Not modelled: a program that forges a poin
 frame from a constant reaches the execution state's copy, not the private one.)
 
 Calls into Python go through the module's :class:`RuntimeStubs`, cold out-of-line functions,
-so hot code carries only a direct call with the arguments it needs.
+so hot code carries only a direct call with the arguments it needs; a callback that raised
+never returns to it (the stub unwinds with ``longjmp``, see :mod:`pybpf.jit.abi`).
 """
 
 from __future__ import annotations
 
-from pybpf.jit.abi import ENV_OFFSETS, Fault, RuntimeOp
+from pybpf.jit.abi import ENV_OFFSETS, ROW_OFFSETS, ROW_SIZE, Fault, RuntimeOp
 from pybpf.jit.irtext import TBAA_TABLE, UNLIKELY, FunctionText, ModuleText, i64
+from pybpf.native.layout import NativeKind
 from pybpf.runtime.execstate import BPF_MAX_LOOPS, MAX_BPF_STACK
+from pybpf.runtime.memory import FIRST_REGION_ID, REGION_START
 
 #: Parameters of every compiled eBPF function: ``u64 F(env, r1..r5, depth)``.
 PROGRAM_PARAMS = [("ptr", "env"), ("i64", "a1"), ("i64", "a2"), ("i64", "a3"), ("i64", "a4"),
@@ -41,7 +43,8 @@ MEMSET = "declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)"
 class RuntimeStubs:
     """The module's cold, out-of-line calls of ``env->rt``, one per argument count:
     ``bpf_rt<k>(env, depth, op | pc << 8, a1..ak)``. Call sites in hot code pass only the
-    arguments they use, which keeps the generated code (and LLVM's time) small."""
+    arguments they use, which keeps the generated code (and LLVM's time) small. When the
+    callback raised (``env->status`` set) the stub ``longjmp``s to ``env->jmp``."""
 
     def __init__(self, module: ModuleText) -> None:
         self.module = module
@@ -50,6 +53,7 @@ class RuntimeStubs:
     def get(self, arity: int) -> str:
         if arity not in self._stubs:
             self._stubs.add(arity)
+            self.module.declare("longjmp", "declare void @longjmp(ptr, i32) noreturn")
             self.module.add(self._build(arity))
         return f"@bpf_rt{arity}"
 
@@ -67,18 +71,78 @@ class RuntimeStubs:
         args = [("ptr", "%env"), ("i64", op), ("i64", pc), ("i64", "%depth")]
         args += [("i64", f"%x{i}") for i in range(1, arity + 1)]
         args += [("i64", "0")] * (6 - arity)
-        fn.ret(fn.call("i64", target, args))
+        result = fn.call("i64", target, args)
+        status = fn.load("i64", fn.gep("%env", ENV_OFFSETS["status"]), tbaa=TBAA_TABLE)
+        fn.cbr(fn.op(f"icmp ne i64 {status}, 0"), "raised", "done", UNLIKELY)
+        fn.start("raised")
+        jmp = fn.load("ptr", fn.gep("%env", ENV_OFFSETS["jmp"]), tbaa=TBAA_TABLE)
+        fn.emit(f"call void @longjmp(ptr {jmp}, i32 1) noreturn")
+        fn.unreachable()
+        fn.start("done")
+        fn.ret(result)
+        return fn
+
+
+class SlowPaths:
+    """The module's out-of-line slow path of loads, ``bpf_load_slow(env, depth, code, addr,
+    n)``: an XDP context's packet pointers from its native half
+    (:class:`~pybpf.native.layout.XdpMdNative`, 8 bytes per 4-byte field of ``xdp_md``,
+    as the kernel's rewritten loads read ``xdp_buff``), anything else through ``rt(LOAD)``
+    (``Memory.load``: context hooks, faults)."""
+
+    def __init__(self, module: ModuleText, stubs: RuntimeStubs) -> None:
+        self.module = module
+        self.stubs = stubs
+        self._load: str | None = None
+
+    def load(self) -> str:
+        if self._load is None:
+            self._load = "@bpf_load_slow"
+            self.module.add(self._build_load())
+        return self._load
+
+    def _build_load(self) -> FunctionText:
+        fn = FunctionText("bpf_load_slow", "i64", [("ptr", "env"), ("i64", "depth"),
+                                                    ("i64", "code"), ("i64", "addr"),
+                                                    ("i64", "n")],
+                          linkage="internal", attrs="noinline cold")
+        fn.start("entry")
+        w = fn.op(f"sub i64 %addr, {REGION_START}")
+        index = fn.op(f"sub i64 {fn.op(f'lshr i64 {w}, 32')}, {FIRST_REGION_ID}")
+        table = fn.load("ptr", fn.gep("%env", ENV_OFFSETS["regions"]), tbaa=TBAA_TABLE)
+        ntable = fn.load("i64", fn.gep("%env", ENV_OFFSETS["nregions"]), tbaa=TBAA_TABLE)
+        fn.cbr(fn.op(f"icmp ult i64 {index}, {ntable}"), "row", "python")
+        fn.start("row")
+        row = fn.op(f"getelementptr [{ROW_SIZE} x i8], ptr {table}, i64 {index}")
+        kind = fn.load("i32", fn.gep(row, ROW_OFFSETS["kind"]), tbaa=TBAA_TABLE)
+        field = fn.op(f"and i64 {w}, 4294967295")
+        pointer_field = fn.op(f"icmp ule i64 {field}, 8")
+        aligned = fn.op(f"icmp eq i64 {fn.op(f'and i64 {field}, 3')}, 0")
+        is_ctx = fn.op(f"and i1 {fn.op(f'icmp eq i32 {kind}, {int(NativeKind.XDP_MD)}')}, "
+                       f"{fn.op(f'and i1 {pointer_field}, {aligned}')}")
+        fn.cbr(is_ctx, "xdp_md", "python")
+        fn.start("xdp_md")
+        native = fn.load("ptr", fn.gep(row, ROW_OFFSETS["native"]), tbaa=TBAA_TABLE)
+        fn.ret(fn.load("i64", fn.gep(native, fn.op(f"shl i64 {field}, 1")), tbaa=TBAA_TABLE))
+        fn.start("python")
+        stub = self.stubs.get(2)
+        fn.ret(fn.call("i64", stub, [("ptr", "%env"), ("i64", "%depth"), ("i64", "%code"),
+                                     ("i64", "%addr"), ("i64", "%n")]))
         return fn
 
 
 class Frame:
     """Builder state of one function; see the module docstring."""
 
-    def __init__(self, fn: FunctionText, module: ModuleText, stubs: RuntimeStubs, *,
-                 count_budget: bool, uses_may_goto: bool, private_stack: bool = False) -> None:
+    def __init__(self, fn: FunctionText, module: ModuleText, stubs: RuntimeStubs,
+                 slow: SlowPaths, *, count_budget: bool, uses_may_goto: bool,
+                 private_stack: bool = False, compact: bool = False) -> None:
         self.fn = fn
+        #: Fewer blocks rather than the best code (see :mod:`pybpf.jit.lower_mem`).
+        self.compact = compact
         self.module = module
         self.stubs = stubs
+        self.slow = slow
         self.env = "%env"
         self.depth = "%depth"
         fn.start("entry")
@@ -108,14 +172,13 @@ class Frame:
         module.declare("llvm.memset.p0.i64", MEMSET)
         fn.emit(f"call void @llvm.memset.p0.i64(ptr {self.stack}, i8 0, i64 {MAX_BPF_STACK}, "
                 "i1 false)")
+        self.scratch = fn.gep(self.env, ENV_OFFSETS["scratch"])
         self._exhausted: list[tuple[str, str]] = []
+        self.begin_block()
 
     def finish_entry(self, first: str) -> None:
-        """End the prologue with a jump to the first block; add the shared exits."""
-        fn = self.fn
-        fn.br(first)
-        fn.start("unwind")
-        fn.ret("0")
+        """End the prologue with a jump to the first block."""
+        self.fn.br(first)
 
     def finish(self) -> None:
         """Emit the out-of-budget exit (if any block can run out)."""
@@ -123,8 +186,8 @@ class Frame:
             fn = self.fn
             fn.start("out_of_budget")
             pc = fn.phi("i64", self._exhausted)
-            self.runtime(RuntimeOp.FAULT, pc, Fault.OUT_OF_BUDGET, check=False)
-            fn.br("unwind")
+            self.runtime(RuntimeOp.FAULT, pc, Fault.OUT_OF_BUDGET)
+            fn.unreachable()
 
     # -- env access ------------------------------------------------------------------------
     def env_ptr(self, field: str, index: str | None = None) -> str:
@@ -137,13 +200,32 @@ class Frame:
         return self.fn.load("i64", self.env_ptr(field, index), tbaa=TBAA_TABLE)
 
     # -- registers -------------------------------------------------------------------------
+    # Within one eBPF basic block registers are SSA values (every LLVM block the lowering
+    # adds inside it is dominated by the values defined before); they go to their
+    # ``alloca`` only when control leaves the block (:meth:`flush`), which keeps the IR
+    # (and LLVM's work) small.
+    def begin_block(self) -> None:
+        """A new eBPF basic block: registers come from their allocas again."""
+        self._cache: dict[int, str] = {}
+        self._dirty: set[int] = set()
+
     def get(self, reg: int) -> str:
         if reg == 10:
             return self.fp
-        return self.fn.load("i64", f"%r{reg}")
+        value = self._cache.get(reg)
+        if value is None:
+            value = self._cache[reg] = self.fn.load("i64", f"%r{reg}")
+        return value
 
     def set(self, reg: int, value: str) -> None:
-        self.fn.store("i64", value, f"%r{reg}")
+        self._cache[reg] = value
+        self._dirty.add(reg)
+
+    def flush(self) -> None:
+        """Store the registers this block changed (before control leaves it)."""
+        for reg in sorted(self._dirty):
+            self.fn.store("i64", self._cache[reg], f"%r{reg}")
+        self._dirty.clear()
 
     # -- budget ----------------------------------------------------------------------------
     def sync_budget(self) -> None:
@@ -158,18 +240,9 @@ class Frame:
             self.fn.store("i64", self.load_env("budget"), self.budget)
 
     # -- calls into Python -------------------------------------------------------------------
-    def check_status(self) -> None:
-        """Unwind when the callee set ``env->status``; continue in a new block otherwise."""
-        fn = self.fn
-        status = self.load_env("status")
-        failed = fn.op(f"icmp ne i64 {status}, 0")
-        cont = fn.new_block("ok")
-        fn.cbr(failed, "unwind", cont, UNLIKELY)
-        fn.start(cont)
-
-    def runtime(self, op: RuntimeOp, pc: int | str, *args: str | int, check: bool = True) -> str:
-        """Call ``rt(env, op, pc, depth, args...)`` (through the module's cold stub); unwind
-        if it raised."""
+    def runtime(self, op: RuntimeOp, pc: int | str, *args: str | int) -> str:
+        """Call ``rt(env, op, pc, depth, args...)`` through the module's cold stub (which
+        does not return if the callback raised)."""
         fn = self.fn
         values = [a if isinstance(a, str) else i64(a) for a in args]
         if isinstance(pc, str):
@@ -179,10 +252,7 @@ class Frame:
         stub = self.stubs.get(len(values))
         call_args = [("ptr", self.env), ("i64", self.depth), ("i64", code)]
         call_args += [("i64", v) for v in values]
-        result = fn.call("i64", stub, call_args)
-        if check:
-            self.check_status()
-        return result
+        return fn.call("i64", stub, call_args)
 
     def charge(self, count: int, pc: int) -> None:
         """Take ``count`` instructions from the budget; leave through the function's one
@@ -198,8 +268,8 @@ class Frame:
         fn.start(body)
 
     def fault(self, pc: int, *args: str | int) -> None:
-        """Report a fault (``rt`` stores it and sets the status) and unwind."""
-        self.runtime(RuntimeOp.FAULT, pc, *args, check=False)
-        self.fn.br("unwind")
+        """Report a fault (``rt`` raises it; the stub unwinds)."""
+        self.runtime(RuntimeOp.FAULT, pc, *args)
+        self.fn.unreachable()
 
 

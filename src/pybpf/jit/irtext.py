@@ -11,7 +11,7 @@ Not modelled: anything the JIT does not emit (vectors, floating point, exception
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 #: Branch weights "the first successor is taken" / "is not taken" (``!prof`` metadata).
 LIKELY = "!1"
@@ -157,10 +157,18 @@ class ModuleText:
         self.functions: list[FunctionText] = []
         self.declarations: dict[str, str] = {}
         self.globals: list[str] = []
+        self._once: set[str] = set()
 
     def add(self, fn: FunctionText) -> FunctionText:
         self.functions.append(fn)
         return fn
+
+    def once(self, name: str, build: Callable[[], FunctionText]) -> str:
+        """``@name``, built by ``build()`` and added the first time it is asked for."""
+        if name not in self._once:
+            self._once.add(name)
+            self.add(build())
+        return f"@{name}"
 
     def declare(self, name: str, signature: str) -> str:
         """Declare ``@name`` once (``signature`` is the whole ``declare`` line)."""

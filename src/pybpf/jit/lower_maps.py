@@ -23,17 +23,16 @@ stack key is addressed without a table lookup.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pybpf.jit.abi import ROW_OFFSETS, RuntimeOp
-from pybpf.jit.frame import Frame
-from pybpf.jit.irtext import LIKELY, TBAA_TABLE, UNLIKELY, i64
-from pybpf.jit.lower_mem import row_of, window
+from pybpf.jit.abi import ENV_OFFSETS, ROW_OFFSETS, RuntimeOp
+from pybpf.jit.frame import Frame, RuntimeStubs
+from pybpf.jit.irtext import LIKELY, TBAA_TABLE, UNLIKELY, FunctionText, i64
+from pybpf.jit.lower_mem import row_in, row_index, translate, translate_in
 from pybpf.native.layout import NOT_NATIVE, MapKind, NativeKind, NativeMap, field_offsets
 from pybpf.runtime.execstate import MAX_BPF_STACK
-from pybpf.runtime.memory import split_address
+from pybpf.runtime.memory import REGION_START
 
 __all__ = ["DELETE", "LOOKUP", "MAP_HELPERS", "UPDATE", "Known", "MapInfo", "lower_map_call",
            "map_info"]
@@ -72,43 +71,14 @@ def map_info(m: Any) -> MapInfo | None:
                    int(desc.elem_size))
 
 
-def _host_ptr(f: Frame, reg: int, size: int | str, known: dict[int, Known], slow: str) -> str:
-    """Host address of the ``size`` bytes register ``reg`` points at; control goes to
-    ``slow`` when they are not directly readable."""
-    fn = f.fn
-    k = known.get(reg)
-    if (k is not None and k[0] == "fp" and isinstance(size, int)
+def _key_hint(f: Frame, known: dict[int, Known], size: int | None) -> str:
+    """Host address of the key when r2 is known to be ``r10 + k`` with the key inside the
+    frame (no table lookup needed), else ``null``."""
+    k = known.get(2)
+    if (k is not None and k[0] == "fp" and size is not None
             and -MAX_BPF_STACK <= k[1] and k[1] + size <= 0):
-        return fn.gep(f.stack, MAX_BPF_STACK + k[1])
-    addr = f.get(reg)
-    row = row_of(f, addr, slow)
-    size_ptr = fn.gep(row, ROW_OFFSETS["load_size"])
-    limit = fn.op(f"zext i32 {fn.load('i32', size_ptr, tbaa=TBAA_TABLE)} to i64")
-    offset = fn.op(f"and i64 {window(f, addr)}, 4294967295")
-    end = fn.op(f"add i64 {offset}, {size}")
-    ok = fn.new_block("arg_ok")
-    fn.cbr(fn.op(f"icmp ule i64 {end}, {limit}"), ok, slow, LIKELY)
-    fn.start(ok)
-    host = fn.load("ptr", fn.gep(row, ROW_OFFSETS["host"]), tbaa=TBAA_TABLE)
-    return fn.gep(host, offset)
-
-
-def _descriptor(f: Frame, r1: str, constant: int | None, slow: str) -> str:
-    """The NativeMap behind map pointer ``r1``, or control goes to ``slow``."""
-    fn = f.fn
-    if constant is not None and split_address(constant)[1]:
-        fn.br(slow)
-        fn.start(fn.new_block("dead"))
-    row = row_of(f, r1, slow)
-    kind = fn.load("i32", fn.gep(row, ROW_OFFSETS["kind"]), tbaa=TBAA_TABLE)
-    ok = fn.op(f"icmp eq i32 {kind}, {int(NativeKind.MAP)}")
-    if constant is None:
-        base = fn.op(f"icmp eq i64 {fn.op(f'and i64 {window(f, r1)}, 4294967295')}, 0")
-        ok = fn.op(f"and i1 {ok}, {base}")
-    cont = fn.new_block("is_map")
-    fn.cbr(ok, cont, slow, LIKELY)
-    fn.start(cont)
-    return fn.load("ptr", fn.gep(row, ROW_OFFSETS["native"]), tbaa=TBAA_TABLE)
+        return f.fn.gep(f.stack, MAX_BPF_STACK + k[1])
+    return "null"
 
 
 def _array_lookup(f: Frame, info: MapInfo, key: str) -> str:
@@ -124,57 +94,106 @@ def _array_lookup(f: Frame, info: MapInfo, key: str) -> str:
 
 
 def lower_map_call(f: Frame, pc: int, helper: int, known: dict[int, Known],
-                   maps: dict[int, MapInfo], python: Callable[[], str]) -> str:
-    """r0 of map helper ``helper`` at ``pc`` (see the module docstring); ``python`` emits
-    the call of the Python helper and returns its r0."""
+                   maps: dict[int, MapInfo]) -> str:
+    """r0 of map helper ``helper`` at ``pc`` (see the module docstring)."""
     fn = f.fn
-    slow = fn.new_block("map_py")
-    done = fn.new_block("map_done")
-    results: list[tuple[str, str]] = []
-    r1 = f.get(1)
     k1 = known.get(1)
     constant = k1[1] & 0xFFFFFFFFFFFFFFFF if k1 is not None and k1[0] == "const" else None
     info = maps.get(constant) if constant is not None else None
-    desc = _descriptor(f, r1, constant, slow)
-    key_size: int | str = info.key_size if info is not None else fn.op(
-        f"zext i32 {fn.load('i32', fn.gep(desc, _M['key_size']))} to i64")
-    key = _host_ptr(f, 2, key_size, known, slow)
-    if helper == LOOKUP and info is not None and info.kind in (MapKind.ARRAY,
-                                                                MapKind.PERCPU_ARRAY):
-        results.append((_array_lookup(f, info, key), fn.block))
-        fn.br(done)
+    hint = _key_hint(f, known, info.key_size if info is not None else None)
+    regs = [f.get(r) for r in range(1, 6)]  # before any branch
+    if helper != LOOKUP or info is None or info.kind not in (MapKind.ARRAY,
+                                                              MapKind.PERCPU_ARRAY):
+        return _call_op(f, pc, helper, hint, regs)
+    # the inline array lookup: the map must still be a map, the key directly readable
+    inside, row = row_index(f, regs[0])
+    kind = fn.load("i32", fn.gep(row, ROW_OFFSETS["kind"]), tbaa=TBAA_TABLE)
+    alive = fn.op(f"and i1 {inside}, {fn.op(f'icmp eq i32 {kind}, {int(NativeKind.MAP)}')}")
+    if hint != "null":
+        key_ok, key = "true", hint
     else:
-        args = [("ptr", desc), ("ptr", key)]
-        if helper == UPDATE:
-            value_size: int | str = info.value_size if info is not None else fn.op(
-                f"zext i32 {fn.load('i32', fn.gep(desc, _M['value_size']))} to i64")
-            args += [("ptr", _host_ptr(f, 3, value_size, known, slow)), ("i64", f.get(4))]
-        if helper != DELETE:
-            args.append(("i64", f.load_env("cpu")))
-        target = fn.load("ptr", f.env_ptr(_FN[helper]), tbaa=TBAA_TABLE)
-        result = fn.call("i64", target, args)
-        native = fn.new_block("map_native")
-        fn.cbr(fn.op(f"icmp eq i64 {result}, {NOT_NATIVE}"), slow, native, UNLIKELY)
-        fn.start(native)
-        if helper != LOOKUP:
-            _register_rcu(f, pc, desc, r1)
-        results.append((result, fn.block))
-        fn.br(done)
+        key_ok, key = translate(f, regs[1], info.key_size, "load_size", checked=True)
+    value = _array_lookup(f, info, key)
+    start = fn.block
+    slow, done = fn.new_block("map_slow"), fn.new_block("map_done")
+    ok = alive if key_ok == "true" else fn.op(f"and i1 {alive}, {key_ok}")
+    fn.cbr(ok, done, slow, LIKELY)
     fn.start(slow)
-    results.append((python(), fn.block))
+    other = _call_op(f, pc, helper, hint, regs)
+    slow_end = fn.block
     fn.br(done)
     fn.start(done)
-    return fn.phi("i64", results)
+    return fn.phi("i64", [(value, start), (other, slow_end)])
 
 
-def _register_rcu(f: Frame, pc: int, desc: str, r1: str) -> None:
-    """Register the map for the end-of-run grace period, once per execution state."""
+def _call_op(f: Frame, pc: int, helper: int, hint: str, regs: list[str]) -> str:
+    """A call of the module's out-of-line operation with ``regs`` (r1..r5); the budget is
+    synced around it: it may fall back to the Python helper."""
     fn = f.fn
-    owner = fn.load("i64", fn.gep(desc, _M["rcu_owner"]))
-    register = fn.new_block("rcu_register")
-    cont = fn.new_block("rcu_done")
-    fn.cbr(fn.op(f"icmp ne i64 {owner}, {f.load_env('rcu_token')}"), register, cont, UNLIKELY)
-    fn.start(register)
-    f.runtime(RuntimeOp.RCU_MAP, pc, r1)
-    fn.br(cont)
-    fn.start(cont)
+    op = f.module.once(f"bpf_map_op{helper}", lambda: _build_op(f.stubs, helper))
+    f.sync_budget()
+    code = i64(int(RuntimeOp.HELPER) | pc << 8)
+    r0 = fn.call("i64", op, [("ptr", f.env), ("i64", f.depth), ("i64", code),
+                             *[("i64", r) for r in regs], ("ptr", hint)])
+    f.reload_budget()
+    return r0
+
+
+def _build_op(stubs: RuntimeStubs, helper: int) -> FunctionText:
+    """``bpf_map_op<helper>(env, depth, code, r1..r5, key_hint)``: the native map operation
+    on the descriptor behind r1, or the Python helper (see the module docstring)."""
+    fn = FunctionText(f"bpf_map_op{helper}", "i64",
+                      [("ptr", "env"), ("i64", "depth"), ("i64", "code"), ("i64", "r1"),
+                       ("i64", "r2"), ("i64", "r3"), ("i64", "r4"), ("i64", "r5"),
+                       ("ptr", "hint")], linkage="internal")
+    fn.start("entry")
+    table = fn.load("ptr", fn.gep("%env", ENV_OFFSETS["regions"]), tbaa=TBAA_TABLE)
+    ntable = fn.load("i64", fn.gep("%env", ENV_OFFSETS["nregions"]), tbaa=TBAA_TABLE)
+    scratch = fn.gep("%env", ENV_OFFSETS["scratch"])
+    inside, row = row_in(fn, table, ntable, "%r1")
+    kind = fn.load("i32", fn.gep(row, ROW_OFFSETS["kind"]), tbaa=TBAA_TABLE)
+    window = fn.op(f"sub i64 %r1, {REGION_START}")
+    base = fn.op(f"icmp eq i64 {fn.op(f'and i64 {window}, 4294967295')}, 0")
+    ok = fn.op(f"and i1 {fn.op(f'and i1 {inside}, {base}')}, "
+               f"{fn.op(f'icmp eq i32 {kind}, {int(NativeKind.MAP)}')}")
+    fn.cbr(ok, "map", "python", LIKELY)
+    fn.start("map")
+    desc = fn.load("ptr", fn.gep(row, ROW_OFFSETS["native"]), tbaa=TBAA_TABLE)
+    key_size = fn.op(f"zext i32 {fn.load('i32', fn.gep(desc, _M['key_size']))} to i64")
+    key_ok, key = translate_in(fn, table, ntable, scratch, "%r2", key_size, "load_size",
+                               checked=True)
+    hinted = fn.op("icmp ne ptr %hint, null")
+    key = fn.op(f"select i1 {hinted}, ptr %hint, ptr {key}")
+    all_ok = fn.op(f"or i1 {hinted}, {key_ok}")
+    args = [("ptr", desc), ("ptr", key)]
+    if helper == UPDATE:
+        value_size = fn.op(f"zext i32 {fn.load('i32', fn.gep(desc, _M['value_size']))} to i64")
+        value_ok, value = translate_in(fn, table, ntable, scratch, "%r3", value_size,
+                                       "load_size", checked=True)
+        all_ok = fn.op(f"and i1 {all_ok}, {value_ok}")
+        args += [("ptr", value), ("i64", "%r4")]
+    if helper != DELETE:
+        cpu = fn.load("i64", fn.gep("%env", ENV_OFFSETS["cpu"]), tbaa=TBAA_TABLE)
+        args.append(("i64", cpu))
+    fn.cbr(all_ok, "call", "python", LIKELY)
+    fn.start("call")
+    target = fn.load("ptr", fn.gep("%env", ENV_OFFSETS[_FN[helper]]), tbaa=TBAA_TABLE)
+    result = fn.call("i64", target, args)
+    fn.cbr(fn.op(f"icmp eq i64 {result}, {NOT_NATIVE}"), "python", "native", UNLIKELY)
+    fn.start("native")
+    if helper != LOOKUP:  # register the map for the end-of-run grace period, once per state
+        owner = fn.load("i64", fn.gep(desc, _M["rcu_owner"]))
+        token = fn.load("i64", fn.gep("%env", ENV_OFFSETS["rcu_token"]), tbaa=TBAA_TABLE)
+        fn.cbr(fn.op(f"icmp ne i64 {owner}, {token}"), "rcu", "done", UNLIKELY)
+        fn.start("rcu")
+        code = fn.op(f"or i64 {fn.op('and i64 %code, -256')}, {int(RuntimeOp.RCU_MAP)}")
+        fn.call("i64", stubs.get(1), [("ptr", "%env"), ("i64", "%depth"), ("i64", code),
+                                      ("i64", "%r1")])
+        fn.br("done")
+        fn.start("done")
+    fn.ret(result)
+    fn.start("python")
+    fn.ret(fn.call("i64", stubs.get(6), [("ptr", "%env"), ("i64", "%depth"), ("i64", "%code"),
+                                         ("i64", str(helper)), ("i64", "%r1"), ("i64", "%r2"),
+                                         ("i64", "%r3"), ("i64", "%r4"), ("i64", "%r5")]))
+    return fn

@@ -12,7 +12,15 @@ Mirrors ``FunctionTranslator.load()/store()/atomic()`` of :mod:`pybpf.interp.cod
   required, for programs a verifier has already accepted), native code touches the bytes in
   place; otherwise it calls ``rt(LOAD/STORE/ATOMIC)``, i.e. ``Memory.load``/``store`` and the
   atomic helpers of :class:`~pybpf.runtime.memory.Memory`, which run context hooks and raise
-  the same :class:`~pybpf.errors.ExecutionFault` (with pc and address) as the interpreter.
+  the same :class:`~pybpf.errors.ExecutionFault` (with pc and address) as the interpreter
+  (loads through the module's out-of-line ``bpf_load_slow``, which first answers the
+  packet pointers of an XDP context natively).
+
+The translation is branch-free (:func:`translate`): the row index is clamped. In *compact*
+code (large programs, :mod:`pybpf.jit.compiler` tiers) an access that is not direct is made
+to ``env->scratch`` and followed by one conditional branch to its cold slow path, which keeps
+both the code and LLVM's compile time small; otherwise the direct access sits in its own
+block behind the branch, which LLVM optimises better.
 
 Atomics take the direct path only for naturally aligned addresses (x86 would split a
 misaligned locked operation); misaligned ones are done by Python, as in the interpreter.
@@ -25,8 +33,7 @@ from pybpf.errors import JITError
 from pybpf.isa import AtomicOp, Instruction
 from pybpf.jit.abi import ROW_OFFSETS, ROW_SIZE, RuntimeOp
 from pybpf.jit.frame import Frame
-from pybpf.jit.irtext import LIKELY, TBAA_PROGRAM, TBAA_TABLE, i64
-from pybpf.native.layout import NativeKind
+from pybpf.jit.irtext import LIKELY, TBAA_PROGRAM, TBAA_TABLE, FunctionText, i64
 from pybpf.runtime.execstate import MAX_BPF_STACK
 from pybpf.runtime.memory import FIRST_REGION_ID, REGION_START
 
@@ -52,39 +59,63 @@ def window(f: Frame, addr: str) -> str:
     return f.fn.op(f"sub i64 {addr}, {REGION_START}")
 
 
-def row_of(f: Frame, addr: str, slow: str) -> str:
-    """The region-table row of ``addr`` (a ``ptr``), valid in the current block; jumps to
-    ``slow`` when the region id is outside the table."""
-    fn = f.fn
-    index = fn.op(f"sub i64 {fn.op(f'lshr i64 {window(f, addr)}, 32')}, {FIRST_REGION_ID}")
-    inside = fn.new_block("row")
-    fn.cbr(fn.op(f"icmp ult i64 {index}, {f.ntable}"), inside, slow, LIKELY)
-    fn.start(inside)
-    return fn.op(f"getelementptr [{ROW_SIZE} x i8], ptr {f.table}, i64 {index}")
+def row_index(f: Frame, addr: str) -> tuple[str, str]:
+    """``(inside, row)``: whether the region id of ``addr`` has a row in the table, and the
+    row's pointer (row 0 when it has none, so the pointer is always safe to read)."""
+    return row_in(f.fn, f.table, f.ntable, addr)
 
 
-def direct(f: Frame, addr: str, n: int, size_field: str, slow: str, *, checked: bool,
-           aligned: bool = False, miss: str | None = None) -> tuple[str, str]:
-    """Emit the table lookup; return the host pointer (valid in the current block, the fast
-    path) and the row; control goes to ``slow`` when the access is not direct (to ``miss``,
-    if given, when the region has a row but the access does not fit it)."""
-    fn = f.fn
-    row = row_of(f, addr, slow)
+def row_in(fn: FunctionText, table: str, ntable: str, addr: str) -> tuple[str, str]:
+    """:func:`row_index` with the table and its size given."""
+    w = fn.op(f"sub i64 {addr}, {REGION_START}")
+    index = fn.op(f"sub i64 {fn.op(f'lshr i64 {w}, 32')}, {FIRST_REGION_ID}")
+    inside = fn.op(f"icmp ult i64 {index}, {ntable}")
+    safe = fn.op(f"select i1 {inside}, i64 {index}, i64 0")
+    return inside, fn.op(f"getelementptr [{ROW_SIZE} x i8], ptr {table}, i64 {safe}")
+
+
+def translate(f: Frame, addr: str, n: int | str, size_field: str, *, checked: bool,
+              aligned: bool = False, slow: str | None = None) -> tuple[str, str]:
+    """``(ok, ptr)``: whether ``n`` bytes at ``addr`` are directly accessible (``size_field``
+    of the row), and the host pointer to use — ``env->scratch`` when they are not, so the
+    access itself is always harmless and the slow path only has to be taken on ``!ok``.
+
+    With ``slow`` (non-compact code) a region id outside the table branches there first and
+    the pointer is only valid when ``ok``: one more branch, a shorter dependency chain."""
+    return translate_in(f.fn, f.table, f.ntable, f.scratch, addr, n, size_field,
+                        checked=checked, aligned=aligned, slow=slow)
+
+
+def translate_in(fn: FunctionText, table: str, ntable: str, scratch: str, addr: str,
+                 n: int | str, size_field: str, *, checked: bool,
+                 aligned: bool = False, slow: str | None = None) -> tuple[str, str]:
+    """:func:`translate` with the table, its size and the scratch slot given."""
+    if slow is None:
+        inside, row = row_in(fn, table, ntable, addr)
+    else:
+        w = fn.op(f"sub i64 {addr}, {REGION_START}")
+        index = fn.op(f"sub i64 {fn.op(f'lshr i64 {w}, 32')}, {FIRST_REGION_ID}")
+        cont = fn.new_block("row")
+        fn.cbr(fn.op(f"icmp ult i64 {index}, {ntable}"), cont, slow, LIKELY)
+        fn.start(cont)
+        inside = "true"
+        row = fn.op(f"getelementptr [{ROW_SIZE} x i8], ptr {table}, i64 {index}")
     size_ptr = fn.gep(row, ROW_OFFSETS[size_field])
     size = fn.op(f"zext i32 {fn.load('i32', size_ptr, tbaa=TBAA_TABLE)} to i64")
-    offset = fn.op(f"and i64 {window(f, addr)}, 4294967295")
+    offset = fn.op(f"and i64 {fn.op(f'sub i64 {addr}, {REGION_START}')}, 4294967295")
     if checked:
-        ok = fn.op(f"icmp ule i64 {fn.op(f'add i64 {offset}, {n}')}, {size}")
+        fits = fn.op(f"icmp ule i64 {fn.op(f'add i64 {offset}, {n}')}, {size}")
     else:
-        ok = fn.op(f"icmp ne i64 {size}, 0")
-    if aligned and n > 1:
+        fits = fn.op(f"icmp ne i64 {size}, 0")
+    ok = fits if inside == "true" else fn.op(f"and i1 {inside}, {fits}")
+    if aligned and isinstance(n, int) and n > 1:
         low = fn.op(f"and i64 {offset}, {n - 1}")
         ok = fn.op(f"and i1 {ok}, {fn.op(f'icmp eq i64 {low}, 0')}")
-    fast = fn.new_block("direct")
-    fn.cbr(ok, fast, miss or slow, LIKELY)
-    fn.start(fast)
     host = fn.load("ptr", fn.gep(row, ROW_OFFSETS["host"]), tbaa=TBAA_TABLE)
-    return fn.gep(host, offset), row
+    ptr = fn.gep(host, offset)
+    if slow is None:
+        ptr = fn.op(f"select i1 {ok}, ptr {ptr}, ptr {scratch}")
+    return ok, ptr
 
 
 def _extend(f: Frame, raw: str, n: int, signed: bool) -> str:
@@ -92,6 +123,10 @@ def _extend(f: Frame, raw: str, n: int, signed: bool) -> str:
     if n == 8:
         return raw
     return f.fn.op(f"{'sext' if signed else 'zext'} i{8 * n} {raw} to i64")
+
+
+def _code(op: RuntimeOp, pc: int) -> str:
+    return i64(int(op) | pc << 8)
 
 
 def load(f: Frame, base: int, off: int, n: int, signed: bool, pc: int, *, checked: bool) -> str:
@@ -103,45 +138,32 @@ def load(f: Frame, base: int, off: int, n: int, signed: bool, pc: int, *, checke
         raw = fn.load(ty, fn.gep(f.stack, slot), align=1, tbaa=TBAA_PROGRAM)
         return _extend(f, raw, n, signed)
     addr = address(f, base, off)
-    slow = fn.new_block("slow")
-    miss = fn.new_block("miss")
-    ptr, row = direct(f, addr, n, "load_size", slow, checked=checked, miss=miss)
+    slow, join = fn.new_block("slow"), fn.new_block("loaded")
+    ok, ptr = translate(f, addr, n, "load_size", checked=checked,
+                        slow=None if f.compact else slow)
+    if not f.compact:
+        fast = fn.new_block("direct")
+        fn.cbr(ok, fast, slow, LIKELY)
+        fn.start(fast)
     fast_value = _extend(f, fn.load(ty, ptr, align=1, tbaa=TBAA_PROGRAM), n, signed)
     fast_end = fn.block
-    join = fn.new_block("loaded")
-    fn.br(join)
-    # A region without direct loads may be an XDP context: its packet pointers come from
-    # the native xdp_md (pybpf.native.layout.XdpMdNative), 8 bytes per 4-byte field.
-    fn.start(miss)
-    kind = fn.load("i32", fn.gep(row, ROW_OFFSETS["kind"]), tbaa=TBAA_TABLE)
-    field = fn.op(f"and i64 {window(f, addr)}, 4294967295")
-    pointer_field = fn.op(f"icmp ule i64 {field}, 8")
-    aligned = fn.op(f"icmp eq i64 {fn.op(f'and i64 {field}, 3')}, 0")
-    is_ctx = fn.op(f"and i1 {fn.op(f'icmp eq i32 {kind}, {int(NativeKind.XDP_MD)}')}, "
-                   f"{fn.op(f'and i1 {pointer_field}, {aligned}')}")
-    ctx_load = fn.new_block("xdp_md")
-    fn.cbr(is_ctx, ctx_load, slow, LIKELY)
-    fn.start(ctx_load)
-    native = fn.load("ptr", fn.gep(row, ROW_OFFSETS["native"]), tbaa=TBAA_TABLE)
-    ctx_value = fn.load("i64", fn.gep(native, fn.op(f"shl i64 {field}, 1")), tbaa=TBAA_TABLE)
-    adjust = fn.new_block("adjust")
-    fn.br(adjust)
+    if f.compact:
+        fn.cbr(ok, join, slow, LIKELY)
+    else:
+        fn.br(join)
     fn.start(slow)
     # The slow path's value is used as Memory.load returns it, exactly as the interpreter
     # does: a context hook may answer a narrow load with a wider value (``data`` of xdp_md
     # is a u32 field the kernel rewrites into a pointer load).
-    py_value = f.runtime(RuntimeOp.LOAD, pc, addr, n)
-    py_end = fn.block
-    fn.br(adjust)
-    fn.start(adjust)
-    slow_value = fn.phi("i64", [(ctx_value, ctx_load), (py_value, py_end)])
+    slow_value = fn.call("i64", f.slow.load(), [("ptr", f.env), ("i64", f.depth),
+                                                ("i64", _code(RuntimeOp.LOAD, pc)),
+                                                ("i64", addr), ("i64", str(n))])
     if signed and n < 8:
         sign = i64(1 << (8 * n - 1))
         slow_value = fn.op(f"sub i64 {fn.op(f'xor i64 {slow_value}, {sign}')}, {sign}")
-    slow_end = fn.block
     fn.br(join)
     fn.start(join)
-    return fn.phi("i64", [(fast_value, fast_end), (slow_value, slow_end)])
+    return fn.phi("i64", [(fast_value, fast_end), (slow_value, slow)])
 
 
 def store(f: Frame, base: int, off: int, n: int, value: str, pc: int, *, checked: bool) -> None:
@@ -154,11 +176,18 @@ def store(f: Frame, base: int, off: int, n: int, value: str, pc: int, *, checked
         fn.store(ty, narrow, fn.gep(f.stack, slot), align=1, tbaa=TBAA_PROGRAM)
         return
     addr = address(f, base, off)
-    slow = fn.new_block("slow")
-    ptr, _ = direct(f, addr, n, "store_size", slow, checked=checked)
+    slow, join = fn.new_block("slow"), fn.new_block("stored")
+    ok, ptr = translate(f, addr, n, "store_size", checked=checked,
+                        slow=None if f.compact else slow)
+    if not f.compact:
+        fast = fn.new_block("direct")
+        fn.cbr(ok, fast, slow, LIKELY)
+        fn.start(fast)
     fn.store(ty, narrow, ptr, align=1, tbaa=TBAA_PROGRAM)
-    join = fn.new_block("stored")
-    fn.br(join)
+    if f.compact:
+        fn.cbr(ok, join, slow, LIKELY)
+    else:
+        fn.br(join)
     fn.start(slow)
     f.runtime(RuntimeOp.STORE, pc, addr, n, value)
     fn.br(join)
@@ -183,8 +212,13 @@ def atomic(f: Frame, insn: Instruction, n: int, pc: int, *, checked: bool) -> No
     addr = address(f, d, insn.off)
     src = f.get(s)
     r0 = f.get(0)
-    slow = fn.new_block("slow")
-    ptr, _ = direct(f, addr, n, "store_size", slow, checked=checked, aligned=True)
+    slow, join = fn.new_block("slow"), fn.new_block("atomic_done")
+    ok, ptr = translate(f, addr, n, "store_size", checked=checked, aligned=True,
+                        slow=None if f.compact else slow)
+    if not f.compact:
+        fast = fn.new_block("direct")
+        fn.cbr(ok, fast, slow, LIKELY)
+        fn.start(fast)
     src_n = src if n == 8 else fn.op(f"trunc i64 {src} to {ty}")
     if imm == AtomicOp.CMPXCHG:
         expected = r0 if n == 8 else fn.op(f"trunc i64 {r0} to {ty}")
@@ -196,14 +230,15 @@ def atomic(f: Frame, insn: Instruction, n: int, pc: int, *, checked: bool) -> No
         old = fn.op(f"atomicrmw {_RMW[AtomicOp(op)]} ptr {ptr}, {ty} {src_n} seq_cst")
     fast_old = old if n == 8 else fn.op(f"zext {ty} {old} to i64")
     fast_end = fn.block
-    join = fn.new_block("atomic_done")
-    fn.br(join)
+    if f.compact:
+        fn.cbr(ok, join, slow, LIKELY)
+    else:
+        fn.br(join)
     fn.start(slow)
     slow_old = f.runtime(RuntimeOp.ATOMIC, pc, addr, n, imm, src, r0)
-    slow_end = fn.block
     fn.br(join)
     fn.start(join)
-    result = fn.phi("i64", [(fast_old, fast_end), (slow_old, slow_end)])
+    result = fn.phi("i64", [(fast_old, fast_end), (slow_old, slow)])
     if imm == AtomicOp.CMPXCHG:
         f.set(0, result)
     elif imm == AtomicOp.XCHG or imm & 0x01:

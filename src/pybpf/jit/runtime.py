@@ -7,8 +7,8 @@ and the exception a callback raised while native frames were live.
 
 Exceptions never cross native frames. Inside ``rt`` any exception (an ``ExecutionFault`` from
 ``Memory.load``, a ``ProgramExit`` from a helper or ``LD_ABS``, a helper's own error) is stored
-and ``env->status`` set; native code unwinds; the Python caller of the native function
-(:class:`NativeEntry`) re-raises it. Callbacks can nest (``bpf_loop`` runs a compiled callback
+and ``env->status`` set; native code unwinds (``longjmp`` to the entry trampoline
+``pb_enter``); the Python caller of the native function (:class:`NativeEntry`) re-raises it. Callbacks can nest (``bpf_loop`` runs a compiled callback
 from a helper called by compiled code): every Python -> native boundary re-raises, every
 native -> Python boundary stores, so an exception travels exactly as in the interpreter.
 
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pybpf.errors import ExecutionFault, JITError
 from pybpf.interp.ops import ATOMIC_RMW
 from pybpf.isa import AtomicOp
-from pybpf.jit.abi import Fault, NativeEnv, ProgramFn, RuntimeFn, RuntimeOp, Status, TailCall
+from pybpf.jit.abi import Fault, NativeEnv, RuntimeFn, RuntimeOp, Status, TailCall
 from pybpf.jit.regions import RegionTable
 from pybpf.native.library import library
 from pybpf.runtime.execstate import MAX_CALL_FRAMES, ExecState
@@ -42,7 +42,7 @@ class NativeEntry:
     natively without entering Python.
     """
 
-    __slots__ = ("__weakref__", "_fn", "address", "code", "runtime")
+    __slots__ = ("__weakref__", "_enter", "address", "code", "runtime")
 
     def __init__(self, runtime: NativeRuntime, address: int, code: object) -> None:
         self.runtime = runtime
@@ -50,7 +50,7 @@ class NativeEntry:
         #: The linked code the address points into, kept alive as long as the entry is
         #: reachable (from ``ExecState.functions``, a prog array...).
         self.code = code
-        self._fn = ProgramFn(address)
+        self._enter = library().fn["pb_enter"]
 
     def __call__(self, r1: int, r2: int, r3: int, r4: int, r5: int, depth: int) -> int:
         rt = self.runtime
@@ -59,7 +59,8 @@ class NativeEntry:
         if depth == 0:
             rt.sync_state()
         try:
-            r0 = self._fn(rt.env_address, r1 & M64, r2 & M64, r3 & M64, r4 & M64, r5 & M64, depth)
+            r0 = self._enter(rt.env_address, self.address, r1 & M64, r2 & M64, r3 & M64,
+                             r4 & M64, r5 & M64, depth)
         finally:
             rt.state.budget = env.budget
         if env.status:

@@ -37,8 +37,8 @@ from pybpf.isa import (
 )
 from pybpf.jit import lower_alu, lower_maps, lower_mem
 from pybpf.jit.abi import Fault, RuntimeOp, TailCall, function_symbol
-from pybpf.jit.frame import PROGRAM_PARAMS, Frame, RuntimeStubs
-from pybpf.jit.irtext import TBAA_TABLE, FunctionText, ModuleText, i64
+from pybpf.jit.frame import PROGRAM_PARAMS, Frame, RuntimeStubs, SlowPaths
+from pybpf.jit.irtext import TBAA_TABLE, UNLIKELY, FunctionText, ModuleText, i64
 from pybpf.program.cfg import BasicBlock, Function, is_pseudo_func, jump_target
 from pybpf.runtime.execstate import MAX_CALL_FRAMES
 
@@ -59,6 +59,8 @@ class Options:
     native_maps: frozenset[int] = frozenset()
     #: The maps the program names with ``lddw``, by address (their layout is baked in).
     maps: tuple[lower_maps.MapInfo, ...] = ()
+    #: Compact code (fewer blocks, for the light compile tier of large programs).
+    compact: bool = False
 
 
 def _helper_name(helper_id: int) -> str:
@@ -95,9 +97,10 @@ def translate(functions: Sequence[Function], options: Options, *, name: str = "b
     """The IR module of a program split into ``functions`` (entry first)."""
     module = ModuleText(name)
     stubs = RuntimeStubs(module)
+    slow = SlowPaths(module, stubs)
     symbols = {fn.start: function_symbol(fn.start) for fn in functions}
     for fn in functions:
-        _FunctionLowering(fn, module, symbols, stubs, options, function_pointers).lower()
+        _FunctionLowering(fn, module, symbols, stubs, slow, options, function_pointers).lower()
     return module
 
 
@@ -105,7 +108,8 @@ class _FunctionLowering:
     """Emits the body of one function (see the module docstring)."""
 
     def __init__(self, fn: Function, module: ModuleText, symbols: dict[int, str],
-                 stubs: RuntimeStubs, options: Options, function_pointers: bool) -> None:
+                 stubs: RuntimeStubs, slow: SlowPaths, options: Options,
+                 function_pointers: bool) -> None:
         self.fn = fn
         self.module = module
         self.symbols = symbols
@@ -116,8 +120,9 @@ class _FunctionLowering:
         self.text = module.add(FunctionText(symbols[fn.start], "i64", PROGRAM_PARAMS))
         self.maps = {m.address: m for m in options.maps}
         self.known: dict[int, lower_maps.Known] = {}
-        self.f = Frame(self.text, module, stubs, count_budget=options.count_budget,
-                       uses_may_goto=uses_may_goto, private_stack=not frame_escapes(fn))
+        self.f = Frame(self.text, module, stubs, slow, count_budget=options.count_budget,
+                       uses_may_goto=uses_may_goto, private_stack=not frame_escapes(fn),
+                       compact=options.compact)
 
     @staticmethod
     def label(start: int) -> str:
@@ -135,6 +140,7 @@ class _FunctionLowering:
     def _block(self, block: BasicBlock) -> None:
         f = self.f
         fn = self.text
+        f.begin_block()
         f.charge(len(block.insns), block.start)
         self.known = {}
         for pc, insn in block.insns:
@@ -149,6 +155,7 @@ class _FunctionLowering:
         if nxt >= self.fn.end:
             f.fault(last_pc, Fault.FELL_OFF)
         else:
+            f.flush()
             fn.br(self.label(nxt))
 
     def _reg(self, pc: int, reg: int) -> int:
@@ -259,6 +266,7 @@ class _FunctionLowering:
         target = jump_target(pc, insn)
         assert target is not None
         if op == JumpOp.JA:
+            f.flush()
             fn.br(self.label(target))
             return
         nxt = self.label(pc + 1)
@@ -268,10 +276,13 @@ class _FunctionLowering:
             more = fn.op(f"icmp ne i64 {left}, 0")
             fn.store("i64", fn.op(f"select i1 {more}, i64 {fn.op(f'sub i64 {left}, 1')}, "
                                   f"i64 {left}"), f.may_goto)
+            f.flush()
             fn.cbr(more, nxt, self.label(target))
             return
         src = f.get(self._reg(pc, insn.src)) if insn.source == Source.X else None
-        fn.cbr(lower_alu.condition(fn, insn, f.get(insn.dst), src), self.label(target), nxt)
+        cond = lower_alu.condition(fn, insn, f.get(insn.dst), src)
+        f.flush()
+        fn.cbr(cond, self.label(target), nxt)
 
     # -- calls -----------------------------------------------------------------------------------
     def _args(self) -> list[str]:
@@ -299,8 +310,7 @@ class _FunctionLowering:
             )
         helper = insn.imm
         if helper in self.opt.native_maps:
-            f.set(0, lower_maps.lower_map_call(f, pc, helper, self.known, self.maps,
-                                               lambda: self._python_helper(pc, helper)))
+            f.set(0, lower_maps.lower_map_call(f, pc, helper, self.known, self.maps))
             return
         f.set(0, self._python_helper(pc, helper))
 
@@ -312,21 +322,22 @@ class _FunctionLowering:
         f.reload_budget()
         return r0
 
-    def _local_call(self, pc: int, callee: str) -> str:
-        """A call to a function of this program in the next frame (depth checked)."""
+    def _local_call(self, pc: int, callee: str, regs: list[str] | None = None) -> str:
+        """A call to a function of this program in the next frame (depth checked); ``regs``
+        are r1..r5 when read before a branch."""
         f = self.f
         fn = self.text
+        regs = regs if regs is not None else self._args()
         too_deep = fn.new_block("too_deep")
         go = fn.new_block("call")
-        fn.cbr(fn.op(f"icmp uge i64 {f.depth}, {MAX_CALL_FRAMES - 1}"), too_deep, go)
+        fn.cbr(fn.op(f"icmp uge i64 {f.depth}, {MAX_CALL_FRAMES - 1}"), too_deep, go, UNLIKELY)
         fn.start(too_deep)
         f.fault(pc, Fault.TOO_DEEP)
         fn.start(go)
         f.sync_budget()
-        args = [("ptr", f.env), *[("i64", a) for a in self._args()],
+        args = [("ptr", f.env), *[("i64", a) for a in regs],
                 ("i64", fn.op(f"add i64 {f.depth}, 1"))]
         r0 = fn.call("i64", f"@{callee}", args)
-        f.check_status()
         f.reload_budget()
         return r0
 
@@ -339,6 +350,7 @@ class _FunctionLowering:
             f.set(0, f.runtime(RuntimeOp.CALLX, pc, target, *self._args()))
             f.reload_budget()
             return
+        regs = self._args()  # before the switch: the cases must not load registers
         done = fn.new_block("callx_done")
         other = fn.new_block("callx_other")
         cases = [(i64(code_address(self.opt.number, start)), fn.new_block(f"callx_{start}_"))
@@ -347,11 +359,11 @@ class _FunctionLowering:
         results: list[tuple[str, str]] = []
         for (_, label), symbol in zip(cases, self.symbols.values(), strict=True):
             fn.start(label)
-            results.append((self._local_call(pc, symbol), fn.block))
+            results.append((self._local_call(pc, symbol, regs), fn.block))
             fn.br(done)
         fn.start(other)
         f.sync_budget()
-        results.append((f.runtime(RuntimeOp.CALLX, pc, target, *self._args()), fn.block))
+        results.append((f.runtime(RuntimeOp.CALLX, pc, target, *regs), fn.block))
         f.reload_budget()
         fn.br(done)
         fn.start(done)

@@ -1,5 +1,6 @@
 """Native run loops as LLVM IR: many XDP frames through one program, or one context many
-times, without a Python call per run.
+times, without a Python call per run; and ``pb_enter``, the trampoline every compiled
+function is entered through (so a raised callback can unwind it).
 
 Mirrors the loop of ``bpf_test_run()`` (net/bpf/test_run.c) and what ``test_run`` does per
 frame in Python (:mod:`pybpf.runtime.test_run`): for each frame ``pb_xdp_batch`` copies the
@@ -37,9 +38,37 @@ X = field_offsets(XdpMdNative)
 ETH_HLEN = 14
 
 EXPORTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "pb_enter": ("i64", ("ptr", "ptr", "i64", "i64", "i64", "i64", "i64", "i64")),
     "pb_xdp_batch": ("i64", ("ptr",)),
     "pb_repeat": ("i64", ("ptr",)),
 }
+#: Bytes reserved for a ``jmp_buf`` (glibc x86_64 uses 200).
+JMP_BUF_SIZE = 256
+
+
+def _enter(mod: ModuleText) -> None:
+    """``u64 pb_enter(env, fn, r1..r5, depth)``: call compiled function ``fn`` so that a
+    callback that raised can unwind it (``longjmp`` from the module's runtime stub, see
+    :mod:`pybpf.jit.abi`): the previous ``env->jmp`` is kept and restored, so entries nest
+    (a helper calling back into compiled code). Returns 0 when unwound (``env->status``
+    says why)."""
+    mod.declare("_setjmp", "declare i32 @_setjmp(ptr) returns_twice")
+    b = Builder(mod, "pb_enter", "i64", [("ptr", "env"), ("ptr", "fn"), ("i64", "r1"),
+                                         ("i64", "r2"), ("i64", "r3"), ("i64", "r4"),
+                                         ("i64", "r5"), ("i64", "depth")],
+                attrs="noinline")
+    buf = b.op(f"alloca [{JMP_BUF_SIZE} x i8], align 16")
+    slot = b.ptr("%env", ENV_OFFSETS["jmp"])
+    old = b.ld("ptr", slot)
+    b.st("ptr", buf, slot)
+    jumped = b.op(f"call i32 @_setjmp(ptr {buf}) returns_twice")
+    with b.if_(b.op(f"icmp ne i32 {jumped}, 0")):
+        b.st("ptr", old, slot)
+        b.ret(0)
+    r0 = b.op("call i64 %fn(ptr %env, i64 %r1, i64 %r2, i64 %r3, i64 %r4, i64 %r5, "
+              "i64 %depth)")
+    b.st("ptr", old, slot)
+    b.ret(r0)
 
 
 def _run(b: Builder, s: str, fields: dict[str, int]) -> tuple[str, str]:
@@ -53,7 +82,8 @@ def _run(b: Builder, s: str, fields: dict[str, int]) -> tuple[str, str]:
     calls = b.ld("i64", env, ENV_OFFSETS["py_calls"])
     entry = b.ld("ptr", s, fields["entry"])
     ctx = b.ld("i64", s, fields["ctx"])
-    r0 = b.op(f"call i64 {entry}(ptr {env}, i64 {ctx}, i64 0, i64 0, i64 0, i64 0, i64 0)")
+    r0 = b.call("i64", "pb_enter", [("ptr", env), ("ptr", entry), ("i64", ctx), ("i64", 0),
+                                    ("i64", 0), ("i64", 0), ("i64", 0), ("i64", 0)])
     status = b.ld("i64", env, ENV_OFFSETS["status"])
     b.return_if(b.op(f"icmp ne i64 {status}, 0"), int(BatchStatus.RAISED))
     return r0, calls
@@ -139,6 +169,8 @@ def _repeat(mod: ModuleText) -> None:
 
 
 def add(mod: ModuleText) -> None:
-    """Add the run loops to the library module (they call ``pb_htab_sync``)."""
+    """Add the entry trampoline and the run loops to the library module (they call
+    ``pb_htab_sync``)."""
+    _enter(mod)
     _batch(mod)
     _repeat(mod)

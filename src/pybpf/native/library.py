@@ -35,7 +35,7 @@ _CTYPES: dict[str, Any] = {
     "void": None,
 }
 #: Functions whose i64 result is an address or a count (unsigned), not ``-errno``.
-_UNSIGNED = {"pb_map_lookup"}
+_UNSIGNED = {"pb_map_lookup", "pb_enter"}
 
 
 @dataclass(frozen=True, slots=True)
