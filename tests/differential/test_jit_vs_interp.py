@@ -1,11 +1,14 @@
-"""Differential test: random programs give the same r0, instruction count, memory and faults
-on the interpreter (the reference) and on the JIT (checked mode).
+"""Differential test: random programs give the same r0, instruction count, memory, map
+contents and faults on the interpreter (the reference) and on the JIT (checked mode), on
+both of its compile tiers (O3, and the light tier large programs start on).
 
 Programs extend :mod:`tests.differential.gen_alu`'s straight-line ALU/JMP programs with
 loads, stores and atomics on the stack (through r10 and through a copied pointer) and on an
 input buffer (r9 keeps its address; offsets are occasionally out of bounds, so both backends
-must fault identically), helper calls and bpf-to-bpf calls into a sub-program that works on
-its own stack frame. A fixed tail folds every register into r0.
+must fault identically), helper calls, map operations (lookups — reading and writing the
+value found —, updates with every flag, deletes, on a hash, an LRU hash and an array, whose
+contents are compared after every program) and bpf-to-bpf calls into a sub-program that works
+on its own stack frame. A fixed tail folds every register into r0.
 
 Set PYBPF_DIFF_EXAMPLES for a longer run (e.g. 5000).
 """
@@ -22,6 +25,10 @@ from pybpf.errors import PybpfError
 from pybpf.interp import Interpreter
 from pybpf.isa import Instruction, pcs
 from pybpf.jit import JIT
+from pybpf.platform.enums import MapType
+from pybpf.program.spec import MapSpec
+from pybpf.runtime.helpers import default_helpers
+from pybpf.runtime.maps import create_map
 
 from .gen_alu import IMM, U64, alu_insn
 
@@ -38,7 +45,9 @@ def mix_helper(state: object, r1: int, r2: int, r3: int, r4: int, r5: int) -> in
     return (r1 * 3 + (r2 ^ r3) - (r4 >> 3) + r5 * 7) & 0xFFFFFFFFFFFFFFFF
 
 
-HELPERS = {HELPER_ID: mix_helper}
+HELPERS = {**default_helpers(), HELPER_ID: mix_helper}
+MAP_SPECS = [MapSpec("h", MapType.HASH, 4, 8, 6), MapSpec("l", MapType.LRU_HASH, 4, 8, 4),
+             MapSpec("a", MapType.ARRAY, 4, 8, 4)]
 DATA_REGS = st.integers(0, 8)  # r9 holds the buffer, r10 the frame
 
 
@@ -83,6 +92,27 @@ def memory_insn(draw: st.DrawFn, *, buffer: bool = True) -> list[Instruction]:
 
 
 @st.composite
+def map_op(draw: st.DrawFn) -> list[Instruction]:
+    """A map helper on one of the MAP_SPECS maps, key ``rK & 7`` at r10-8 and value rV at
+    r10-16; a successful lookup reads the value and adds rV to it."""
+    m = MAPS[draw(st.integers(0, len(MAPS) - 1))]
+    key_reg, value_reg = draw(DATA_REGS), draw(DATA_REGS)
+    setup = [Instruction(0xBF, 0, key_reg), Instruction(0x57, 0, imm=7),
+             Instruction(0x63, 10, 0, off=-8), Instruction(0x7B, 10, value_reg, off=-16),
+             Instruction.wide(1, m), Instruction(0xBF, 2, 10), Instruction(0x07, 2, imm=-8)]
+    helper = draw(st.sampled_from([1, 1, 2, 3]))
+    if helper == 2:
+        flags = draw(st.sampled_from([0, 0, 1, 2, 3]))
+        setup += [Instruction(0xBF, 3, 10), Instruction(0x07, 3, imm=-16),
+                  Instruction(0xB7, 4, imm=flags)]
+    call = [Instruction(0x85, imm=helper)]
+    if helper != 1:
+        return setup + call
+    return setup + call + [Instruction(0x15, 0, off=3), Instruction(0x79, 1, 0),
+                           Instruction(0x0F, 1, value_reg), Instruction(0x7B, 0, 1)]
+
+
+@st.composite
 def body(draw: st.DrawFn, *, max_len: int, calls: bool, buffer: bool) -> list[object]:
     """A list of instructions, lists of instructions, forward jumps and call placeholders."""
     items: list[object] = []
@@ -98,7 +128,8 @@ def body(draw: st.DrawFn, *, max_len: int, calls: bool, buffer: bool) -> list[ob
                           draw(st.booleans()), draw(st.booleans()), draw(st.integers(0, 9)),
                           draw(st.integers(0, 9)), draw(IMM)))
         elif choice == 8:
-            items.append([Instruction(0x85, imm=HELPER_ID)])
+            items.append(draw(map_op()) if draw(st.booleans())
+                         else [Instruction(0x85, imm=HELPER_ID)])
         elif calls:
             items.append(CALL_PLACEHOLDER)
     return items
@@ -157,23 +188,35 @@ def program(draw: st.DrawFn) -> list[Instruction]:
 
 
 def outcome(backend: object, insns: list[Instruction], data: bytes) -> tuple[object, ...]:
+    maps = MAP_OBJECTS[id(backend)]
     try:
         r = backend.load(insns).run_mem(data)  # type: ignore[attr-defined]
     except PybpfError as exc:
         return ("error", type(exc).__name__, str(exc), getattr(exc, "pc", None),
-                getattr(exc, "address", None))
-    return ("ok", r.retval, r.instructions, r.memory)
+                getattr(exc, "address", None), [sorted(m.items()) for m in maps])
+    return ("ok", r.retval, r.instructions, r.memory, [sorted(m.items()) for m in maps])
 
 
 INTERP = Interpreter(helpers=HELPERS, budget=100_000)
 NATIVE = JIT(helpers=HELPERS, budget=100_000, cache=False)
+LIGHT = JIT(helpers=HELPERS, budget=100_000, cache=False, light_above=0, upgrade=False)
+#: The same maps on every backend (created in the same order: the same addresses).
+MAP_OBJECTS = {id(b): [create_map(spec, b.memory, ncpus=2) for spec in MAP_SPECS]
+               for b in (INTERP, NATIVE, LIGHT)}
+MAPS = [m.address for m in MAP_OBJECTS[id(INTERP)]]
+for _backend in (NATIVE, LIGHT):
+    assert [m.address for m in MAP_OBJECTS[id(_backend)]] == MAPS
+    _backend.state.rcu_maps.extend(MAP_OBJECTS[id(_backend)])
+INTERP.state.rcu_maps.extend(MAP_OBJECTS[id(INTERP)])
 
 
 @settings(max_examples=EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(program(), st.binary(min_size=BUFFER_SIZE, max_size=BUFFER_SIZE))
 def test_random_programs_match_the_interpreter(insns: list[Instruction], data: bytes) -> None:
-    assert outcome(NATIVE, insns, data) == outcome(INTERP, insns, data)
+    expected = outcome(INTERP, insns, data)
+    assert outcome(NATIVE, insns, data) == expected
+    assert outcome(LIGHT, insns, data) == expected
 
 
 @settings(max_examples=max(10, EXAMPLES // 4), deadline=None,
@@ -182,4 +225,6 @@ def test_random_programs_match_the_interpreter(insns: list[Instruction], data: b
 def test_random_alu_sequences_match_the_interpreter(ops: list[Instruction], init: list[int]) -> None:
     insns = [Instruction.wide(r, init[r]) for r in range(10)] + ops
     insns += [Instruction(0xAF, 0, r) for r in range(1, 10)] + [EXIT]
-    assert outcome(NATIVE, insns, bytes(8)) == outcome(INTERP, insns, bytes(8))
+    expected = outcome(INTERP, insns, bytes(8))
+    assert outcome(NATIVE, insns, bytes(8)) == expected
+    assert outcome(LIGHT, insns, bytes(8)) == expected

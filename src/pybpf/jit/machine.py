@@ -8,10 +8,13 @@ the object, links it into the process and registers its functions in the shared
 :class:`~pybpf.runtime.execstate.ExecState` (for ``callx`` and ``bpf_loop``), exactly as the
 interpreter registers its generated Python functions.
 
+Large programs are compiled in two tiers (:mod:`pybpf.jit.tiering`): quickly first, at O3
+in the background, switched between runs.
+
 Programs run on the same memory as the interpreter's (same virtual addresses, maps and
-contexts shared without copies), with the same helpers (called through Python), the same
-faults (``ExecutionFault`` with the pc) and, when a budget is set, the same instruction
-counts. ``budget=None`` compiles without the per-block budget counter: faster, but a runaway
+contexts shared without copies), with the same helpers (map operations natively, the others
+through Python), the same faults (``ExecutionFault`` with the pc) and, when a budget is set,
+the same instruction counts. ``budget=None`` compiles without the per-block budget counter: faster, but a runaway
 loop then runs forever and ``RunResult.instructions`` is 0.
 
 A program with a kernel program type is verified by pybpf's verifier and compiled without
@@ -25,19 +28,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from pybpf.errors import ExecutionFault
 from pybpf.interp.machine import RunResult, code_address, format_instruction
-from pybpf.isa import Instruction, PseudoSrc, encode, pcs
+from pybpf.isa import Instruction, PseudoSrc, pcs
 from pybpf.jit.abi import function_symbol
-from pybpf.jit.cache import CachedObject, CompileCache, cache_key
-from pybpf.jit.compiler import NativeCode, compile_module, load_object
+from pybpf.jit.cache import CachedObject, CompileCache
+from pybpf.jit.compiler import FULL, LIGHT, NativeCode, load_object
 from pybpf.jit.lower_maps import DELETE, LOOKUP, UPDATE, MapInfo, map_info
 from pybpf.jit.runtime import NativeEntry, NativeRuntime
-from pybpf.jit.safety import REFUSE_BY_DEFAULT, is_verifiable, verdict
-from pybpf.jit.translate import Options, translate, uses_function_pointers
-from pybpf.program.cfg import split_functions
+from pybpf.jit.safety import REFUSE_BY_DEFAULT, cached_verdict, is_verifiable, verdict
+from pybpf.jit.tiering import CompileJob, Upgrade
+from pybpf.jit.translate import Options, uses_function_pointers
 from pybpf.program.spec import MapSpec, ProgramSpec
 from pybpf.runtime.batch import BatchResult, PacketBatch
 from pybpf.runtime.execstate import DEFAULT_BUDGET, ExecState, Helper, ProgramExit
@@ -46,6 +50,9 @@ from pybpf.runtime.memory import Memory, RegionKind
 from pybpf.runtime.test_run import TestRunResult, test_run
 
 M64 = 0xFFFFFFFFFFFFFFFF
+#: Programs with more instructions than this are loaded on the light compile tier first
+#: (:mod:`pybpf.jit.tiering`); the benchmark programs stay well below it.
+LIGHT_ABOVE = 512
 
 
 class JITProgram:
@@ -53,10 +60,15 @@ class JITProgram:
 
     def __init__(self, spec: ProgramSpec, runtime: NativeRuntime, code: NativeCode,
                  function_starts: Sequence[int], *, number: int, budget: int | None,
-                 cached: bool, compile_ns: int, checked: bool = True) -> None:
+                 cached: bool, compile_ns: int, checked: bool = True, tier: str = "O3",
+                 upgrade: Upgrade | None = None) -> None:
         self.spec = spec
         #: False when the verifier accepted the program and its code has no bounds checks.
         self.checked = checked
+        #: The compile tier of the running code (:mod:`pybpf.jit.compiler`).
+        self.tier = tier
+        self._upgrade = upgrade
+        self._retired: list[NativeCode] = []
         self.runtime = runtime
         self.state: ExecState = runtime.state
         self.memory: Memory = runtime.memory
@@ -78,6 +90,8 @@ class JITProgram:
         *, budget: int | None = None,
     ) -> RunResult:
         """Run once with the given argument registers; return r0 and the instruction count."""
+        if self._upgrade is not None:
+            self.upgrade()
         if budget is not None:
             limit = budget
         else:
@@ -126,6 +140,8 @@ class JITProgram:
         :mod:`pybpf.jit.batch`); results identical to one ``test_run`` per frame."""
         from pybpf.jit.batch import run_batch
 
+        if self._upgrade is not None:
+            self.upgrade()
         return run_batch(self, packets)
 
     def run_repeat(self, r1: int, repeat: int) -> tuple[int, int, int]:
@@ -133,7 +149,29 @@ class JITProgram:
         r0 of the last run, mean instructions and nanoseconds per run."""
         from pybpf.jit.batch import run_repeat
 
+        if self._upgrade is not None:
+            self.upgrade()
         return run_repeat(self, r1, repeat)
+
+    def upgrade(self, *, wait: bool = False) -> bool:
+        """Switch to the code compiled in the background (:mod:`pybpf.jit.tiering`) if it is
+        ready (with ``wait``, once it is); True if the program now runs it. A failed
+        background compile leaves the program on its current code."""
+        pending = self._upgrade
+        if pending is None or not (pending.wait() if wait else pending.ready):
+            return False
+        self._upgrade = None
+        if pending.result is None:
+            return False
+        entry, cached, checked = pending.result
+        code = load_object(entry.obj)
+        self._retired.append(self.code)  # frames of it may still be live (nested runs)
+        self.code = code
+        for start, function in self.functions.items():
+            function.address = code.address(function_symbol(start))
+            function.code = code
+        self.checked, self.tier, self.cached = checked, "O3", cached
+        return True
 
     def explain(self, fault: ExecutionFault) -> ExecutionFault:
         """``fault`` with the text of its instruction filled in."""
@@ -179,7 +217,10 @@ class JIT:
     Like the interpreter, programs loaded by one JIT share its memory and one execution
     state (stacks, tail-call count, budget), as programs on one CPU do in the kernel.
     ``cache_dir`` is where compiled objects are kept (default ``~/.cache/pybpf/jit``);
-    ``cache=False`` always compiles and never writes.
+    ``cache=False`` always compiles and never writes. ``checked``: see
+    :mod:`pybpf.jit.safety`. A program of more than ``light_above`` instructions is loaded on
+    the light compile tier and, unless ``upgrade=False``, compiled (and verified) at O3 in
+    the background (:mod:`pybpf.jit.tiering`); a cached reload gets the O3 code at once.
     """
 
     name = "jit"
@@ -193,10 +234,16 @@ class JIT:
         checked: bool | None = None,
         cache_dir: Path | str | None = None,
         cache: bool = True,
+        light_above: int | None = LIGHT_ABOVE,
+        upgrade: bool = True,
     ) -> None:
         self.helpers = dict(helpers or {})
         self.budget = budget
         self.checked = checked
+        #: Programs with more instructions start on the light tier (None: never) ...
+        self.light_above = light_above
+        #: ... and are compiled at O3 in the background (False: they stay on it).
+        self.upgrade = upgrade
         self.memory = memory if memory is not None else Memory()
         self.state = ExecState(self.memory, helpers=self.helpers,
                                budget=DEFAULT_BUDGET if budget is None else budget)
@@ -219,36 +266,56 @@ class JIT:
         start = time.perf_counter_ns()
         insns = spec.instructions
         pointers = uses_function_pointers(insns)
-        verified = self._verified(spec, source, maps)
-        options = Options(checked=not verified, count_budget=self.budget is not None,
-                          number=number if pointers else 0,
-                          helpers=frozenset(self.helpers),
-                          native_maps=native_map_helpers(self.helpers),
-                          maps=maps_named(insns, self.memory))
-        key = cache_key(encode(insns), (options.checked, options.count_budget, options.number,
-                                        tuple(sorted(options.helpers)),
-                                        tuple(sorted(options.native_maps)), options.maps))
-        entry = self.cache.get(key) if self.cache is not None else None
-        cached = entry is not None
-        if entry is None:
-            functions = split_functions(insns)
-            module = translate(functions, options, name=spec.name or "bpf",
-                               function_pointers=pointers)
-            entry = CachedObject(compile_module(module), tuple(f.start for f in functions))
-            if self.cache is not None:
-                self.cache.put(key, entry)
+        job = CompileJob(tuple(insns), spec.name, Options(
+            count_budget=self.budget is not None, number=number if pointers else 0,
+            helpers=frozenset(self.helpers), native_maps=native_map_helpers(self.helpers),
+            maps=maps_named(insns, self.memory)), function_pointers=pointers, cache=self.cache)
+        tiered = self.light_above is not None and len(insns) > self.light_above
+        known = self._verdict(spec, source, maps, wait=not (tiered and self.upgrade))
+        upgrade = None
+        tier = FULL
+        full = job.with_options(checked=not known) if known is not None else None
+        entry = full.cached() if full is not None and tiered else None  # O3 of an earlier load
+        if entry is not None:
+            cached = True
+        elif tiered:  # light code now, O3 (and the verdict) in the background
+            tier = LIGHT
+            light = replace(job.with_options(checked=not known, compact=True), tier=LIGHT)
+            entry, cached = light.run()
+
+            def better() -> tuple[CachedObject, bool, bool]:
+                verified = known if known is not None else \
+                    bool(self._verdict(spec, source, maps, wait=True))
+                result, hit = job.with_options(checked=not verified).run()
+                return result, hit, not verified
+
+            upgrade = Upgrade(better) if self.upgrade else None
+        else:
+            assert full is not None
+            entry, cached = full.run()
         code = load_object(entry.obj)
         self._loaded += 1
         return JITProgram(spec, self.runtime, code, entry.function_starts, number=number,
                           budget=self.budget, cached=cached,
-                          compile_ns=time.perf_counter_ns() - start, checked=options.checked)
+                          compile_ns=time.perf_counter_ns() - start,
+                          checked=not known,
+                          tier=tier.name, upgrade=upgrade)
 
-    def _verified(self, spec: ProgramSpec, source: ProgramSpec | None,
-                  maps: Mapping[str, MapSpec] | None) -> bool:
-        """True when ``spec`` is compiled without bounds checks (see :mod:`.safety`)."""
+    def _verdict(self, spec: ProgramSpec, source: ProgramSpec | None,
+                 maps: Mapping[str, MapSpec] | None, *, wait: bool) -> bool | None:
+        """True when ``spec`` may be compiled without bounds checks (see :mod:`.safety`);
+        None when the verifier's verdict is not known yet and ``wait`` is false (it is then
+        known only when it was cached, or verification is required)."""
         if self.checked is True or not is_verifiable(spec):
             return False
-        found = verdict(source if source is not None else spec, maps, self.cache)
+        cache = self.cache
+        checked_spec = source if source is not None else spec
+        if not wait and self.checked is not False:
+            found = cached_verdict(checked_spec, maps, cache)
+            if found is None:
+                return None
+        else:
+            found = verdict(checked_spec, maps, cache)
         if found.accepted:
             return True
         if self.checked is False or REFUSE_BY_DEFAULT:

@@ -40,7 +40,8 @@ from pybpf.jit.cache import CompileCache
 from pybpf.platform.enums import ProgType
 from pybpf.program.spec import MapSpec, ProgramSpec
 
-__all__ = ["REFUSE_BY_DEFAULT", "Verdict", "is_verifiable", "verdict", "verification_digest"]
+__all__ = ["REFUSE_BY_DEFAULT", "Verdict", "cached_verdict", "is_verifiable", "verdict",
+           "verification_digest"]
 
 #: Whether ``checked=None`` refuses a program the verifier rejects (see the docstring).
 REFUSE_BY_DEFAULT = False
@@ -69,10 +70,11 @@ def is_verifiable(spec: ProgramSpec) -> bool:
 
 @functools.cache
 def verifier_fingerprint() -> str:
-    """A digest of the verifier's source (cached verdicts are only valid for it)."""
-    import pybpf.verifier
+    """A digest of the verifier's source (cached verdicts are only valid for it); the
+    package is not imported for it (a cached verdict should not cost the verifier's import)."""
+    import pybpf
 
-    root = Path(pybpf.verifier.__file__).parent
+    root = Path(pybpf.__file__).parent / "verifier"
     h = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
         h.update(path.relative_to(root).as_posix().encode())
@@ -92,18 +94,28 @@ def verification_digest(spec: ProgramSpec, maps: Mapping[str, MapSpec] | None) -
     return h.hexdigest()
 
 
+def cached_verdict(spec: ProgramSpec, maps: Mapping[str, MapSpec] | None,
+                   cache: CompileCache | None) -> Verdict | None:
+    """The verdict on ``spec`` if ``cache`` has it, else None."""
+    if cache is None:
+        return None
+    text = cache.get_text("verdict-" + verification_digest(spec, maps))
+    if text is None:
+        return None
+    accepted, _, rest = text.partition("\n")
+    if accepted == "accepted":
+        return Verdict(True)
+    pc_text, _, message = rest.partition("\n")
+    return Verdict(False, message, int(pc_text) if pc_text else None)
+
+
 def verdict(spec: ProgramSpec, maps: Mapping[str, MapSpec] | None,
             cache: CompileCache | None) -> Verdict:
     """The verifier's verdict on ``spec`` (from ``cache`` when it has one)."""
     key = "verdict-" + verification_digest(spec, maps)
-    if cache is not None:
-        text = cache.get_text(key)
-        if text is not None:
-            accepted, _, rest = text.partition("\n")
-            if accepted == "accepted":
-                return Verdict(True)
-            pc_text, _, message = rest.partition("\n")
-            return Verdict(False, message, int(pc_text) if pc_text else None)
+    found = cached_verdict(spec, maps, cache)
+    if found is not None:
+        return found
     from pybpf.verifier import verify
 
     result = verify(spec, maps=maps or {})

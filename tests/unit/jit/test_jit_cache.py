@@ -10,7 +10,7 @@ import pytest
 import pybpf.verifier
 from pybpf.isa import Instruction as I
 from pybpf.jit import JIT
-from pybpf.jit import machine as jit_machine
+from pybpf.jit import tiering as jit_tiering
 from pybpf.platform.enums import ProgType
 from pybpf.program.spec import ProgramSpec
 
@@ -25,8 +25,8 @@ def test_a_cached_reload_skips_code_generation(tmp_path: Path, monkeypatch: pyte
     def no_llvm(*args: object, **kw: object) -> bytes:
         raise AssertionError("compiled although cached")
 
-    monkeypatch.setattr(jit_machine, "compile_module", no_llvm)
-    monkeypatch.setattr(jit_machine, "translate", no_llvm)
+    monkeypatch.setattr(jit_tiering, "compile_module", no_llvm)
+    monkeypatch.setattr(jit_tiering, "translate", no_llvm)
     again = JIT(cache_dir=tmp_path).load(PROG)
     assert again.cached and again.run().retval == 42
 
