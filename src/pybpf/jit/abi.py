@@ -36,7 +36,7 @@ from enum import IntEnum
 from pybpf.runtime.execstate import MAX_CALL_FRAMES
 
 #: Bumped whenever the ABI or the translation changes (part of the compile-cache key).
-ABI_VERSION = 6
+ABI_VERSION = 7
 
 
 class RuntimeOp(IntEnum):
@@ -68,6 +68,13 @@ class TailCall(IntEnum):
     FALL_THROUGH = 0  # no program at that index (or the 33-call limit): continue
     NATIVE = 1  # jump to ``env->tail_fn`` (a function of this runtime)
     DONE = 2  # Python ran a foreign target (e.g. an interpreter program); r0 in ``env->tail_r0``
+
+
+class ClockMode(IntEnum):
+    """``env->clock``: where ``bpf_ktime_get_ns()`` reads time."""
+
+    PYTHON = 0  # call the Python helper (a ManualClock, a clock of one's own, none yet)
+    HOST = 1  # a HostClock: CLOCK_MONOTONIC, read natively
 
 
 class Status(IntEnum):
@@ -125,6 +132,12 @@ class NativeEnv(ctypes.Structure):
         ("jmp", ctypes.c_uint64),
         # where a memory access that is not direct harmlessly lands before the slow path
         ("scratch", ctypes.c_uint64),
+        # helpers done natively (pybpf.jit.lower_helpers, pybpf.native.helpers_ir)
+        ("clock", ctypes.c_uint64),  # ClockMode of ExecState.clock
+        ("prandom", ctypes.c_uint64),  # struct rnd_state * of ExecState.prandom, or 0
+        ("ktime_mono", ctypes.c_uint64),
+        ("prandom_u32", ctypes.c_uint64),
+        ("csum_diff", ctypes.c_uint64),
     ]
 
 

@@ -147,6 +147,7 @@ def run_batch(program: JITProgram, packets: PacketBatch | Sequence[bytes]) -> Ba
             rcu, desc.nrcu = _rcu_list(program)
             desc.rcu = ctypes.addressof(rcu)
             desc.next = index
+            runtime.sync_state()
             runtime.reset()
             state.begin(limit)
             status = loop(ctypes.addressof(desc))
@@ -195,12 +196,12 @@ def run_repeat(program: JITProgram, r1: int, repeat: int) -> tuple[int, int, int
     desc = RepeatRun(entry=program.entry.address, env=runtime.env_address, ctx=r1 & M64,
                      count=repeat, budget=limit)
     loop = library().fn["pb_repeat"]
-    runtime.sync_state()
     start = time.perf_counter_ns()
     try:
         while desc.next < repeat:
             rcu, desc.nrcu = _rcu_list(program)
             desc.rcu = ctypes.addressof(rcu)
+            runtime.sync_state()
             runtime.reset()
             state.begin(limit)
             status = loop(ctypes.addressof(desc))

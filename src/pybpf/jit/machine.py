@@ -37,6 +37,7 @@ from pybpf.isa import Instruction, PseudoSrc, pcs
 from pybpf.jit.abi import function_symbol
 from pybpf.jit.cache import CachedObject, CompileCache
 from pybpf.jit.compiler import FULL, LIGHT, NativeCode, load_object
+from pybpf.jit.lower_helpers import standard_helpers
 from pybpf.jit.lower_maps import DELETE, LOOKUP, UPDATE, MapInfo, map_info
 from pybpf.jit.runtime import NativeEntry, NativeRuntime
 from pybpf.jit.safety import REFUSE_BY_DEFAULT, cached_verdict, is_verifiable, verdict
@@ -189,12 +190,14 @@ class JITProgram:
 
 
 def native_map_helpers(helpers: dict[int, Helper]) -> frozenset[int]:
-    """The map helpers the runtime implements with pybpf's own functions, which native code
-    may therefore replace by the native library (a custom helper is always called)."""
+    """The helpers (maps, clock, PRNG, CPU, checksum difference) the runtime implements with
+    pybpf's own functions, which native code may therefore do itself (a custom helper is
+    always called)."""
     from pybpf.runtime.helpers import maps as standard
 
-    own = {LOOKUP: standard.bpf_map_lookup_elem, UPDATE: standard.bpf_map_update_elem,
-           DELETE: standard.bpf_map_delete_elem}
+    own: dict[int, object] = {LOOKUP: standard.bpf_map_lookup_elem,
+                              UPDATE: standard.bpf_map_update_elem,
+                              DELETE: standard.bpf_map_delete_elem, **standard_helpers()}
     return frozenset(h for h, fn in own.items() if helpers.get(h) is fn)
 
 

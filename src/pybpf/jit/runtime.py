@@ -24,10 +24,12 @@ from collections.abc import Callable
 from pybpf.errors import ExecutionFault, JITError
 from pybpf.interp.ops import ATOMIC_RMW
 from pybpf.isa import AtomicOp
-from pybpf.jit.abi import Fault, NativeEnv, RuntimeFn, RuntimeOp, Status, TailCall
+from pybpf.jit.abi import ClockMode, Fault, NativeEnv, RuntimeFn, RuntimeOp, Status, TailCall
 from pybpf.jit.regions import RegionTable
 from pybpf.native.library import library
 from pybpf.runtime.execstate import MAX_CALL_FRAMES, ExecState
+from pybpf.runtime.helpers.random import Prandom
+from pybpf.runtime.helpers.time import HostClock
 from pybpf.runtime.maps.header import resolve_map
 
 M64 = 0xFFFFFFFFFFFFFFFF
@@ -98,6 +100,9 @@ class NativeRuntime:
         self.env.map_lookup = lib.addresses["pb_map_lookup"]
         self.env.map_update = lib.addresses["pb_map_update"]
         self.env.map_delete = lib.addresses["pb_map_delete"]
+        self.env.ktime_mono = lib.addresses["pb_ktime_mono"]
+        self.env.prandom_u32 = lib.addresses["pb_prandom_u32"]
+        self.env.csum_diff = lib.addresses["pb_csum_diff"]
         self._ops: dict[int, Callable[..., int]] = {
             RuntimeOp.HELPER: self._helper,
             RuntimeOp.LOAD: self._load,
@@ -113,8 +118,14 @@ class NativeRuntime:
         self.env.rt = ctypes.cast(self._trampoline, ctypes.c_void_p).value or 0
 
     def sync_state(self) -> None:
-        """Copy what native code reads of the execution state into the env block."""
-        self.env.cpu = self.state.cpu
+        """Copy what native code reads of the execution state into the env block: the CPU,
+        whether the clock is the host's, where the PRNG state is (see
+        :mod:`pybpf.jit.lower_helpers`)."""
+        state, env = self.state, self.env
+        env.cpu = state.cpu
+        env.clock = ClockMode.HOST if type(state.clock) is HostClock else ClockMode.PYTHON
+        rnd = state.prandom
+        env.prandom = rnd.address if isinstance(rnd, Prandom) else 0
 
     # -- exceptions ------------------------------------------------------------------------
     def reset(self) -> None:

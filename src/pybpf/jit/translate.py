@@ -35,7 +35,7 @@ from pybpf.isa import (
     Size,
     Source,
 )
-from pybpf.jit import lower_alu, lower_maps, lower_mem
+from pybpf.jit import lower_alu, lower_helpers, lower_maps, lower_mem
 from pybpf.jit.abi import Fault, RuntimeOp, TailCall, function_symbol
 from pybpf.jit.frame import PROGRAM_PARAMS, Frame, RuntimeStubs, SlowPaths
 from pybpf.jit.irtext import TBAA_TABLE, UNLIKELY, FunctionText, ModuleText, i64
@@ -54,8 +54,8 @@ class Options:
     #: Load number of the program in its runtime: ``lddw`` BPF_PSEUDO_FUNC values embed it.
     number: int = 0
     helpers: frozenset[int] = frozenset()
-    #: Map helpers (ids) the runtime implements with the standard Python functions, which
-    #: native code may therefore do itself (:mod:`pybpf.jit.lower_maps`).
+    #: Helpers (ids) the runtime implements with pybpf's own Python functions, which native
+    #: code may therefore do itself (:mod:`pybpf.jit.lower_maps`, :mod:`.lower_helpers`).
     native_maps: frozenset[int] = frozenset()
     #: The maps the program names with ``lddw``, by address (their layout is baked in).
     maps: tuple[lower_maps.MapInfo, ...] = ()
@@ -309,16 +309,21 @@ class _FunctionLowering:
                 "by this runtime"
             )
         helper = insn.imm
-        if helper in self.opt.native_maps:
+        if helper in self.opt.native_maps and helper in lower_maps.MAP_HELPERS:
             f.set(0, lower_maps.lower_map_call(f, pc, helper, self.known, self.maps))
+            return
+        if helper in self.opt.native_maps and helper in lower_helpers.NATIVE:
+            regs = self._args()  # before the branch to the Python fallback
+            f.set(0, lower_helpers.lower_helper(f, helper, regs,
+                                                lambda: self._python_helper(pc, helper, regs)))
             return
         f.set(0, self._python_helper(pc, helper))
 
-    def _python_helper(self, pc: int, helper: int) -> str:
+    def _python_helper(self, pc: int, helper: int, regs: list[str] | None = None) -> str:
         """r0 of helper ``helper`` called in Python through ``rt``."""
         f = self.f
         f.sync_budget()
-        r0 = f.runtime(RuntimeOp.HELPER, pc, helper, *self._args())
+        r0 = f.runtime(RuntimeOp.HELPER, pc, helper, *(regs if regs is not None else self._args()))
         f.reload_budget()
         return r0
 

@@ -8,16 +8,21 @@ program using the helper; here a :class:`Prandom` is seeded with :meth:`Prandom.
 does, so the same seed gives the same sequence. Without a seed (the default installed by
 :func:`prandom_of`) the state is drawn from ``os.urandom``. One state per
 :class:`~pybpf.runtime.execstate.ExecState`, not per CPU.
+
+The state is a ctypes ``struct rnd_state`` (:class:`RndState`) and the step is the native
+library's ``pb_prandom_u32`` (:mod:`pybpf.native.helpers_ir`): JIT-compiled programs step
+the same state with the same code, without calling Python.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
-from dataclasses import dataclass
 
+from pybpf.native.library import library
 from pybpf.runtime.execstate import ExecState
 
-__all__ = ["Prandom", "bpf_get_prandom_u32", "prandom_of"]
+__all__ = ["Prandom", "RndState", "bpf_get_prandom_u32", "prandom_of"]
 
 M32 = 0xFFFFFFFF
 
@@ -27,19 +32,50 @@ def _seed(x: int, m: int) -> int:
     return x + m if x < m else x
 
 
-def _taus(s: int, a: int, b: int, c: int, d: int) -> int:
-    """``TAUSWORTHE(s, a, b, c, d)``."""
-    return (((s & c) << d) & M32) ^ ((((s << a) & M32) ^ s) >> b)
+class RndState(ctypes.Structure):
+    """``struct rnd_state`` (include/linux/prandom.h)."""
+
+    _fields_ = [("s1", ctypes.c_uint32), ("s2", ctypes.c_uint32), ("s3", ctypes.c_uint32),
+                ("s4", ctypes.c_uint32)]
 
 
-@dataclass(slots=True)
+def _component(name: str) -> property:
+    def get(self: Prandom) -> int:
+        return int(getattr(self.state, name))
+
+    def put(self: Prandom, value: int) -> None:
+        setattr(self.state, name, value & M32)
+
+    return property(get, put, doc=f"``rnd_state.{name}``")
+
+
 class Prandom:
-    """``struct rnd_state``: four 32-bit components."""
+    """``struct rnd_state``: four 32-bit components, in native memory (:class:`RndState`)."""
 
-    s1: int = 2
-    s2: int = 8
-    s3: int = 16
-    s4: int = 128
+    __slots__ = ("state",)
+
+    s1 = _component("s1")
+    s2 = _component("s2")
+    s3 = _component("s3")
+    s4 = _component("s4")
+
+    def __init__(self, s1: int = 2, s2: int = 8, s3: int = 16, s4: int = 128) -> None:
+        self.state = RndState(s1 & M32, s2 & M32, s3 & M32, s4 & M32)
+
+    @property
+    def address(self) -> int:
+        """Host address of the ``struct rnd_state`` (for native code)."""
+        return ctypes.addressof(self.state)
+
+    def __repr__(self) -> str:
+        return f"Prandom(s1={self.s1}, s2={self.s2}, s3={self.s3}, s4={self.s4})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Prandom):
+            return NotImplemented
+        return (self.s1, self.s2, self.s3, self.s4) == (other.s1, other.s2, other.s3, other.s4)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass it replaces
 
     @classmethod
     def seeded(cls, seed: int | None = None) -> Prandom:
@@ -68,12 +104,8 @@ class Prandom:
             self.next_u32()
 
     def next_u32(self) -> int:
-        """``prandom_u32_state()``."""
-        self.s1 = _taus(self.s1, 6, 13, 4294967294, 18)
-        self.s2 = _taus(self.s2, 2, 27, 4294967288, 2)
-        self.s3 = _taus(self.s3, 13, 21, 4294967280, 7)
-        self.s4 = _taus(self.s4, 3, 12, 4294967168, 13)
-        return self.s1 ^ self.s2 ^ self.s3 ^ self.s4
+        """``prandom_u32_state()`` (the native library's, which compiled programs call)."""
+        return int(library().fn["pb_prandom_u32"](self.address))
 
 
 def prandom_of(state: ExecState) -> Prandom:

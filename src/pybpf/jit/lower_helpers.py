@@ -1,0 +1,89 @@
+"""Helpers in native code: ``bpf_ktime_get_ns``, ``bpf_get_prandom_u32``,
+``bpf_get_smp_processor_id``, ``bpf_csum_diff``.
+
+Each is done natively only where its semantics allow, and otherwise falls back to the Python
+helper (the same call the JIT makes for every other helper), so results never differ:
+
+* ``bpf_ktime_get_ns()`` reads ``CLOCK_MONOTONIC`` natively when the execution state's clock
+  is a :class:`~pybpf.runtime.helpers.time.HostClock` (``env->clock``, set from
+  ``ExecState.clock`` before each run), the clock that one reads; any other clock
+  (``ManualClock``, a clock of one's own, none installed yet) is asked through Python;
+* ``bpf_get_prandom_u32()`` steps the state's :class:`~pybpf.runtime.helpers.random.Prandom`
+  in place (``env->prandom``; the same native step Python uses), or Python installs one;
+* ``bpf_get_smp_processor_id()`` is ``env->cpu`` (``ExecState.cpu``);
+* ``bpf_csum_diff(from, from_size, to, to_size, seed)`` runs natively when both buffers are
+  directly readable (a zero size needs no buffer), else in Python, which faults as the
+  interpreter does.
+
+Only helper ids the runtime implements with pybpf's own functions are lowered (a custom
+helper table is always called).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pybpf.jit.abi import ClockMode
+from pybpf.jit.frame import Frame
+from pybpf.jit.irtext import LIKELY, TBAA_TABLE
+from pybpf.jit.lower_mem import translate
+
+__all__ = ["CSUM_DIFF", "GET_PRANDOM_U32", "GET_SMP_PROCESSOR_ID", "KTIME_GET_NS", "NATIVE",
+           "lower_helper", "standard_helpers"]
+
+KTIME_GET_NS = 5
+GET_PRANDOM_U32 = 7
+GET_SMP_PROCESSOR_ID = 8
+CSUM_DIFF = 28
+NATIVE = frozenset({KTIME_GET_NS, GET_PRANDOM_U32, GET_SMP_PROCESSOR_ID, CSUM_DIFF})
+
+
+def lower_helper(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> str:
+    """r0 of ``helper`` (one of :data:`NATIVE`) called with ``regs`` (r1..r5, read before
+    any branch); ``python`` emits the call of the Python helper and returns its r0."""
+    fn = f.fn
+    if helper == GET_SMP_PROCESSOR_ID:
+        return f.load_env("cpu")
+    args: list[tuple[str, str]] = []
+    if helper == KTIME_GET_NS:
+        ok = fn.op(f"icmp eq i64 {f.load_env('clock')}, {int(ClockMode.HOST)}")
+        field = "ktime_mono"
+    elif helper == GET_PRANDOM_U32:
+        state = f.load_env("prandom")
+        ok = fn.op(f"icmp ne i64 {state}, 0")
+        args = [("ptr", fn.op(f"inttoptr i64 {state} to ptr"))]
+        field = "prandom_u32"
+    elif helper == CSUM_DIFF:
+        ok = "true"
+        for ptr_reg, size_reg in ((regs[0], regs[1]), (regs[2], regs[3])):
+            size = fn.op(f"and i64 {size_reg}, 4294967295")
+            readable, ptr = translate(f, ptr_reg, size, "load_size", checked=True)
+            empty = fn.op(f"icmp eq i64 {size}, 0")
+            part = fn.op(f"or i1 {readable}, {empty}")
+            ok = part if ok == "true" else fn.op(f"and i1 {ok}, {part}")
+            args += [("ptr", ptr), ("i64", size)]
+        args.append(("i64", regs[4]))
+        field = "csum_diff"
+    else:
+        raise ValueError(f"helper {helper} has no native lowering")
+    native, slow, done = fn.new_block("native"), fn.new_block("helper_py"), fn.new_block("helper_done")
+    fn.cbr(ok, native, slow, LIKELY)
+    fn.start(native)
+    target = fn.load("ptr", f.env_ptr(field), tbaa=TBAA_TABLE)
+    value = fn.call("i64", target, args)
+    fn.br(done)
+    fn.start(slow)
+    other = python()
+    slow_end = fn.block
+    fn.br(done)
+    fn.start(done)
+    return fn.phi("i64", [(value, native), (other, slow_end)])
+
+
+def standard_helpers() -> dict[int, object]:
+    """pybpf's own implementations of the helpers lowered here (by id)."""
+    from pybpf.runtime.helpers import csum, task, time
+    from pybpf.runtime.helpers import random as prandom
+
+    return {KTIME_GET_NS: time.bpf_ktime_get_ns, GET_PRANDOM_U32: prandom.bpf_get_prandom_u32,
+            GET_SMP_PROCESSOR_ID: task.bpf_get_smp_processor_id, CSUM_DIFF: csum.bpf_csum_diff}

@@ -1,0 +1,126 @@
+"""Helpers done natively (bpf_ktime_get_ns on the host clock, bpf_get_prandom_u32,
+bpf_get_smp_processor_id, bpf_csum_diff) against the interpreter, and their fall-backs to
+the Python helper (other clocks, no PRNG state yet, unreadable buffers, custom helpers)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pybpf.asm import assemble
+from pybpf.errors import PybpfError
+from pybpf.interp import Interpreter
+from pybpf.jit import runtime as jit_runtime
+from pybpf.runtime.helpers import HostClock, ManualClock, Prandom, default_helpers
+
+
+def load(backend: Any, text: str) -> Any:
+    return backend.load(assemble(text, syntax="llvm"))
+
+
+def python_calls(monkeypatch: Any) -> list[int]:
+    """Helper ids the JIT hands to Python from now on."""
+    seen: list[int] = []
+    original = jit_runtime.NativeRuntime._helper
+
+    def spy(self: Any, depth: int, helper: int, *regs: int) -> int:
+        seen.append(helper)
+        return original(self, depth, helper, *regs)
+
+    monkeypatch.setattr(jit_runtime.NativeRuntime, "_helper", spy)
+    return seen
+
+
+def test_ktime_reads_the_host_clock_natively(jit: Callable, monkeypatch: Any) -> None:
+    backend = jit(helpers=default_helpers())
+    prog = load(backend, "call 5\nexit")
+    backend.state.clock = HostClock()
+    seen = python_calls(monkeypatch)
+    before = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+    value = prog.run().retval
+    assert before <= value <= time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+    assert seen == []
+
+
+def test_other_clocks_are_asked_through_python(jit: Callable) -> None:
+    results = []
+    for backend in (Interpreter(helpers=default_helpers()), jit(helpers=default_helpers())):
+        backend.state.clock = ManualClock(now_ns=5_000, step_ns=7)
+        prog = load(backend, "call 5\nr6 = r0\ncall 5\nr0 -= r6\nr0 <<= 32\nr0 += r6\nexit")
+        results.append([prog.run().retval for _ in range(3)])
+    assert results[1] == results[0] == [(7 << 32) + 5_000 + 14 * i for i in range(3)]
+
+
+def test_no_clock_installs_the_host_clock_as_python_does(jit: Callable) -> None:
+    backend = jit(helpers=default_helpers())
+    prog = load(backend, "call 5\nexit")
+    assert backend.state.clock is None
+    prog.run()
+    assert isinstance(backend.state.clock, HostClock)
+
+
+def test_prandom_steps_the_states_generator(jit: Callable, monkeypatch: Any) -> None:
+    text = "call 7\nr6 = r0\ncall 7\nr0 <<= 32\nr0 |= r6\nexit"
+    results = []
+    for backend in (Interpreter(helpers=default_helpers()), jit(helpers=default_helpers())):
+        backend.state.prandom = Prandom.seeded(1234)
+        prog = load(backend, text)
+        results.append(([prog.run().retval for _ in range(4)], backend.state.prandom))
+    assert results[1] == results[0]
+    seen = python_calls(monkeypatch)
+    backend = jit(helpers=default_helpers())
+    prog = load(backend, text)
+    prog.run()  # no state yet: Python installs one
+    assert isinstance(backend.state.prandom, Prandom) and seen
+    seen.clear()
+    prog.run()
+    assert seen == []
+
+
+def test_smp_processor_id_is_the_states_cpu(jit: Callable) -> None:
+    backend = jit(helpers=default_helpers())
+    prog = load(backend, "call 8\nexit")
+    backend.state.cpu = 1
+    assert prog.run().retval == 1
+
+
+CSUM = """
+    r6 = r1
+    r3 = r1
+    r3 += {to}
+    r2 = {from_size}
+    r4 = {to_size}
+    r5 = {seed} ll
+    r1 = r6
+    r1 += {frm}
+    call 28
+    exit
+"""
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.binary(min_size=64, max_size=64),
+       frm=st.integers(0, 70), from_size=st.sampled_from([0, 4, 8, 12, 20, 40, 3, 7]),
+       to=st.integers(0, 70), to_size=st.sampled_from([0, 4, 8, 16, 28, 2, 5]),
+       seed=st.sampled_from([0, 1, 0xFFFFFFFF, 0x1234567890, (1 << 64) - 1]))
+def test_csum_diff_matches_the_interpreter(jit: Callable, data: bytes, frm: int,
+                                           from_size: int, to: int, to_size: int,
+                                           seed: int) -> None:
+    text = CSUM.format(frm=frm, from_size=from_size, to=to, to_size=to_size, seed=seed)
+    outcomes = []
+    for backend in (Interpreter(helpers=default_helpers()), jit(helpers=default_helpers())):
+        try:
+            outcomes.append(("ok", load(backend, text).run_mem(data).retval))
+        except PybpfError as exc:  # a buffer past the end of mem faults in both
+            outcomes.append(("error", str(exc)))
+    assert outcomes[1] == outcomes[0]
+
+
+def test_custom_helpers_are_called(jit: Callable) -> None:
+    helpers = {**default_helpers(), 5: lambda *regs: 99, 8: lambda *regs: 98}
+    backend = jit(helpers=helpers)
+    assert load(backend, "call 5\nr6 = r0\ncall 8\nr0 += r6\nexit").run().retval == 197
