@@ -94,27 +94,31 @@ def module_text(module: ModuleText) -> str:
 
 
 def compile_module(module: ModuleText, *, tier: Tier = FULL) -> bytes:
-    """Optimise ``module`` for the host and return the native object file."""
-    tm = target_machine(tier.codegen)
+    """Optimise ``module`` for the host and return the native object file.
+
+    Each call works in an LLVM context and with a target machine of its own, so compiles
+    run concurrently (the background O3 compile of :mod:`pybpf.jit.tiering` does not hold
+    up the next program's load; llvmlite releases the GIL while LLVM works)."""
     text = module_text(module)
-    with _LOCK:
-        try:
-            mod = llvm.parse_assembly(text)
-            mod.verify()
-        except RuntimeError as exc:
-            raise JITError(f"LLVM rejected the generated IR: {exc}") from exc
-        pto = llvm.create_pipeline_tuning_options(speed_level=tier.speed)
-        pto.loop_vectorization = tier.speed >= 2
-        pto.slp_vectorization = tier.speed >= 2
-        pb = llvm.create_pass_builder(tm, pto)
-        if tier.passes is None:
-            pb.getModulePassManager().run(mod, pb)
-        else:
-            mpm = llvm.create_new_module_pass_manager()
-            for name in tier.passes:
-                getattr(mpm, f"add_{name}_pass")()
-            mpm.run(mod, pb)
-        return bytes(tm.emit_object(mod))
+    tm = new_target_machine(tier.codegen)
+    context = llvm.create_context()
+    try:
+        mod = llvm.parse_assembly(text, context=context)
+        mod.verify()
+    except RuntimeError as exc:
+        raise JITError(f"LLVM rejected the generated IR: {exc}") from exc
+    pto = llvm.create_pipeline_tuning_options(speed_level=tier.speed)
+    pto.loop_vectorization = tier.speed >= 2
+    pto.slp_vectorization = tier.speed >= 2
+    pb = llvm.create_pass_builder(tm, pto)
+    if tier.passes is None:
+        pb.getModulePassManager().run(mod, pb)
+    else:
+        mpm = llvm.create_new_module_pass_manager()
+        for name in tier.passes:
+            getattr(mpm, f"add_{name}_pass")()
+        mpm.run(mod, pb)
+    return bytes(tm.emit_object(mod))
 
 
 class NativeCode:
