@@ -32,6 +32,10 @@ def _s16(value: int) -> int:
     return value - (1 << 16) if value & 0x8000 else value
 
 
+_CLASSES: tuple[InsnClass, ...] = tuple(InsnClass(c) for c in range(8))
+"""``InsnClass`` by value, without the enum lookup (hot in the verifier and interpreter)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Instruction:
     """One eBPF instruction: ``code``, ``dst``, ``src`` registers, ``off`` (s16), ``imm`` (s32).
@@ -70,7 +74,7 @@ class Instruction:
     @property
     def cls(self) -> InsnClass:
         """BPF_CLASS(code)."""
-        return InsnClass(self.code & 0x07)
+        return _CLASSES[self.code & 0x07]
 
     @property
     def op(self) -> int:

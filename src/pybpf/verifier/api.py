@@ -20,6 +20,7 @@ from pybpf.program.spec import MapSpec, ProgramSpec
 from pybpf.verifier.check_cfg import check_max_stack_depth, run_cfg_checks
 from pybpf.verifier.env import BPF_COMPLEXITY_LIMIT_INSNS, Env, Reject, VerifyOptions
 from pybpf.verifier.explore import do_check_main, insn_text
+from pybpf.verifier.insn_graph import compute_postorder, compute_scc
 from pybpf.verifier.liveness import compute_live_registers, live_regs_table
 from pybpf.verifier.log import VerifierLog
 from pybpf.verifier.program import Program
@@ -29,6 +30,7 @@ __all__ = ["VerificationResult", "verify", "verify_bytes"]
 BPF_MAXINSNS = 4096
 BPF_F_STRICT_ALIGNMENT = 1
 BPF_F_ANY_ALIGNMENT = 2
+BPF_F_TEST_STATE_FREQ = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +93,9 @@ def _run(program: Program, options: VerifyOptions, spec: ProgramSpec | None,
     err = 0
     try:
         run_cfg_checks(env)
+        compute_postorder(env)
         compute_live_registers(env)
+        compute_scc(env)
         if options.log_level >= 2:
             env.log(live_regs_table(env, lambda pc: insn_text(env, pc)))
         env.msg_mark = len(env.messages)
@@ -144,6 +148,7 @@ def verify(
         if strict_alignment is None else strict_alignment,
         expected_attach_type=expected_attach_type if expected_attach_type is not None
         else spec.expected_attach_type,
+        test_state_freq=bool(spec.flags & BPF_F_TEST_STATE_FREQ) and privileged,
     )
     return _run(Program.from_bytes(spec.to_bytes()), options, spec, dict(maps or {}))
 

@@ -15,6 +15,7 @@ Values are Python ints in their C domains: ``smin_value`` in ``[S64_MIN, S64_MAX
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pybpf.verifier.tnum import (
     TNUM_UNKNOWN,
@@ -275,12 +276,37 @@ def reg_bound_offset(reg: Bounds) -> None:
 
 
 def reg_bounds_sync(reg: Bounds) -> None:
-    """``reg_bounds_sync()``: let the five views refine each other."""
+    """``reg_bounds_sync()``: let the five views refine each other.
+
+    A pure function of the nine value-tracking fields, so it is memoised: programs keep
+    meeting the same bounds (masked bytes, loop counters). A known constant whose bounds
+    all contain it syncs to exactly that constant, without the cache.
+    """
+    v, m = reg.var_off
+    if not m and reg.umin_value <= v <= reg.umax_value and \
+            reg.smin_value <= (sv := s64(v)) <= reg.smax_value and \
+            reg.u32_min_value <= (lo := v & U32_MAX) <= reg.u32_max_value and \
+            reg.s32_min_value <= (slo := s32(lo)) <= reg.s32_max_value:
+        reg.umin_value = reg.umax_value = v
+        reg.smin_value = reg.smax_value = sv
+        reg.u32_min_value = reg.u32_max_value = lo
+        reg.s32_min_value = reg.s32_max_value = slo
+        return
+    (reg.var_off, reg.smin_value, reg.smax_value, reg.umin_value, reg.umax_value,
+     reg.s32_min_value, reg.s32_max_value, reg.u32_min_value,
+     reg.u32_max_value) = _synced(reg.bounds_tuple())  # fmt: skip
+
+
+@lru_cache(maxsize=1 << 16)
+def _synced(fields: tuple[Tnum, int, int, int, int, int, int, int, int]) -> tuple[
+        Tnum, int, int, int, int, int, int, int, int]:
+    reg = Bounds(*fields)
     update_reg_bounds(reg)
     reg_deduce_bounds(reg)
     reg_deduce_bounds(reg)
     reg_bound_offset(reg)
     update_reg_bounds(reg)
+    return reg.bounds_tuple()
 
 
 def reg_bounds_sanity_check(reg: Bounds) -> str | None:

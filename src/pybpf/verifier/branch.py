@@ -28,6 +28,7 @@ from pybpf.verifier.tnum import (
     tnum_and,
     tnum_const,
     tnum_intersect,
+    tnum_overlap,
     tnum_is_const,
     tnum_or,
     tnum_subreg,
@@ -85,6 +86,8 @@ def is_scalar_branch_taken(reg1: Bounds, reg2: Bounds, op: int, jmp32: bool) -> 
         hit = 1 if op == JumpOp.JEQ else 0
         if tnum_is_const(t1) and tnum_is_const(t2):
             return hit if t1.value == t2.value else 1 - hit
+        if not tnum_overlap(t1, t2):
+            return 1 - hit
         if umin1 > umax2 or umax1 < umin2 or smin1 > smax2 or smax1 < smin2:
             return 1 - hit
         if not jmp32:

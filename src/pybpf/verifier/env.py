@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, NoReturn
 
 from pybpf.platform.enums import ProgType
 from pybpf.verifier.log import VerifierLog
+from pybpf.verifier.precision import Backtrack
+from pybpf.verifier.regstate import RegState, mark_reg_unknown
 from pybpf.verifier.program import Program
 
 if TYPE_CHECKING:
@@ -63,6 +65,8 @@ class VerifyOptions:
     log_level: int = 0
     strict_alignment: bool = False
     expected_attach_type: int | None = None
+    #: BPF_F_TEST_STATE_FREQ (privileged only): a checkpoint at every prune point.
+    test_state_freq: bool = False
 
 
 @dataclass(slots=True)
@@ -76,7 +80,11 @@ class InsnAux:
     map_off: int = 0
     seen: bool = False
     live_regs_before: int = 0
+    #: The registers of ``live_regs_before``, in order.
+    live_list: tuple[int, ...] = ()
     ptr_type: int | None = None
+    #: Id of the loop (strongly connected component) holding the instruction, 0 if none.
+    scc: int = 0
 
 
 @dataclass(slots=True)
@@ -88,6 +96,7 @@ class Subprog:
     has_tail_call: bool = False
     has_ld_abs: bool = False
     is_global: bool = False
+    postorder_start: int = 0
 
 
 @dataclass(slots=True)
@@ -130,27 +139,35 @@ class Env:
     all_scratched: bool = True
     error_pc: int | None = None
     msg_mark: int = 0
+    #: The current instruction already has an entry in the jump history (``cur_hist_ent``).
+    cur_hist_ent: bool = False
+    bt: Backtrack = field(default_factory=Backtrack)
+    #: Instructions of every sub-program in DFS post-order (insn_graph.compute_postorder()).
+    postorder: list[int] = field(default_factory=list)
+    postorder_end: int = 0
+    scc_cnt: int = 0
+    #: Loop visits and pending back-edges (:mod:`pybpf.verifier.scc`), by call chain.
+    scc_visits: dict = field(default_factory=dict)  # type: ignore[type-arg]
+    num_backedges: int = 0
+    #: Stack liveness (:mod:`pybpf.verifier.stack_liveness`).
+    liveness: object | None = None
+
+    # -- privileges (set from the options; plain attributes, read on every instruction) ---
+    bpf_capable: bool = field(init=False)
+    allow_ptr_leaks: bool = field(init=False)
+    bypass_spec_v1: bool = field(init=False)
+    allow_uninit_stack: bool = field(init=False)
+    #: The unknown scalar all-MISC stack bytes compare as (never modified).
+    unbound_reg: RegState = field(init=False)
 
     def __post_init__(self) -> None:
         if not self.aux:
             self.aux = [InsnAux() for _ in range(len(self.prog))]
-
-    # -- privileges (bpf_capable, allow_ptr_leaks, bypass_spec_v1, allow_uninit_stack) -------
-    @property
-    def bpf_capable(self) -> bool:
-        return self.options.privileged
-
-    @property
-    def allow_ptr_leaks(self) -> bool:
-        return self.options.privileged
-
-    @property
-    def bypass_spec_v1(self) -> bool:
-        return self.options.privileged
-
-    @property
-    def allow_uninit_stack(self) -> bool:
-        return self.options.privileged
+        priv = self.options.privileged
+        self.bpf_capable = self.allow_ptr_leaks = priv
+        self.bypass_spec_v1 = self.allow_uninit_stack = priv
+        self.unbound_reg = RegState()
+        mark_reg_unknown(self.unbound_reg)
 
     @property
     def prog_type(self) -> ProgType:
@@ -167,6 +184,19 @@ class Env:
         self.verbose(text + "\n")
         self.error_pc = self.insn_idx
         raise Reject(errno)
+
+    def explored_state(self, idx: int) -> list:  # type: ignore[type-arg]
+        """``explored_state()``: the list of saved states ``idx`` shares with others.
+
+        The kernel hashes by instruction *and* the current frame's call site, into as many
+        buckets as the program has instructions; states of other instructions (or call
+        chains) in the same bucket are skipped by the lookups but count as the kernel counts
+        them (``max_states_per_insn``, the checkpoint heuristics).
+        """
+        cur = self.cur_state
+        assert cur is not None
+        callsite = cur.frame[cur.curframe].callsite
+        return self.explored.setdefault(((idx ^ callsite) & 0xFFFFFFFF) % len(self.prog), [])
 
     def new_id(self) -> int:
         self.id_gen += 1

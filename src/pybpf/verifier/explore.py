@@ -20,7 +20,9 @@ from pybpf.isa import InsnClass, Instruction, JumpOp, Mode, PseudoSrc, Size, Sou
 from pybpf.platform.helper_types import RegType
 from pybpf.verifier.env import BPF_COMPLEXITY_LIMIT_INSNS, Env
 from pybpf.verifier.log import LOG_LEVEL2, format_func_state
+from pybpf.verifier.precision import push_jmp_history
 from pybpf.verifier.prune import is_state_visited
+from pybpf.verifier.stack_liveness import StackLiveness
 from pybpf.verifier.state import VerifierState, new_func_state
 from pybpf.verifier.transfer import alu, call, jmp, mem
 from pybpf.verifier.transfer.common import RegArg, check_reg_arg
@@ -29,6 +31,7 @@ from pybpf.verifier.worklist import pop_stack, update_branch_counts
 __all__ = ["do_check_main", "insn_text"]
 
 _EXIT = object()
+_RETURNED = object()  # returned from a bpf-to-bpf call: the log prints the caller's state
 
 
 def insn_text(env: Env, pc: int) -> str:
@@ -71,15 +74,18 @@ def _process_exit(env: Env) -> object | None:
     call.check_resource_leak(env, exception_exit=False, check_lock=not st.curframe,
                              prefix="BPF_EXIT instruction in main prog")  # fmt: skip
     if st.curframe:
+        liveness = env.liveness
+        assert isinstance(liveness, StackLiveness)
+        liveness.update()  # prepare_func_exit() starts with bpf_update_live_stack()
         call.prepare_func_exit(env)
-        return None
+        return _RETURNED
     call.check_return_code(env, 0, "R0")
     return _EXIT
 
 
 def _do_check_insn(env: Env, insn: Instruction) -> object | None:
     """``do_check_insn()``: dispatch on the instruction class; advance ``env.insn_idx``."""
-    cls = insn.cls
+    cls = insn.code & 0x07
     if cls in (InsnClass.ALU, InsnClass.ALU64):
         alu.check_alu_op(env, insn)
     elif cls == InsnClass.LDX:
@@ -150,6 +156,8 @@ def do_check(env: Env) -> None:
     prev_insn_idx = -1
     prev_linfo: list[object] = [None]
     n = len(env.prog)
+    liveness = StackLiveness(env)
+    env.liveness = liveness
     while True:
         st = env.cur_state
         assert st is not None
@@ -162,9 +170,14 @@ def do_check(env: Env) -> None:
             env.reject(f"BPF program is too large. Processed {env.insn_processed} insn",
                        errno.E2BIG)  # fmt: skip
         st.insn_idx = idx
+        st.last_insn_idx = prev_insn_idx
+        env.cur_hist_ent = False
         env.msg_mark = len(env.messages)
-        pruned = env.aux[idx].prune_point and is_state_visited(env, idx)
+        aux = env.aux[idx]
+        pruned = aux.prune_point and is_state_visited(env, idx)
         if not pruned:
+            if aux.jmp_point:
+                push_jmp_history(env, st)
             if level & LOG_LEVEL2 and do_print_state:
                 spec = " (speculative execution)" if st.speculative else ""
                 env.log(f"\nfrom {env.prev_insn_idx} to {idx}{spec}:"
@@ -177,7 +190,12 @@ def do_check(env: Env) -> None:
                 env.log.insn(idx, insn_text(env, idx))
             env.aux[idx].seen = True
             prev_insn_idx = idx
+            liveness.reset_write_marks(idx)
             result = _do_check_insn(env, env.prog.insns[idx])
+            liveness.commit_write_marks()
+            if result is _RETURNED:
+                do_print_state = True
+                continue
             if result is not _EXIT:
                 continue
         elif level:
@@ -188,7 +206,8 @@ def do_check(env: Env) -> None:
                 env.log(f"{idx}: safe\n")
         # process_bpf_exit
         env.mark_state_scratched()
-        update_branch_counts(env.cur_state)
+        update_branch_counts(env, env.cur_state)
+        liveness.update()
         if not pop_stack(env, pop_log):
             break
         prev_insn_idx = env.prev_insn_idx

@@ -6,8 +6,9 @@ uses and definitions. The explorer uses it to forget dead registers in saved sta
 is what lets states prune (``clean_func_state()``), and the level-2 log prints it
 (``Live regs before insn:``).
 
-Not modelled: the per-helper call summaries (``bpf_fastcall``): a helper call is taken to
-read r1-r5, as for calls the kernel cannot summarise.
+A helper call reads as many argument registers as its prototype (for the program type) has
+(``get_call_summary()``); other calls read r1-r5. Not modelled: ``bpf_fastcall`` spill/fill
+elimination.
 """
 
 from __future__ import annotations
@@ -64,13 +65,42 @@ def insn_def_use(env: Env, pc: int) -> tuple[int, int]:
         elif op == JumpOp.CALL:
             d = CALLER_SAVED
             u = d & ~r0
-            if s.src == CallSrc.PSEUDO_CALL:
-                u = d & ~r0
+            if s.src == CallSrc.HELPER:
+                nargs = _helper_params(env, s.imm)
+                if nargs is not None:
+                    u = ((1 << nargs) - 1) << 1
         elif op == JumpOp.JCOND:
             d, u = 0, 0
         else:
             d, u = 0, (dst if s.code & Source.X == Source.K else dst | src)
     return d, u
+
+
+def _helper_params(env: Env, func_id: int) -> int | None:
+    """``get_call_summary()`` for a helper: how many arguments its prototype for this program
+    type takes (None when the program type has no such helper)."""
+    from pybpf.platform.helper_ids import HelperId
+    from pybpf.platform.helper_types import ArgType
+    from pybpf.platform.prog_helpers import helper_access
+
+    if not 0 < func_id < len(HelperId):
+        return None
+    attach = env.options.expected_attach_type
+    try:
+        from pybpf.platform.attach import AttachType
+
+        access = helper_access(env.prog_type, HelperId(func_id),
+                               attach_type=AttachType(attach) if attach is not None else None)
+    except (KeyError, ValueError):
+        return None
+    if access is None:
+        return None
+    n = 0
+    for a in access.proto.args:
+        if a.type == ArgType.DONTCARE:
+            break
+        n += 1
+    return n
 
 
 def _successors(env: Env, pc: int) -> list[int]:
@@ -114,7 +144,9 @@ def compute_live_registers(env: Env) -> None:
                 live_in[pc] = new
                 changed = True
     for pc in starts:
-        env.aux[pc].live_regs_before = live_in[pc]
+        aux = env.aux[pc]
+        aux.live_regs_before = live_in[pc]
+        aux.live_list = tuple(r for r in range(11) if live_in[pc] >> r & 1)
 
 
 def live_regs_table(env: Env, format_insn) -> str:  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import cached_property
 from typing import NamedTuple
 
 from pybpf.isa import OP_LDDW, Instruction
@@ -30,7 +31,7 @@ class RawSlot(NamedTuple):
     imm: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Program:
     """Raw slots plus the decoded instruction starting at each slot."""
 
@@ -50,6 +51,21 @@ class Program:
             next_imm = slots[pc + 1].imm if s.code == OP_LDDW and pc + 1 < len(slots) else 0
             insns.append(Instruction(s.code, s.dst, s.src, s.off, s.imm, next_imm))
         return cls(tuple(slots), tuple(insns))
+
+    @cached_property
+    def backtrack_dst_only(self) -> tuple[int, ...]:
+        """Per slot: the destination register of an instruction whose only effect on
+        precision backtracking is through that register (ALU/ALU64, plain LDX, LD), or -1.
+        """
+        out = []
+        for s in self.slots:
+            cls, mode = s.code & 0x07, s.code & 0xE0
+            if s.code and (cls in (0x04, 0x07) or (cls == 0x01 and mode in (0x60, 0x80))
+                           or cls == 0x00):
+                out.append(s.dst)
+            else:
+                out.append(-1)
+        return tuple(out)
 
     def __len__(self) -> int:
         return len(self.slots)

@@ -34,6 +34,8 @@ __all__ = [
     "BEYOND_PKT_END",
     "AT_PKT_END",
     "BPF_ADD_CONST",
+    "BPF_ADD_CONST32",
+    "BPF_ADD_CONST64",
     "DEF_NOT_SUBREG",
     "RegState",
     "RegType",
@@ -46,8 +48,12 @@ __all__ = [
     "type_may_be_null",
 ]
 
-BPF_ADD_CONST = 1 << 31
-"""Flag in a scalar's ``id``: the register is another one plus the constant in ``off``."""
+BPF_ADD_CONST64 = 1 << 31
+"""Flag in a scalar's ``id``: the register is another one plus the constant in ``off``
+(64-bit arithmetic)."""
+BPF_ADD_CONST32 = 1 << 30
+"""Same, through 32-bit arithmetic (the sum is zero-extended)."""
+BPF_ADD_CONST = BPF_ADD_CONST64 | BPF_ADD_CONST32
 DEF_NOT_SUBREG = 0
 AT_PKT_END = -1
 """``range`` of a packet pointer known to point exactly at ``pkt_end``."""

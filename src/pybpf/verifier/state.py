@@ -168,6 +168,17 @@ class VerifierState:
     branches: int = 1
     parent: VerifierState | None = None
     dfs_depth: int = 0
+    #: Where this state's part of the path starts (its last checkpoint) and the instruction
+    #: before the one it is at; the jump history between (see :mod:`.precision`).
+    first_insn_idx: int = 0
+    last_insn_idx: int = -1
+    jmp_history: list = field(default_factory=list)  # type: ignore[type-arg]
+    #: Set once its dead registers were cleared (``clean_verifier_state()``).
+    cleaned: bool = False
+    #: Cache of :func:`pybpf.verifier.scc.compute_scc_callchain` for finished checkpoints
+    #: (not copied).
+    scc_cc: object = None
+    scc_cc_set: bool = False
 
     def copy(self) -> VerifierState:
         """``copy_verifier_state()`` (``parent``/``branches`` are set by the caller)."""
@@ -177,7 +188,8 @@ class VerifierState:
             self.active_lock_id, self.active_lock_ptr, self.active_rcu_lock,
             self.active_preempt_locks, self.speculative, self.in_sleepable,
             self.may_goto_depth, self.callback_unroll_depth, self.insn_idx, self.branches,
-            self.parent, self.dfs_depth,
+            self.parent, self.dfs_depth, self.first_insn_idx, self.last_insn_idx,
+            list(self.jmp_history), self.cleaned,
         )  # fmt: skip
 
     @property

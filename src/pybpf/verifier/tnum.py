@@ -187,6 +187,12 @@ def tnum_intersect(a: Tnum, b: Tnum) -> Tnum:
     return Tnum(v & ~mu & U64_MASK, mu)
 
 
+def tnum_overlap(a: Tnum, b: Tnum) -> bool:
+    """``tnum_overlap()``: some value is in both ``a`` and ``b`` (their known bits agree)."""
+    mu = a.mask | b.mask
+    return (a.value & ~mu) == (b.value & ~mu)
+
+
 def tnum_step(t: Tnum, z: int) -> int:
     """The smallest member of ``t`` greater than ``z``.
 

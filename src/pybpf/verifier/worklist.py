@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 
 from pybpf.verifier.env import BPF_COMPLEXITY_LIMIT_JMP_SEQ, Env, StackElem
+from pybpf.verifier.scc import maybe_exit_scc
 from pybpf.verifier.state import VerifierState
 
 __all__ = ["pop_stack", "push_stack", "update_branch_counts"]
@@ -43,10 +44,12 @@ def pop_stack(env: Env, pop_log: bool) -> bool:
     return True
 
 
-def update_branch_counts(st: VerifierState | None) -> None:
-    """A path ended: its checkpoints have one branch fewer left to explore."""
+def update_branch_counts(env: Env, st: VerifierState | None) -> None:
+    """A path ended: its checkpoints have one branch fewer left to explore; a checkpoint with
+    none left may close its loop's visit (:func:`~pybpf.verifier.scc.maybe_exit_scc`)."""
     while st is not None:
         st.branches -= 1
         if st.branches:
             break
+        maybe_exit_scc(env, st)
         st = st.parent

@@ -13,6 +13,7 @@ import errno
 
 from pybpf.isa import ALUOp, InsnClass, Instruction, Source
 from pybpf.platform.helper_types import RegType, TypeFlag, base_type
+from pybpf.verifier.precision import mark_chain_precision
 from pybpf.verifier.bounds import (
     S64_MAX,
     S64_MIN,
@@ -20,14 +21,20 @@ from pybpf.verifier.bounds import (
     Bounds,
     coerce_reg_to_size_sx,
     coerce_subreg_to_size_sx,
+    is_reg_const,
     mark_reg32_unbounded,
     mark_reg_known,
     reg_bounds_sync,
+    reg_const_value,
+    s32,
+    s64,
     zext_32_to_64,
 )
 from pybpf.verifier.env import Env
 from pybpf.verifier.regstate import (
     BPF_ADD_CONST,
+    BPF_ADD_CONST32,
+    BPF_ADD_CONST64,
     DEF_NOT_SUBREG,
     RegState,
     reg_type_str,
@@ -265,11 +272,15 @@ def _adjust_reg_min_max_vals(env: Env, insn: Instruction) -> None:
                     return
                 env.reject(f"R{insn.dst} pointer {ALU_STRINGS[op >> 4]} pointer prohibited",
                            errno.EACCES)  # fmt: skip
+            mark_chain_precision(env, insn.dst)  # scalar += pointer
             adjust_ptr_min_max_vals(env, insn, src, dst.copy(), off_is_dst=True)
             return
         if ptr is not None:
+            mark_chain_precision(env, insn.src)  # pointer += scalar
             adjust_ptr_min_max_vals(env, insn, ptr, src.copy(), off_is_dst=False)
             return
+        if dst.precise:  # a precise result needs a precise operand
+            mark_chain_precision(env, insn.src)
         src_bounds: RegState = src.copy()
     else:
         src_bounds = RegState(type=RegType.SCALAR_VALUE)
@@ -280,17 +291,34 @@ def _adjust_reg_min_max_vals(env: Env, insn: Instruction) -> None:
     if not adjust_scalar_min_max_vals(dst, src_bounds, op, alu32):
         mark_unknown(env, dst)
         return
-    if (env.bpf_capable and op == ALUOp.ADD and not alu32 and dst.id
-            and tnum_is_const(src_bounds.var_off)):  # fmt: skip
-        val = src_bounds.var_off.value
-        if dst.id & BPF_ADD_CONST or val > 0x7FFFFFFF:
-            dst.off = 0
-            dst.id = 0
-        else:
-            dst.id |= BPF_ADD_CONST
-            dst.off = val
-    else:
-        dst.id = 0
+    _link_add_const(env, dst, src_bounds, op, alu32)
+
+
+def _link_add_const(env: Env, dst: RegState, src: RegState, op: int, alu32: bool) -> None:
+    """``dst += const`` / ``dst -= const`` keeps ``dst`` linked to the scalars it was copied
+    from, as ``id | BPF_ADD_CONST64`` (or ``BPF_ADD_CONST32`` for 32-bit ALU) with the
+    constant in ``off``; any other operation unlinks it (adjust_reg_min_max_vals())."""
+    if not (env.bpf_capable and op in (ALUOp.ADD, ALUOp.SUB) and dst.id
+            and is_reg_const(src, alu32)):  # fmt: skip
+        dst.id = 0  # otherwise sync_linked_regs() would copy stale bounds
+        return
+    val = reg_const_value(src, alu32)
+    sval = s64(val)
+    if (not alu32 and not -(1 << 31) <= sval < (1 << 31)) or \
+            (alu32 and dst.id & BPF_ADD_CONST64) or (not alu32 and dst.id & BPF_ADD_CONST32):
+        dst.off = dst.id = 0
+        return
+    off = s32(val)
+    if op == ALUOp.SUB:
+        if off == -(1 << 31):
+            dst.off = dst.id = 0
+            return
+        off = -off
+    if dst.id & BPF_ADD_CONST:  # rX += a; rX += b is not tracked
+        dst.off = dst.id = 0
+        return
+    dst.id |= BPF_ADD_CONST32 if alu32 else BPF_ADD_CONST64
+    dst.off = off
 
 
 def _check_mov(env: Env, insn: Instruction) -> None:

@@ -25,6 +25,7 @@ from pybpf.platform.helpers import changes_pkt_data
 from pybpf.platform.maptypes import incompatible_message, map_func_compatible, map_type_info
 from pybpf.platform.prog_helpers import helper_access
 from pybpf.platform.prog_types import return_range
+from pybpf.verifier.precision import mark_chain_precision, mark_chain_precision_batch
 from pybpf.verifier.bounds import reg_bound_offset, reg_deduce_bounds, s32
 from pybpf.verifier.env import Env
 from pybpf.verifier.log import format_func_state
@@ -216,31 +217,50 @@ def _check_mem_size_reg(env: Env, reg: RegState, regno: int, write: bool,
         meta.raw_mode = saved
     else:
         check_helper_mem_access(env, regno - 1, reg.umax_value, write, zero_size_allowed, meta)
+    mark_chain_precision(env, regno)  # the access was checked against the size's range
 
 
 def _const_map_key(env: Env, reg: RegState, key_size: int) -> int:
-    """``get_constant_map_key()``: the key when it is a known constant spilled on the stack."""
-    if reg.type != R.PTR_TO_STACK or not tnum_is_const(reg.var_off):
+    """``get_constant_map_key()``: the key when it is a known constant on the stack, -1 else.
+
+    A zeroed key (STACK_ZERO bytes) is 0; a spilled constant of exactly the key's size
+    (counting the spilled bytes from the key's first byte down, as the kernel does) is used
+    and made precise.
+    """
+    if not env.bpf_capable or reg.type != R.PTR_TO_STACK or not tnum_is_const(reg.var_off):
         return -1
     from pybpf.verifier.transfer.stack import frame_of
 
     state = frame_of(env, reg)
-    off = reg.off + (reg.var_off.value - (1 << 64) if reg.var_off.value >> 63 else reg.var_off.value)
-    slot_i = -off - 1
-    spi = slot_i // 8
-    if spi >= len(state.stack) or key_size > 8:
+    value = reg.var_off.value
+    stack_off = reg.off + (value - (1 << 64) if value >> 63 else value)
+    slot_i = -stack_off - 1
+    spi, off = divmod(slot_i, 8)
+    if not 0 <= spi < len(state.stack):
         return -1
     st = state.stack[spi]
-    zero = all(st.slot_type[(slot_i - i) % 8] == 3 for i in range(key_size))
-    if zero:
+    stype = st.slot_type
+    zero_size = 0
+    for i in range(off, -1, -1):
+        if stype[i] != 3:  # STACK_ZERO
+            break
+        zero_size += 1
+    if zero_size >= key_size:
         return 0
-    spill = st.spilled_ptr
-    if not st.is_spilled_reg() or spill.type != R.SCALAR_VALUE or not tnum_is_const(spill.var_off):
+    if not st.is_spilled_scalar_reg():
         return -1
-    spill_size = sum(1 for t in st.slot_type if t == 1)
-    if spill_size != key_size or off % 8:
+    spill_size = 0
+    for i in range(off, -1, -1):
+        if stype[i] != 1:  # STACK_SPILL
+            break
+        spill_size += 1
+    if spill_size != key_size or not tnum_is_const(st.spilled_ptr.var_off):
         return -1
-    return spill.var_off.value
+    # the verifier relies on the spilled constant: it must be precise
+    env.bt.reset()
+    env.bt.set_frame_slot(reg.frameno, spi)
+    mark_chain_precision_batch(env, env.cur_state)  # type: ignore[arg-type]
+    return st.spilled_ptr.var_off.value
 
 
 def _check_func_arg(env: Env, arg: int, meta: _Meta, fn: HelperProto) -> None:
@@ -262,7 +282,10 @@ def _check_func_arg(env: Env, arg: int, meta: _Meta, fn: HelperProto) -> None:
             not (meta.pkt_access and may_access_direct_pkt_data(env, False)):
         env.reject("helper access to the packet is not allowed", errno.EACCES)
     release = bool(flags & F.OBJ_RELEASE)
-    if not (_is_null(reg) and flags & F.PTR_MAYBE_NULL):
+    if _is_null(reg) and flags & F.PTR_MAYBE_NULL:
+        # a NULL for a nullable pointer: accepted because it is exactly 0, so precise
+        mark_chain_precision(env, regno)
+    else:
         _check_reg_type(env, regno, arg_type, flags)
         _check_func_arg_reg_off(env, reg, regno, release)
     if release:
@@ -306,11 +329,23 @@ def _check_func_arg(env: Env, arg: int, meta: _Meta, fn: HelperProto) -> None:
         if not tnum_is_const(reg.var_off):
             env.reject(f"R{regno} is not a known constant'", errno.EACCES)
         meta.mem_size = reg.var_off.value
+        mark_chain_precision(env, regno)
     elif arg_type in (ArgType.PTR_TO_SPIN_LOCK, ArgType.PTR_TO_TIMER, ArgType.PTR_TO_DYNPTR,
                       ArgType.PTR_TO_CONST_STR, ArgType.KPTR_XCHG_DEST,
                       ArgType.PTR_TO_PERCPU_BTF_ID):
         env.reject(f"pybpf does not verify helper arguments of type ARG_{arg_type.name}",
                    errno.EOPNOTSUPP)  # fmt: skip
+
+
+def _record_func_key(env: Env, meta: _Meta) -> None:
+    """``record_func_key()``: a constant, in-range tail-call index is relied on (precise)."""
+    m = meta.map_ptr
+    if m is None or m.map_type != MapType.PROG_ARRAY:
+        env.reject("expected prog array map for tail call")
+    r3 = cur_regs(env)[3]
+    if r3.type == R.SCALAR_VALUE and tnum_is_const(r3.var_off) and \
+            r3.var_off.value < m.max_entries:
+        mark_chain_precision(env, 3)
 
 
 def _mark_reg_invalid(env: Env, reg: RegState) -> None:
@@ -377,6 +412,8 @@ def check_helper_call(env: Env, insn: Instruction) -> None:
             env.reject("kernel subsystem misconfigured verifier")
         if meta.map_ptr.flags & 0x80 and hid in _MAP_WRITERS:
             env.reject("write into map forbidden", errno.EACCES)
+    if hid == H.TAIL_CALL:
+        _record_func_key(env, meta)
     for i in range(meta.access_size):
         check_mem_access(env, meta.regno, i, 0x10, write=True, value_regno=-1)  # BPF_B
     regs = cur_regs(env)
@@ -495,6 +532,8 @@ def check_func_call(env: Env, insn: Instruction) -> None:
         callee.regs[r] = caller.regs[r].copy()
     st.frame[st.curframe + 1:] = [callee]
     st.curframe += 1
+    if env.liveness is not None:
+        env.liveness.reset_callchain()  # type: ignore[attr-defined]
     for r in range(6):
         mark_not_init(env, caller.regs[r])
     if env.log.level:
@@ -519,6 +558,8 @@ def prepare_func_exit(env: Env) -> None:
         env.log(f"to caller at {env.insn_idx}:\n" + format_func_state(st, caller) + "\n")
     del st.frame[st.curframe:]
     st.curframe -= 1
+    if env.liveness is not None:
+        env.liveness.reset_callchain()  # type: ignore[attr-defined]
 
 
 def check_resource_leak(env: Env, exception_exit: bool, check_lock: bool, prefix: str) -> None:
@@ -552,6 +593,7 @@ def check_return_code(env: Env, regno: int, reg_name: str) -> None:
     if reg.type != R.SCALAR_VALUE:
         env.reject(f"At program exit the register R{regno} is not a known value "
                    f"({reg_type_str(reg.type)})")  # fmt: skip
+    mark_chain_precision(env, regno)  # the range check relies on R0's value
     if rng.lo <= reg.smin_value and reg.smax_value <= rng.hi:
         return
     text = f"At program exit the register {reg_name} has"

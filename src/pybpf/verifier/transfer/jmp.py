@@ -6,8 +6,11 @@ Mirrors ``check_cond_jmp_op()``, ``is_branch_taken()``, ``is_pkt_ptr_branch_take
 ``sync_linked_regs()`` of kernel/bpf/verifier.c (Linux 6.18). Scalar refinement is
 :mod:`pybpf.verifier.branch`.
 
+A branch decided by the operands' values makes them precise (``mark_chain_precision()``);
+stack-pointer operands and linked scalars go into the jump history for backtracking.
+
 Not modelled: the speculative paths pushed for unprivileged programs when a branch's outcome
-is known, precision marking (``mark_chain_precision()``).
+is known.
 """
 
 from __future__ import annotations
@@ -16,14 +19,24 @@ import errno
 
 from pybpf.isa import InsnClass, Instruction, JumpOp, Source
 from pybpf.platform.helper_types import RegType, TypeFlag, base_type
-from pybpf.verifier.bounds import mark_reg_known, s64
+from pybpf.verifier.bounds import mark_reg_known, reg_bounds_sync, s64, zext_32_to_64
 from pybpf.verifier.branch import flip_opcode, is_scalar_branch_taken, reg_set_min_max
 from pybpf.verifier.env import Env
 from pybpf.verifier.log import format_func_state
+from pybpf.verifier.prune import widen_imprecise_scalars
+from pybpf.verifier.scc import frame_insn_idx
+from pybpf.verifier.precision import (
+    INSN_F_DST_REG_STACK,
+    INSN_F_SRC_REG_STACK,
+    LinkedReg,
+    mark_chain_precision,
+    push_jmp_history,
+)
 from pybpf.verifier.regstate import (
     AT_PKT_END,
     BEYOND_PKT_END,
     BPF_ADD_CONST,
+    BPF_ADD_CONST32,
     RegState,
     type_is_pkt_pointer,
     type_may_be_null,
@@ -44,6 +57,7 @@ from pybpf.verifier.worklist import push_stack
 __all__ = ["check_cond_jmp_op", "is_branch_taken", "reg_not_null"]
 
 MAX_PACKET_OFF = 0xFFFF
+LINKED_REGS_MAX = 6
 
 
 def reg_not_null(reg: RegState) -> bool:
@@ -219,43 +233,70 @@ def _mark_ptr_or_null_regs(vstate: VerifierState, regno: int, is_null: bool) -> 
             reg.id = 0
 
 
-def _linked(vstate: VerifierState, ident: int) -> list[RegState]:
-    """``collect_linked_regs()``: scalars (in registers or spilled) sharing a base id."""
+def _linked(env: Env, vstate: VerifierState, ident: int, out: list[RegState]) -> None:
+    """``collect_linked_regs()``: append the scalars sharing ``ident``'s base id — live
+    registers (live before each frame's instruction) and spilled slots — to ``out``.
+
+    Past ``LINKED_REGS_MAX`` entries a scalar is unlinked instead (its id cleared)."""
     ident &= ~BPF_ADD_CONST
-    out = []
-    for func in reversed(vstate.frame[: vstate.curframe + 1]):
-        for reg in func.regs[:10]:
-            if reg.type == RegType.SCALAR_VALUE and (reg.id & ~BPF_ADD_CONST) == ident:
-                out.append(reg)
+    for i in range(vstate.curframe, -1, -1):
+        func = vstate.frame[i]
+        live = env.aux[frame_insn_idx(vstate, i)].live_regs_before
+        for j, reg in enumerate(func.regs[:10]):
+            if live >> j & 1:
+                _collect(out, reg, ident)
         for slot in func.stack:
             if slot.is_spilled_reg():
-                reg = slot.spilled_ptr
-                if reg.type == RegType.SCALAR_VALUE and (reg.id & ~BPF_ADD_CONST) == ident:
-                    out.append(reg)
-    return out
+                _collect(out, slot.spilled_ptr, ident)
+
+
+def _collect(out: list[RegState], reg: RegState, ident: int) -> None:
+    if reg.type != RegType.SCALAR_VALUE or (reg.id & ~BPF_ADD_CONST) != ident:
+        return
+    if len(out) < LINKED_REGS_MAX:
+        out.append(reg)
+    else:
+        reg.id = 0
+
+
+def _linked_positions(vstate: VerifierState, regs: list[RegState]) -> tuple[LinkedReg, ...]:
+    """``linked_regs_pack()``: where each linked scalar lives (frame, register or slot)."""
+    where: dict[int, LinkedReg] = {}
+    for fi, func in enumerate(vstate.frame[: vstate.curframe + 1]):
+        for ri, reg in enumerate(func.regs):
+            where[id(reg)] = LinkedReg(fi, True, ri)
+        for si, slot in enumerate(func.stack):
+            where[id(slot.spilled_ptr)] = LinkedReg(fi, False, si)
+    return tuple(where[id(r)] for r in regs)
 
 
 def _sync_linked_regs(known: RegState, regs: list[RegState]) -> None:
-    """``sync_linked_regs()``: copy ``known``'s range into linked scalars (plus deltas)."""
+    """``sync_linked_regs()``: what a branch learned about ``known`` holds for every scalar
+    linked to it, shifted by the constants between them (``off``). Links made through
+    32-bit and 64-bit arithmetic do not mix."""
     for reg in regs:
         if reg.type != RegType.SCALAR_VALUE or reg is known:
             continue
         if (reg.id & ~BPF_ADD_CONST) != (known.id & ~BPF_ADD_CONST):
             continue
+        if (reg.id ^ known.id) & BPF_ADD_CONST == BPF_ADD_CONST:
+            continue
         saved_subreg_def = reg.subreg_def
         if (not reg.id & BPF_ADD_CONST and not known.id & BPF_ADD_CONST) or reg.off == known.off:
             reg.assign(known)
             reg.subreg_def = saved_subreg_def
-        else:
-            saved_off = reg.off
-            delta = RegState(type=RegType.SCALAR_VALUE)
-            mark_reg_known(delta, s64(_s32(reg.off) - _s32(known.off)))
-            reg.assign(known)
-            reg.off = saved_off
-            reg.subreg_def = saved_subreg_def
-            _add(reg, delta, 32)
-            _add(reg, delta, 64)
-            reg.var_off = tnum_add(reg.var_off, delta.var_off)
+            continue
+        saved_off, saved_id = reg.off, reg.id
+        delta = RegState(type=RegType.SCALAR_VALUE)
+        mark_reg_known(delta, s64(_s32(reg.off) - _s32(known.off)))
+        reg.assign(known)
+        reg.off, reg.id, reg.subreg_def = saved_off, saved_id, saved_subreg_def
+        _add(reg, delta, 32)
+        _add(reg, delta, 64)
+        reg.var_off = tnum_add(reg.var_off, delta.var_off)
+        if (reg.id | known.id) & BPF_ADD_CONST32:
+            zext_32_to_64(reg)
+        reg_bounds_sync(reg)
 
 
 def _s32(x: int) -> int:
@@ -280,13 +321,35 @@ def _regs_in(vstate: VerifierState, targets: list[RegState], src: VerifierState)
 
 
 def _check_may_goto(env: Env, insn: Instruction) -> None:
-    if insn.code != InsnClass.JMP | JumpOp.JCOND or insn.src or insn.dst or insn.imm \
-            or insn.off == 0:
-        env.reject(f"invalid may_goto off {insn.off} imm {insn.imm}")
+    """The ``BPF_JCOND`` part of ``check_cond_jmp_op()``: the jump is taken now, the
+    fall-through (one more iteration) is explored later with ``may_goto_depth`` + 1 and
+    the scalars that changed since the previous iteration widened."""
+    if insn.code != InsnClass.JMP | JumpOp.JCOND or insn.src or insn.dst or insn.imm:
+        env.reject(f"invalid may_goto imm {insn.imm}")
     idx = env.insn_idx
+    cur = env.cur_state
+    assert cur is not None
+    prev = _find_prev_entry(env, cur.parent, idx)
     queued = push_stack(env, idx + 1, idx, False)
     queued.may_goto_depth += 1
+    if prev is not None:
+        widen_imprecise_scalars(env, prev, queued)
     env.insn_idx += insn.off
+
+
+def _find_prev_entry(env: Env, cur: VerifierState | None, insn_idx: int) -> VerifierState | None:
+    """``find_prev_entry()``: the checkpoint at ``insn_idx`` of an earlier iteration of the
+    loop ``cur`` is in (one on the current path, less deep)."""
+    if cur is None:
+        return None
+    for sl in env.explored_state(insn_idx):
+        st = sl.state
+        if st.insn_idx == insn_idx and st.branches and st.dfs_depth < cur.dfs_depth and \
+                st.curframe == cur.curframe and all(
+                    st.frame[i].callsite == cur.frame[i].callsite
+                    for i in range(st.curframe + 1)):
+            return st
+    return None
 
 
 def check_cond_jmp_op(env: Env, insn: Instruction) -> None:
@@ -303,10 +366,10 @@ def check_cond_jmp_op(env: Env, insn: Instruction) -> None:
         env.reject(f"invalid BPF_JMP/JMP32 opcode {op:x}")
     if op == JumpOp.JCOND:
         _check_may_goto(env, insn)
-        env.insn_idx -= 1  # the caller adds one
         return
     check_reg_arg(env, insn.dst, RegArg.SRC_OP)
     dst = regs[insn.dst]
+    insn_flags = 0
     if insn.source == Source.X:
         if insn.imm:
             env.reject("BPF_JMP/JMP32 uses reserved fields")
@@ -314,13 +377,25 @@ def check_cond_jmp_op(env: Env, insn: Instruction) -> None:
         src = regs[insn.src]
         if not (_is_pkt_any(dst) and _is_pkt_any(src)) and is_pointer_value(env, insn.src):
             env.reject(f"R{insn.src} pointer comparison prohibited", errno.EACCES)
+        if src.type == RegType.PTR_TO_STACK:
+            insn_flags |= INSN_F_SRC_REG_STACK
     else:
         if insn.src:
             env.reject("BPF_JMP/JMP32 uses reserved fields")
         src = RegState(type=RegType.SCALAR_VALUE)
         mark_reg_known(src, insn.imm)
+    if dst.type == RegType.PTR_TO_STACK:
+        insn_flags |= INSN_F_DST_REG_STACK
+    if insn_flags:
+        push_jmp_history(env, this, insn_flags)
     jmp32 = insn.cls == InsnClass.JMP32
     pred = is_branch_taken(dst, src, op, jmp32)
+    if pred >= 0:
+        # the verifier relies on the operands' values to drop a branch: they must be precise
+        if not dst.is_pointer():
+            mark_chain_precision(env, insn.dst)
+        if insn.source == Source.X and not src.is_pointer():
+            mark_chain_precision(env, insn.src)
     if pred == 1:
         _print_state(env)
         env.insn_idx += insn.off
@@ -330,9 +405,13 @@ def check_cond_jmp_op(env: Env, insn: Instruction) -> None:
         return
     linked: list[RegState] = []
     if insn.source == Source.X and src.type == RegType.SCALAR_VALUE and src.id:
-        linked += _linked(this, src.id)
+        _linked(env, this, src.id, linked)
     if dst.type == RegType.SCALAR_VALUE and dst.id:
-        linked += [r for r in _linked(this, dst.id) if r not in linked]
+        _linked(env, this, dst.id, linked)
+    if len(linked) > 1:
+        # both branches share this history entry: precision of one linked scalar is
+        # precision of all (bt_sync_linked_regs())
+        push_jmp_history(env, this, linked_regs=_linked_positions(this, linked))
     other = push_stack(env, env.insn_idx + insn.off + 1, env.insn_idx, False)
     oregs = other.regs
     if insn.source == Source.X:

@@ -16,6 +16,7 @@ import errno
 
 from pybpf.isa import Instruction, InsnClass, Mode
 from pybpf.platform.helper_types import RegType, base_type
+from pybpf.verifier.precision import INSN_F_STACK_ACCESS, mark_chain_precision, push_jmp_history
 from pybpf.verifier.bounds import mark_reg_known
 from pybpf.verifier.env import Env
 from pybpf.verifier.regstate import DEF_NOT_SUBREG, RegState
@@ -84,6 +85,12 @@ def check_stack_access_within_bounds(env: Env, regno: int, off: int, size: int,
     _grow(env, state, -min_off)
 
 
+def mark_stack_read(env: Env, frameno: int, spi: int) -> None:
+    """``bpf_mark_stack_read()`` for slot ``spi`` of frame ``frameno`` at this instruction."""
+    if env.liveness is not None:
+        env.liveness.mark_read(frameno, env.insn_idx, 1 << spi)  # type: ignore[attr-defined]
+
+
 def _save_register_state(state: FuncState, spi: int, reg: RegState, size: int) -> None:
     slot = state.stack[spi]
     slot.spilled_ptr = reg.copy()
@@ -114,6 +121,9 @@ def _write_fixed(env: Env, state: FuncState, off: int, size: int, value_regno: i
     cur = env.cur_state.cur  # type: ignore[union-attr]
     reg = cur.regs[value_regno] if value_regno >= 0 else None
     env.mark_stack_slot_scratched(spi)
+    if size == BPF_REG_SIZE and env.liveness is not None:  # the whole slot is overwritten
+        env.liveness.mark_write(state.frameno, 1 << spi)  # type: ignore[attr-defined]
+    spill = True  # a register spill: recorded in the jump history for backtracking
     if reg is not None and off % BPF_REG_SIZE == 0 and reg.type == RegType.SCALAR_VALUE \
             and env.bpf_capable:
         fits = reg.umax_value.bit_length() <= 8 * size
@@ -142,9 +152,16 @@ def _write_fixed(env: Env, state: FuncState, off: int, size: int, value_regno: i
         zero = (reg is not None and reg.type == RegType.SCALAR_VALUE
                 and tnum_equals_const(reg.var_off, 0)) or (
             reg is None and _is_st_mem(insn) and insn is not None and insn.imm == 0)
+        if zero and value_regno >= 0:
+            # STACK_ZERO is not a spill backtracking can follow: the zero must be precise
+            mark_chain_precision(env, value_regno)
         kind = SlotType.ZERO if zero else SlotType.MISC
         for i in range(size):
             st.slot_type[(slot_i - i) % BPF_REG_SIZE] = kind
+        spill = False
+    if spill:
+        push_jmp_history(env, env.cur_state, INSN_F_STACK_ACCESS, spi,  # type: ignore[arg-type]
+                         state.frameno)
 
 
 def _write_var(env: Env, state: FuncState, ptr_regno: int, off: int, size: int,
@@ -158,6 +175,7 @@ def _write_var(env: Env, state: FuncState, ptr_regno: int, off: int, size: int,
     writing_zero = (value is not None and value.type == RegType.SCALAR_VALUE
                     and tnum_equals_const(value.var_off, 0)) or (
         value is None and _is_st_mem(insn) and insn is not None and insn.imm == 0)
+    zero_used = False
     for i in range(min_off, max_off):
         slot_i = -i - 1
         spi = slot_i // BPF_REG_SIZE
@@ -170,6 +188,7 @@ def _write_var(env: Env, state: FuncState, ptr_regno: int, off: int, size: int,
                        f"ptr off: {i}")  # fmt: skip
         if writing_zero and stype == SlotType.SPILL and st.is_spilled_scalar_reg() and \
                 tnum_equals_const(st.spilled_ptr.var_off, 0):
+            zero_used = True
             continue
         st.spilled_ptr.type = RegType.NOT_INIT
         new = SlotType.ZERO if writing_zero and stype == SlotType.ZERO else SlotType.MISC
@@ -177,6 +196,10 @@ def _write_var(env: Env, state: FuncState, ptr_regno: int, off: int, size: int,
             env.reject(f"uninit stack in range of var-offset write prohibited for !root; insn "
                        f"{env.insn_idx}, off: {i}")  # fmt: skip
         st.slot_type[b] = new
+        if new == SlotType.ZERO:
+            zero_used = True
+    if zero_used and value_regno >= 0:  # backtracking does not follow STACK_ZERO
+        mark_chain_precision(env, value_regno)
 
 
 def check_stack_write(env: Env, ptr_regno: int, off: int, size: int, value_regno: int,
@@ -218,6 +241,7 @@ def _mark_const_zero(env: Env, reg: RegState) -> None:
 def _read_fixed(env: Env, reg_state: FuncState, off: int, size: int, dst_regno: int) -> None:
     slot_i = -off - 1
     spi = slot_i // BPF_REG_SIZE
+    mark_stack_read(env, reg_state.frameno, spi)
     st = reg_state.stack[spi]
     stype = st.slot_type
     spilled = st.spilled_ptr
@@ -234,6 +258,7 @@ def _read_fixed(env: Env, reg_state: FuncState, off: int, size: int, dst_regno: 
                 env.reject("invalid size of register fill", errno.EACCES)
             if dst_regno < 0:
                 return
+            fill = True  # restores the spilled register: recorded for backtracking
             if size <= spill_size and off % BPF_REG_SIZE == 0:
                 subreg_def = cur.regs[dst_regno].subreg_def
                 cur.regs[dst_regno].assign(spilled)
@@ -257,15 +282,23 @@ def _read_fixed(env: Env, reg_state: FuncState, off: int, size: int, dst_regno: 
                     _mark_const_zero(env, cur.regs[dst_regno])
                 elif zero_cnt == size:
                     _mark_const_zero(env, cur.regs[dst_regno])
+                    fill = False
                 else:
                     mark_unknown(env, cur.regs[dst_regno])
+                    fill = False
         elif dst_regno >= 0:
             if env.bpf_capable:
                 assign_scalar_id_before_mov(env, spilled)
             cur.regs[dst_regno].assign(spilled)
             cur.regs[dst_regno].subreg_def = DEF_NOT_SUBREG
-        elif spilled.type != RegType.SCALAR_VALUE and not env.allow_ptr_leaks:
-            env.reject(f"leaking pointer from stack off {off}", errno.EACCES)
+            fill = True
+        else:
+            if spilled.type != RegType.SCALAR_VALUE and not env.allow_ptr_leaks:
+                env.reject(f"leaking pointer from stack off {off}", errno.EACCES)
+            fill = True
+        if fill:
+            push_jmp_history(env, env.cur_state, INSN_F_STACK_ACCESS, spi,  # type: ignore[arg-type]
+                             reg_state.frameno)
         return
     for i in range(size):
         t = stype[(slot_i - i) % BPF_REG_SIZE]
@@ -328,10 +361,12 @@ def check_stack_range_initialized(env: Env, regno: int, off: int, access_size: i
         b = slot_i % BPF_REG_SIZE
         t = st.slot_type[b]
         if t == SlotType.MISC:
+            mark_stack_read(env, state.frameno, spi)
             continue
         if t == SlotType.ZERO or (t == SlotType.INVALID and env.allow_uninit_stack):
             if write:
                 st.slot_type[b] = SlotType.MISC
+            mark_stack_read(env, state.frameno, spi)
             continue
         if st.is_spilled_reg() and (st.spilled_ptr.type == RegType.SCALAR_VALUE
                                     or env.allow_ptr_leaks):
@@ -340,6 +375,7 @@ def check_stack_range_initialized(env: Env, regno: int, off: int, access_size: i
                 for j in range(BPF_REG_SIZE):
                     if st.slot_type[j] != SlotType.INVALID:
                         st.slot_type[j] = SlotType.MISC
+            mark_stack_read(env, state.frameno, spi)
             continue
         if tnum_is_const(reg.var_off):
             env.reject(f"invalid read from stack R{regno} off {min_off}+{i - min_off} size "
