@@ -1,10 +1,10 @@
-"""The native map operations as LLVM IR: hashing, buckets, value slots, lookup/update/delete.
+"""The native hash table as LLVM IR: hashing, buckets, iteration, value slots.
 
 Mirrors kernel/bpf/hashtab.c and kernel/bpf/arraymap.c as pybpf models them (the Python
 docstrings of :mod:`pybpf.runtime.maps.hash`, :mod:`~pybpf.runtime.maps.lru` and
 :mod:`~pybpf.runtime.maps.array` state the semantics; this is their only implementation):
 
-* ``pb_jhash`` — ``jhash()`` of include/linux/jhash.h (lookup3), ``htab_map_hash()``;
+* ``pb_jhash`` — ``jhash()`` of include/linux/jhash.h (lookup3), ``htab_maphash_key()``;
 * ``pb_htab_find`` / ``pb_htab_link`` / ``pb_htab_unlink`` / ``pb_htab_replace`` — the
   bucket lists (``lookup_elem_raw()``, ``hlist_nulls_add_head_rcu()``,
   ``hlist_nulls_del_rcu()``): new elements at the head of their bucket;
@@ -13,12 +13,7 @@ docstrings of :mod:`pybpf.runtime.maps.hash`, :mod:`~pybpf.runtime.maps.lru` and
 * ``pb_slab_*`` — value slots with grace-period reuse: a freed slot waits in the pending
   ring until ``pb_htab_sync`` (the end of a program run, an RCU grace period); only when no
   free or never-used slot is left is the oldest pending slot reused early;
-* ``pb_map_lookup`` / ``pb_map_update`` / ``pb_map_delete`` — the helper-facing operations
-  (``htab_map_lookup_elem()``, ``htab_map_update_elem()``, ``__htab_percpu_map_update_elem()``,
-  ``htab_map_delete_elem()``, ``array_map_lookup_elem()``, ``array_map_update_elem()``...),
-  returning a value address or 0, 0 or ``-errno``, or :data:`~pybpf.native.layout.NOT_NATIVE`
-  for what only Python does (LRU updates and deletes, which move LRU list nodes; a CPU out of
-  range, which raises).
+* the helper-facing operations built on them are in :mod:`pybpf.native.mapops_ir`.
 
 Nothing here knows a host address: every pointer comes from the map's
 :class:`~pybpf.native.layout.NativeMap`, so the compiled library is cacheable.
@@ -26,24 +21,19 @@ Nothing here knows a host address: every pointer comes from the map's
 
 from __future__ import annotations
 
-import errno
-
 from pybpf.jit.irtext import ModuleText
 from pybpf.native.irkit import Builder
 from pybpf.native.layout import (
-    ALL_CPUS,
-    NOT_NATIVE,
     REC_HASH,
     REC_KEY,
     REC_LINKED,
     REC_NEXT,
     REC_VADDR,
-    MapKind,
     NativeMap,
     field_offsets,
 )
 
-__all__ = ["EXPORTS", "build"]
+__all__ = ["EXPORTS", "M", "build", "field", "field64", "hash_key", "record_ptr"]
 
 M = field_offsets(NativeMap)
 JHASH_INITVAL = 0xDEADBEEF
@@ -60,25 +50,22 @@ EXPORTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "pb_htab_walk": ("i64", ("ptr", "ptr", "i64")),
     "pb_htab_sync": ("void", ("ptr",)),
     "pb_slab_carve": ("void", ("ptr", "i64")),
-    "pb_map_lookup": ("i64", ("ptr", "ptr", "i64")),
-    "pb_map_update": ("i64", ("ptr", "ptr", "ptr", "i64", "i64")),
-    "pb_map_delete": ("i64", ("ptr", "ptr")),
 }
 
 
-def _field(b: Builder, m: str, name: str, ty: str = "i32") -> str:
+def field(b: Builder, m: str, name: str, ty: str = "i32") -> str:
     return b.ld(ty, m, M[name])
 
 
-def _field64(b: Builder, m: str, name: str) -> str:
+def field64(b: Builder, m: str, name: str) -> str:
     """A u32 field of the map descriptor, zero-extended to i64."""
-    return b.zext(_field(b, m, name))
+    return b.zext(field(b, m, name))
 
 
-def _rec(b: Builder, m: str, idx: str) -> str:
+def record_ptr(b: Builder, m: str, idx: str) -> str:
     """Pointer to record ``idx`` (an i64)."""
-    recs = _field(b, m, "recs", "ptr")
-    return b.ptr(recs, b.op(f"mul i64 {idx}, {_field64(b, m, 'rec_size')}"))
+    recs = field(b, m, "recs", "ptr")
+    return b.ptr(recs, b.op(f"mul i64 {idx}, {field64(b, m, 'rec_size')}"))
 
 
 def _rol(b: Builder, x: str, k: int) -> str:
@@ -149,7 +136,7 @@ def _jhash(mod: ModuleText) -> None:
 
 def _key_equal(b: Builder, m: str, rec_key: str, key: str) -> str:
     """i1: the record's key equals ``key`` (fast paths for 4- and 8-byte keys)."""
-    size = _field64(b, m, "key_size")
+    size = field64(b, m, "key_size")
     result = b.var("i1")
     with b.if_else(b.op(f"icmp eq i64 {size}, 4")) as (four, other):
         with four:
@@ -168,30 +155,30 @@ def _find(mod: ModuleText) -> None:
     """lookup_elem_raw(): record index of ``key`` (hash given), or -1."""
     b = Builder(mod, "pb_find", "i64", [("ptr", "m"), ("ptr", "key"), ("i32", "hash")],
                 linkage="internal")
-    buckets = _field(b, "%m", "buckets", "ptr")
-    bucket = b.zext(b.op(f"and i32 %hash, {_field(b, '%m', 'mask')}"))
+    buckets = field(b, "%m", "buckets", "ptr")
+    bucket = b.zext(b.op(f"and i32 %hash, {field(b, '%m', 'mask')}"))
     cur = b.var("i32", b.ld("i32", b.op(f"getelementptr i32, ptr {buckets}, i64 {bucket}")))
     with b.loop():
         link = cur.get()
         b.return_if(b.op(f"icmp eq i32 {link}, 0"), -1)
         idx = b.zext(b.op(f"sub i32 {link}, 1"))
-        rec = _rec(b, "%m", idx)
+        rec = record_ptr(b, "%m", idx)
         with b.if_(b.op(f"icmp eq i32 {b.ld('i32', rec, REC_HASH)}, %hash")):
             b.return_if(_key_equal(b, "%m", b.ptr(rec, REC_KEY), "%key"), idx)
         cur.set(b.ld("i32", rec, REC_NEXT))
     b.ret(-1)
     # exported: the hash computed here
     e = Builder(mod, "pb_htab_find", "i64", [("ptr", "m"), ("ptr", "key")])
-    e.ret(e.call("i64", "pb_find", [("ptr", "%m"), ("ptr", "%key"), ("i32", _hash(e, "%m", "%key"))]))
+    e.ret(e.call("i64", "pb_find", [("ptr", "%m"), ("ptr", "%key"), ("i32", hash_key(e, "%m", "%key"))]))
 
 
-def _hash(b: Builder, m: str, key: str) -> str:
-    return b.call("i32", "pb_jhash", [("ptr", key), ("i64", _field64(b, m, "key_size")),
+def hash_key(b: Builder, m: str, key: str) -> str:
+    return b.call("i32", "pb_jhash", [("ptr", key), ("i64", field64(b, m, "key_size")),
                                       ("i32", "0")])
 
 
 def _bucket_slot(b: Builder, m: str, bucket: str) -> str:
-    return b.op(f"getelementptr i32, ptr {_field(b, m, 'buckets', 'ptr')}, i64 {bucket}")
+    return b.op(f"getelementptr i32, ptr {field(b, m, 'buckets', 'ptr')}, i64 {bucket}")
 
 
 def _occupancy(mod: ModuleText) -> None:
@@ -199,9 +186,9 @@ def _occupancy(mod: ModuleText) -> None:
     bucket at or after ``from`` (-1 when there is none)."""
     b = Builder(mod, "pb_occ_set", "void", [("ptr", "m"), ("i64", "bucket")], linkage="internal")
     word = b.op("lshr i64 %bucket, 6")
-    p1 = b.op(f"getelementptr i64, ptr {_field(b, '%m', 'occupied', 'ptr')}, i64 {word}")
+    p1 = b.op(f"getelementptr i64, ptr {field(b, '%m', 'occupied', 'ptr')}, i64 {word}")
     b.st("i64", b.op(f"or i64 {b.ld('i64', p1)}, {b.op('shl i64 1, ' + b.op('and i64 %bucket, 63'))}"), p1)
-    p2 = b.op(f"getelementptr i64, ptr {_field(b, '%m', 'occupied2', 'ptr')}, i64 "
+    p2 = b.op(f"getelementptr i64, ptr {field(b, '%m', 'occupied2', 'ptr')}, i64 "
               f"{b.op(f'lshr i64 {word}, 6')}")
     b.st("i64", b.op(f"or i64 {b.ld('i64', p2)}, {b.op('shl i64 1, ' + b.op(f'and i64 {word}, 63'))}"), p2)
     b.ret()
@@ -209,12 +196,12 @@ def _occupancy(mod: ModuleText) -> None:
     b = Builder(mod, "pb_occ_clear", "void", [("ptr", "m"), ("i64", "bucket")],
                 linkage="internal")
     word = b.op("lshr i64 %bucket, 6")
-    p1 = b.op(f"getelementptr i64, ptr {_field(b, '%m', 'occupied', 'ptr')}, i64 {word}")
+    p1 = b.op(f"getelementptr i64, ptr {field(b, '%m', 'occupied', 'ptr')}, i64 {word}")
     bit = b.op("shl i64 1, " + b.op("and i64 %bucket, 63"))
     left = b.op(f"and i64 {b.ld('i64', p1)}, {b.op(f'xor i64 {bit}, -1')}")
     b.st("i64", left, p1)
     with b.if_(b.op(f"icmp eq i64 {left}, 0")):
-        p2 = b.op(f"getelementptr i64, ptr {_field(b, '%m', 'occupied2', 'ptr')}, i64 "
+        p2 = b.op(f"getelementptr i64, ptr {field(b, '%m', 'occupied2', 'ptr')}, i64 "
                   f"{b.op(f'lshr i64 {word}, 6')}")
         bit2 = b.op("shl i64 1, " + b.op(f"and i64 {word}, 63"))
         b.st("i64", b.op(f"and i64 {b.ld('i64', p2)}, {b.op(f'xor i64 {bit2}, -1')}"), p2)
@@ -223,10 +210,10 @@ def _occupancy(mod: ModuleText) -> None:
     mod.declare("llvm.cttz.i64", "declare i64 @llvm.cttz.i64(i64, i1)")
     b = Builder(mod, "pb_next_bucket", "i64", [("ptr", "m"), ("i64", "from")],
                 linkage="internal")
-    nb = b.op(f"add i64 {_field64(b, '%m', 'mask')}, 1")
+    nb = b.op(f"add i64 {field64(b, '%m', 'mask')}, 1")
     b.return_if(b.op(f"icmp uge i64 %from, {nb}"), -1)
-    occ = _field(b, "%m", "occupied", "ptr")
-    occ2 = _field(b, "%m", "occupied2", "ptr")
+    occ = field(b, "%m", "occupied", "ptr")
+    occ2 = field(b, "%m", "occupied2", "ptr")
     word = b.op("lshr i64 %from, 6")
     bits = b.op(f"and i64 {b.ld('i64', b.op(f'getelementptr i64, ptr {occ}, i64 {word}'))}, "
                 f"{b.op('shl i64 -1, ' + b.op('and i64 %from, 63'))}")
@@ -255,11 +242,11 @@ def _link(mod: ModuleText) -> None:
     """hlist_nulls_add_head_rcu(): record ``idx`` with ``key``/``hash`` at its bucket's head."""
     b = Builder(mod, "pb_htab_link", "void",
                 [("ptr", "m"), ("i64", "idx"), ("ptr", "key"), ("i32", "hash")])
-    rec = _rec(b, "%m", "%idx")
-    b.memcpy(b.ptr(rec, REC_KEY), "%key", _field64(b, "%m", "key_size"))
+    rec = record_ptr(b, "%m", "%idx")
+    b.memcpy(b.ptr(rec, REC_KEY), "%key", field64(b, "%m", "key_size"))
     b.st("i32", "%hash", rec, REC_HASH)
     b.st("i32", 1, rec, REC_LINKED)
-    bucket = b.zext(b.op(f"and i32 %hash, {_field(b, '%m', 'mask')}"))
+    bucket = b.zext(b.op(f"and i32 %hash, {field(b, '%m', 'mask')}"))
     slot = _bucket_slot(b, "%m", bucket)
     head = b.ld("i32", slot)
     b.st("i32", head, rec, REC_NEXT)
@@ -274,9 +261,9 @@ def _link(mod: ModuleText) -> None:
 def _unlink(mod: ModuleText) -> None:
     """hlist_nulls_del_rcu(): 1 if record ``idx`` was linked (and now is not), else 0."""
     b = Builder(mod, "pb_htab_unlink", "i64", [("ptr", "m"), ("i64", "idx")])
-    rec = _rec(b, "%m", "%idx")
+    rec = record_ptr(b, "%m", "%idx")
     b.return_if(b.op(f"icmp eq i32 {b.ld('i32', rec, REC_LINKED)}, 0"), 0)
-    bucket = b.zext(b.op(f"and i32 {b.ld('i32', rec, REC_HASH)}, {_field(b, '%m', 'mask')}"))
+    bucket = b.zext(b.op(f"and i32 {b.ld('i32', rec, REC_HASH)}, {field(b, '%m', 'mask')}"))
     head = _bucket_slot(b, "%m", bucket)
     want = b.op("add i32 " + b.op("trunc i64 %idx to i32") + ", 1")
     link = b.var("ptr", head)
@@ -293,7 +280,7 @@ def _unlink(mod: ModuleText) -> None:
             with b.if_(b.op(f"icmp eq i32 {b.ld('i32', head)}, 0")):
                 b.call("void", "pb_occ_clear", [("ptr", "%m"), ("i64", bucket)])
             b.ret(1)
-        link.set(b.ptr(_rec(b, "%m", b.zext(b.op(f"sub i32 {cur}, 1"))), REC_NEXT))
+        link.set(b.ptr(record_ptr(b, "%m", b.zext(b.op(f"sub i32 {cur}, 1"))), REC_NEXT))
     b.ret(0)
 
     b = Builder(mod, "pb_htab_replace", "void",
@@ -309,13 +296,13 @@ def _iteration(mod: ModuleText) -> None:
     b = Builder(mod, "pb_htab_next", "i64", [("ptr", "m"), ("ptr", "key")])
     after = b.var("i64", 0)
     with b.if_(b.op("icmp ne ptr %key, null")):
-        h = _hash(b, "%m", "%key")
+        h = hash_key(b, "%m", "%key")
         idx = b.call("i64", "pb_find", [("ptr", "%m"), ("ptr", "%key"), ("i32", h)])
         with b.if_(b.op(f"icmp sge i64 {idx}, 0")):
-            rec = _rec(b, "%m", idx)
+            rec = record_ptr(b, "%m", idx)
             nxt = b.ld("i32", rec, REC_NEXT)
             b.return_if(b.op(f"icmp ne i32 {nxt}, 0"), b.zext(b.op(f"sub i32 {nxt}, 1")))
-            bucket = b.zext(b.op(f"and i32 {h}, {_field(b, '%m', 'mask')}"))
+            bucket = b.zext(b.op(f"and i32 {h}, {field(b, '%m', 'mask')}"))
             after.set(b.op(f"add i64 {bucket}, 1"))
     found = b.call("i64", "pb_next_bucket", [("ptr", "%m"), ("i64", after.get())])
     b.return_if(b.op(f"icmp slt i64 {found}, 0"), -1)
@@ -337,7 +324,7 @@ def _iteration(mod: ModuleText) -> None:
                 b.st("i32", b.op(f"sub i32 {link}, 1"),
                      b.op(f"getelementptr i32, ptr %out, i64 {count}"))
             n.set(b.op(f"add i64 {count}, 1"))
-            cur.set(b.ld("i32", _rec(b, "%m", b.zext(b.op(f"sub i32 {link}, 1"))), REC_NEXT))
+            cur.set(b.ld("i32", record_ptr(b, "%m", b.zext(b.op(f"sub i32 {link}, 1"))), REC_NEXT))
         walk.set(b.call("i64", "pb_next_bucket", [("ptr", "%m"),
                                                     ("i64", b.op(f"add i64 {cur_bucket}, 1"))]))
     b.ret(n.get())
@@ -345,25 +332,25 @@ def _iteration(mod: ModuleText) -> None:
 
 def _ring_slot(b: Builder, m: str, ring: str, head: str, offset: str) -> str:
     """&ring[(head + offset) % limit] (both below limit)."""
-    limit = _field(b, m, "limit")
+    limit = field(b, m, "limit")
     pos = b.op(f"add i32 {head}, {offset}")
     wrapped = b.op(f"select i1 {b.op(f'icmp uge i32 {pos}, {limit}')}, i32 "
                    f"{b.op(f'sub i32 {pos}, {limit}')}, i32 {pos}")
-    return b.op(f"getelementptr i32, ptr {_field(b, m, ring, 'ptr')}, i32 {wrapped}")
+    return b.op(f"getelementptr i32, ptr {field(b, m, ring, 'ptr')}, i32 {wrapped}")
 
 
 def _slab(mod: ModuleText) -> None:
     """Value slots: alloc (zeroed), free (to the grace-period ring), sync, carve."""
     b = Builder(mod, "pb_slot_vaddr", "void", [("ptr", "m"), ("i64", "idx")],
                 linkage="internal")
-    per = _field64(b, "%m", "per_window")
+    per = field64(b, "%m", "per_window")
     window = b.op(f"udiv i64 %idx, {per}")
     within = b.op(f"urem i64 %idx, {per}")
-    base = b.ld("i64", b.op(f"getelementptr i64, ptr {_field(b, '%m', 'windows', 'ptr')}, "
+    base = b.ld("i64", b.op(f"getelementptr i64, ptr {field(b, '%m', 'windows', 'ptr')}, "
                            f"i64 {window}"))
-    slot_size = _field64(b, "%m", "slot_size")
+    slot_size = field64(b, "%m", "slot_size")
     vaddr = b.op(f"add i64 {base}, {b.op(f'mul i64 {within}, {slot_size}')}")
-    b.st("i64", vaddr, _rec(b, "%m", "%idx"), REC_VADDR)
+    b.st("i64", vaddr, record_ptr(b, "%m", "%idx"), REC_VADDR)
     b.ret()
 
     b = Builder(mod, "pb_slab_carve", "void", [("ptr", "m"), ("i64", "n")])
@@ -388,7 +375,7 @@ def _slab(mod: ModuleText) -> None:
             b.st("i32", b.op(f"sub i32 {free_len}, 1"), "%m", M["free_len"])
         with other:
             fresh = b.ld("i32", "%m", M["fresh"])
-            with b.if_else(b.op(f"icmp ult i32 {fresh}, {_field(b, '%m', 'limit')}")) as (new, old):
+            with b.if_else(b.op(f"icmp ult i32 {fresh}, {field(b, '%m', 'limit')}")) as (new, old):
                 with new:
                     idx.set(fresh)
                     b.call("void", "pb_slot_vaddr", [("ptr", "%m"), ("i64", b.zext(fresh))])
@@ -400,8 +387,8 @@ def _slab(mod: ModuleText) -> None:
                     b.st("i32", b.op(f"sub i32 {b.ld('i32', '%m', M['pend_len'])}, 1"),
                          "%m", M["pend_len"])
     got = b.zext(idx.get())
-    size = _field64(b, "%m", "slot_size")
-    b.memset0(b.ptr(_field(b, "%m", "values_host", "ptr"), b.op(f"mul i64 {got}, {size}")), size)
+    size = field64(b, "%m", "slot_size")
+    b.memset0(b.ptr(field(b, "%m", "values_host", "ptr"), b.op(f"mul i64 {got}, {size}")), size)
     b.ret(got)
 
     b = Builder(mod, "pb_slab_free", "void", [("ptr", "m"), ("i64", "idx")], linkage="internal")
@@ -426,145 +413,13 @@ def _slab(mod: ModuleText) -> None:
 
 
 def _next_head(b: Builder, m: str, head: str) -> str:
-    limit = _field(b, m, "limit")
+    limit = field(b, m, "limit")
     nxt = b.op(f"add i32 {head}, 1")
     return b.op(f"select i1 {b.op(f'icmp uge i32 {nxt}, {limit}')}, i32 0, i32 {nxt}")
 
 
-def _lookup(mod: ModuleText) -> None:
-    """bpf_map_lookup_elem() for arrays and hashes: value address, 0, or NOT_NATIVE."""
-    b = Builder(mod, "pb_map_lookup", "i64", [("ptr", "m"), ("ptr", "key"), ("i64", "cpu")])
-    kind = _field(b, "%m", "kind")
-    elem = _field64(b, "%m", "elem_size")
-    is_array = b.op(f"icmp ule i32 {kind}, {MapKind.PERCPU_ARRAY}")
-    with b.if_(b.op(f"and i1 {is_array}, {b.op(f'icmp ne i32 {kind}, 0')}")):
-        index = b.zext(b.fn.load("i32", "%key", align=1))
-        b.return_if(b.op(f"icmp uge i64 {index}, {_field64(b, '%m', 'max_entries')}"), 0)
-        stride = _field(b, "%m", "stride", "i64")
-        addr = b.op(f"add i64 {_field(b, '%m', 'values', 'i64')}, "
-                    f"{b.op(f'mul i64 {index}, {stride}')}")
-        with b.if_(b.op(f"icmp eq i32 {kind}, {MapKind.PERCPU_ARRAY}")):
-            b.ret(b.op(f"add i64 {addr}, {b.op(f'mul i64 %cpu, {elem}')}"))
-        b.ret(addr)
-    b.return_if(b.op(f"icmp eq i32 {kind}, 0"), NOT_NATIVE)
-    percpu = b.op(f"or i1 {b.op(f'icmp eq i32 {kind}, {MapKind.PERCPU_HASH}')}, "
-                  f"{b.op(f'icmp eq i32 {kind}, {MapKind.LRU_PERCPU_HASH}')}")
-    bad_cpu = b.op(f"icmp uge i64 %cpu, {_field64(b, '%m', 'ncpus')}")
-    b.return_if(b.op(f"and i1 {percpu}, {bad_cpu}"), NOT_NATIVE)
-    idx = b.call("i64", "pb_find", [("ptr", "%m"), ("ptr", "%key"),
-                                    ("i32", _hash(b, "%m", "%key"))])
-    b.return_if(b.op(f"icmp slt i64 {idx}, 0"), 0)
-    lru = b.op(f"icmp uge i32 {kind}, {MapKind.LRU_HASH}")
-    with b.if_(lru):  # bpf_lru_node_set_ref(): write only when not yet set
-        ref = b.op(f"getelementptr i8, ptr {_field(b, '%m', 'refs', 'ptr')}, i64 {idx}")
-        with b.if_(b.op(f"icmp eq i8 {b.ld('i8', ref)}, 0")):
-            b.st("i8", 1, ref)
-    vaddr = b.ld("i64", _rec(b, "%m", idx), REC_VADDR)
-    offset = b.op(f"select i1 {percpu}, i64 {b.op(f'mul i64 %cpu, {elem}')}, i64 0")
-    b.ret(b.op(f"add i64 {vaddr}, {offset}"))
-
-
-def _write_value(b: Builder, m: str, slot: str, value: str, cpu: str, percpu: str) -> None:
-    """pcpu_copy_value(): the whole buffer for ALL_CPUS, else one CPU's value (or the value)."""
-    all_cpus = b.op(f"and i1 {percpu}, {b.op(f'icmp eq i64 {cpu}, -1')}")
-    with b.if_else(all_cpus) as (everything, one):
-        with everything:
-            b.memcpy(slot, value, _field64(b, m, "slot_size"))
-        with one:
-            elem = _field64(b, m, "elem_size")
-            offset = b.op(f"select i1 {percpu}, i64 {b.op(f'mul i64 {cpu}, {elem}')}, i64 0")
-            b.memcpy(b.ptr(slot, offset), value, _field64(b, m, "value_size"))
-
-
-def _update(mod: ModuleText) -> None:
-    """bpf_map_update_elem(): array_map_update_elem(), htab_map_update_elem() and the
-    per-CPU variants (``cpu`` = ALL_CPUS: the syscall's whole per-CPU buffer)."""
-    b = Builder(mod, "pb_map_update", "i64",
-                [("ptr", "m"), ("ptr", "key"), ("ptr", "value"), ("i64", "flags"), ("i64", "cpu")])
-    kind = _field(b, "%m", "kind")
-    plain = b.op(f"and i64 %flags, {~BPF_F_LOCK}")
-    with b.if_(b.op(f"icmp eq i32 {kind}, {MapKind.ARRAY}")):
-        _array_update(b, plain, percpu=False)
-    with b.if_(b.op(f"icmp eq i32 {kind}, {MapKind.PERCPU_ARRAY}")):
-        _array_update(b, plain, percpu=True)
-    hash_kind = b.op(f"icmp eq i32 {kind}, {MapKind.HASH}")
-    percpu = b.op(f"icmp eq i32 {kind}, {MapKind.PERCPU_HASH}")
-    b.return_if(b.op(f"xor i1 {b.op(f'or i1 {hash_kind}, {percpu}')}, true"), NOT_NATIVE)
-    with b.if_else(percpu) as (pc, plain_hash):
-        with pc:
-            b.return_if(b.op(f"icmp ugt i64 %flags, {BPF_EXIST}"), -errno.EINVAL)
-            ncpus = _field64(b, "%m", "ncpus")
-            bad = b.op(f"icmp uge i64 %cpu, {ncpus}")
-            b.return_if(b.op(f"and i1 {b.op('icmp ne i64 %cpu, -1')}, {bad}"), NOT_NATIVE)
-        with plain_hash:
-            b.return_if(b.op(f"icmp ugt i64 {plain}, {BPF_EXIST}"), -errno.EINVAL)
-            b.return_if(b.op(f"icmp ne i64 {b.op(f'and i64 %flags, {BPF_F_LOCK}')}, 0"),
-                        -errno.EINVAL)
-    h = _hash(b, "%m", "%key")
-    old = b.call("i64", "pb_find", [("ptr", "%m"), ("ptr", "%key"), ("i32", h)])
-    exists = b.op(f"icmp sge i64 {old}, 0")
-    b.return_if(b.op(f"and i1 {exists}, {b.op(f'icmp eq i64 {plain}, {BPF_NOEXIST}')}"),
-                -errno.EEXIST)
-    missing = b.op(f"xor i1 {exists}, true")
-    b.return_if(b.op(f"and i1 {missing}, {b.op(f'icmp eq i64 {plain}, {BPF_EXIST}')}"),
-                -errno.ENOENT)
-    values = _field(b, "%m", "values_host", "ptr")
-    size = _field64(b, "%m", "slot_size")
-    with b.if_(b.op(f"and i1 {exists}, {percpu}")):  # per-CPU values are updated in place
-        _write_value(b, "%m", b.ptr(values, b.op(f"mul i64 {old}, {size}")), "%value", "%cpu",
-                     percpu)
-        b.ret(0)
-    full = b.op(f"icmp uge i32 {_field(b, '%m', 'count')}, {_field(b, '%m', 'max_entries')}")
-    b.return_if(b.op(f"and i1 {missing}, {full}"), -errno.E2BIG)
-    new = b.call("i64", "pb_slab_alloc", [("ptr", "%m")])
-    _write_value(b, "%m", b.ptr(values, b.op(f"mul i64 {new}, {size}")), "%value", "%cpu", percpu)
-    with b.if_else(missing) as (insert, replace):
-        with insert:
-            b.call("void", "pb_htab_link", [("ptr", "%m"), ("i64", new), ("ptr", "%key"),
-                                            ("i32", h)])
-        with replace:
-            b.call("void", "pb_htab_replace", [("ptr", "%m"), ("i64", old), ("i64", new),
-                                               ("ptr", "%key"), ("i32", h)])
-            b.call("void", "pb_slab_free", [("ptr", "%m"), ("i64", old)])
-    b.ret(0)
-
-
-def _array_update(b: Builder, plain: str, *, percpu: bool) -> None:
-    """array_map_update_elem() from a program: the current CPU's copy only."""
-    b.return_if(b.op(f"icmp ugt i64 {plain}, {BPF_EXIST}"), -errno.EINVAL)
-    index = b.zext(b.fn.load("i32", "%key", align=1))
-    b.return_if(b.op(f"icmp uge i64 {index}, {_field64(b, '%m', 'max_entries')}"), -errno.E2BIG)
-    b.return_if(b.op(f"icmp ne i64 {b.op(f'and i64 %flags, {BPF_NOEXIST}')}, 0"), -errno.EEXIST)
-    b.return_if(b.op(f"icmp ne i64 {b.op(f'and i64 %flags, {BPF_F_LOCK}')}, 0"), -errno.EINVAL)
-    offset = b.op(f"mul i64 {index}, {_field(b, '%m', 'stride', 'i64')}")
-    if percpu:
-        elem = _field64(b, "%m", "elem_size")
-        offset = b.op(f"add i64 {offset}, {b.op(f'mul i64 %cpu, {elem}')}")
-    b.memcpy(b.ptr(_field(b, "%m", "values_host", "ptr"), offset), "%value",
-             _field64(b, "%m", "value_size"))
-    b.ret(0)
-
-
-def _delete(mod: ModuleText) -> None:
-    """bpf_map_delete_elem(): htab_map_delete_elem(); arrays cannot delete (EINVAL)."""
-    b = Builder(mod, "pb_map_delete", "i64", [("ptr", "m"), ("ptr", "key")])
-    kind = _field(b, "%m", "kind")
-    is_array = b.op(f"and i1 {b.op(f'icmp ne i32 {kind}, 0')}, "
-                    f"{b.op(f'icmp ule i32 {kind}, {MapKind.PERCPU_ARRAY}')}")
-    b.return_if(is_array, -errno.EINVAL)
-    hashes = b.op(f"or i1 {b.op(f'icmp eq i32 {kind}, {MapKind.HASH}')}, "
-                  f"{b.op(f'icmp eq i32 {kind}, {MapKind.PERCPU_HASH}')}")
-    b.return_if(b.op(f"xor i1 {hashes}, true"), NOT_NATIVE)
-    idx = b.call("i64", "pb_find", [("ptr", "%m"), ("ptr", "%key"),
-                                    ("i32", _hash(b, "%m", "%key"))])
-    b.return_if(b.op(f"icmp slt i64 {idx}, 0"), -errno.ENOENT)
-    b.call("i64", "pb_htab_unlink", [("ptr", "%m"), ("i64", idx)])
-    b.call("void", "pb_slab_free", [("ptr", "%m"), ("i64", idx)])
-    b.ret(0)
-
-
 def build() -> ModuleText:
-    """The map library module."""
+    """The library module with the hash table functions (the others add theirs)."""
     mod = ModuleText("pybpf_maplib")
     _jhash(mod)
     _find(mod)
@@ -573,8 +428,4 @@ def build() -> ModuleText:
     _unlink(mod)
     _iteration(mod)
     _slab(mod)
-    _lookup(mod)
-    _update(mod)
-    _delete(mod)
-    assert ALL_CPUS == (1 << 64) - 1  # "-1" in the IR above
     return mod

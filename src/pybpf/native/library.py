@@ -1,8 +1,8 @@
 """The compiled native library: one instance per process, callable from Python and from
 JIT code.
 
-:func:`library` writes the IR (:mod:`pybpf.native.htab_ir`, :mod:`pybpf.native.batch_ir`,
-:mod:`pybpf.native.helpers_ir`), compiles it at ``O3`` for the
+:func:`library` writes the IR (:mod:`pybpf.native.htab_ir`, :mod:`pybpf.native.mapops_ir`,
+:mod:`pybpf.native.batch_ir`, :mod:`pybpf.native.helpers_ir`), compiles it at ``O3`` for the
 host (or takes the object from the JIT's on-disk compile cache, keyed by the IR text itself
 and the host, so a change of the library never reuses a stale object), links it once and
 keeps it for the life of the process, like LLVM's own target initialisation. Everything it
@@ -24,7 +24,7 @@ from typing import Any
 
 from pybpf.jit.cache import CachedObject, CompileCache
 from pybpf.jit.compiler import NativeCode, compile_module, host_description, load_object
-from pybpf.native import batch_ir, helpers_ir, htab_ir
+from pybpf.native import batch_ir, helpers_ir, htab_ir, mapops_ir
 
 __all__ = ["NativeLibrary", "library"]
 
@@ -56,6 +56,7 @@ def _prototype(name: str, ret: str, args: tuple[str, ...]) -> Any:
 def library() -> NativeLibrary:
     """The process's native library (compiled or loaded from the cache on first use)."""
     text_module = htab_ir.build()
+    mapops_ir.add(text_module)
     batch_ir.add(text_module)
     helpers_ir.add(text_module)
     text = text_module.text()
@@ -66,7 +67,7 @@ def library() -> NativeLibrary:
         entry = CachedObject(compile_module(text_module), ())
         cache.put(key, entry)
     code = load_object(entry.obj)
-    exports = {**htab_ir.EXPORTS, **batch_ir.EXPORTS, **helpers_ir.EXPORTS}
+    exports = {**htab_ir.EXPORTS, **mapops_ir.EXPORTS, **batch_ir.EXPORTS, **helpers_ir.EXPORTS}
     addresses = {name: code.address(name) for name in exports}
     fns = {name: _prototype(name, ret, args)(addresses[name])
            for name, (ret, args) in exports.items()}

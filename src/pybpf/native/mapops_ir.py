@@ -1,0 +1,178 @@
+"""The helper-facing map operations as LLVM IR: lookup, update, delete.
+
+Mirrors ``htab_map_lookup_elem()``, ``htab_map_update_elem()``,
+``__htab_percpu_map_update_elem()`` and ``htab_map_delete_elem()`` of kernel/bpf/hashtab.c,
+``array_map_lookup_elem()`` and ``array_map_update_elem()`` of kernel/bpf/arraymap.c, as pybpf
+models them (the docstrings of :mod:`pybpf.runtime.maps.hash`, :mod:`~pybpf.runtime.maps.lru`
+and :mod:`~pybpf.runtime.maps.array` state the semantics; this is their only
+implementation), on the table of :mod:`pybpf.native.htab_ir`. Each returns a value address or
+0, 0 or ``-errno``, or :data:`~pybpf.native.layout.NOT_NATIVE` for what only Python does (LRU
+updates and deletes, which move LRU list nodes; a per-CPU access on a CPU out of range, which
+raises). Python (:class:`~pybpf.runtime.maps.native_table.NativeTable`) and compiled programs
+(:mod:`pybpf.jit.lower_maps`) call these same functions.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from pybpf.jit.irtext import ModuleText
+from pybpf.native.htab_ir import (
+    BPF_EXIST,
+    BPF_F_LOCK,
+    BPF_NOEXIST,
+    field,
+    field64,
+    hash_key,
+    record_ptr,
+)
+from pybpf.native.irkit import Builder
+from pybpf.native.layout import ALL_CPUS, NOT_NATIVE, REC_VADDR, MapKind
+
+__all__ = ["EXPORTS", "add"]
+
+EXPORTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "pb_map_lookup": ("i64", ("ptr", "ptr", "i64")),
+    "pb_map_update": ("i64", ("ptr", "ptr", "ptr", "i64", "i64")),
+    "pb_map_delete": ("i64", ("ptr", "ptr")),
+}
+
+
+def _lookup(mod: ModuleText) -> None:
+    """bpf_map_lookup_elem() for arrays and hashes: value address, 0, or NOT_NATIVE."""
+    b = Builder(mod, "pb_map_lookup", "i64", [("ptr", "m"), ("ptr", "key"), ("i64", "cpu")])
+    kind = field(b, "%m", "kind")
+    elem = field64(b, "%m", "elem_size")
+    is_array = b.op(f"icmp ule i32 {kind}, {MapKind.PERCPU_ARRAY}")
+    with b.if_(b.op(f"and i1 {is_array}, {b.op(f'icmp ne i32 {kind}, 0')}")):
+        index = b.zext(b.fn.load("i32", "%key", align=1))
+        b.return_if(b.op(f"icmp uge i64 {index}, {field64(b, '%m', 'max_entries')}"), 0)
+        stride = field(b, "%m", "stride", "i64")
+        addr = b.op(f"add i64 {field(b, '%m', 'values', 'i64')}, "
+                    f"{b.op(f'mul i64 {index}, {stride}')}")
+        with b.if_(b.op(f"icmp eq i32 {kind}, {MapKind.PERCPU_ARRAY}")):
+            b.ret(b.op(f"add i64 {addr}, {b.op(f'mul i64 %cpu, {elem}')}"))
+        b.ret(addr)
+    b.return_if(b.op(f"icmp eq i32 {kind}, 0"), NOT_NATIVE)
+    percpu = b.op(f"or i1 {b.op(f'icmp eq i32 {kind}, {MapKind.PERCPU_HASH}')}, "
+                  f"{b.op(f'icmp eq i32 {kind}, {MapKind.LRU_PERCPU_HASH}')}")
+    bad_cpu = b.op(f"icmp uge i64 %cpu, {field64(b, '%m', 'ncpus')}")
+    b.return_if(b.op(f"and i1 {percpu}, {bad_cpu}"), NOT_NATIVE)
+    idx = b.call("i64", "pb_find", [("ptr", "%m"), ("ptr", "%key"),
+                                    ("i32", hash_key(b, "%m", "%key"))])
+    b.return_if(b.op(f"icmp slt i64 {idx}, 0"), 0)
+    lru = b.op(f"icmp uge i32 {kind}, {MapKind.LRU_HASH}")
+    with b.if_(lru):  # bpf_lru_node_set_ref(): write only when not yet set
+        ref = b.op(f"getelementptr i8, ptr {field(b, '%m', 'refs', 'ptr')}, i64 {idx}")
+        with b.if_(b.op(f"icmp eq i8 {b.ld('i8', ref)}, 0")):
+            b.st("i8", 1, ref)
+    vaddr = b.ld("i64", record_ptr(b, "%m", idx), REC_VADDR)
+    offset = b.op(f"select i1 {percpu}, i64 {b.op(f'mul i64 %cpu, {elem}')}, i64 0")
+    b.ret(b.op(f"add i64 {vaddr}, {offset}"))
+
+
+def _write_value(b: Builder, m: str, slot: str, value: str, cpu: str, percpu: str) -> None:
+    """pcpu_copy_value(): the whole buffer for ALL_CPUS, else one CPU's value (or the value)."""
+    all_cpus = b.op(f"and i1 {percpu}, {b.op(f'icmp eq i64 {cpu}, -1')}")
+    with b.if_else(all_cpus) as (everything, one):
+        with everything:
+            b.memcpy(slot, value, field64(b, m, "slot_size"))
+        with one:
+            elem = field64(b, m, "elem_size")
+            offset = b.op(f"select i1 {percpu}, i64 {b.op(f'mul i64 {cpu}, {elem}')}, i64 0")
+            b.memcpy(b.ptr(slot, offset), value, field64(b, m, "value_size"))
+
+
+def _update(mod: ModuleText) -> None:
+    """bpf_map_update_elem(): array_map_update_elem(), htab_map_update_elem() and the
+    per-CPU variants (``cpu`` = ALL_CPUS: the syscall's whole per-CPU buffer)."""
+    b = Builder(mod, "pb_map_update", "i64",
+                [("ptr", "m"), ("ptr", "key"), ("ptr", "value"), ("i64", "flags"), ("i64", "cpu")])
+    kind = field(b, "%m", "kind")
+    plain = b.op(f"and i64 %flags, {~BPF_F_LOCK}")
+    with b.if_(b.op(f"icmp eq i32 {kind}, {MapKind.ARRAY}")):
+        _array_update(b, plain, percpu=False)
+    with b.if_(b.op(f"icmp eq i32 {kind}, {MapKind.PERCPU_ARRAY}")):
+        _array_update(b, plain, percpu=True)
+    hash_kind = b.op(f"icmp eq i32 {kind}, {MapKind.HASH}")
+    percpu = b.op(f"icmp eq i32 {kind}, {MapKind.PERCPU_HASH}")
+    b.return_if(b.op(f"xor i1 {b.op(f'or i1 {hash_kind}, {percpu}')}, true"), NOT_NATIVE)
+    with b.if_else(percpu) as (pc, plain_hash):
+        with pc:
+            b.return_if(b.op(f"icmp ugt i64 %flags, {BPF_EXIST}"), -errno.EINVAL)
+            ncpus = field64(b, "%m", "ncpus")
+            bad = b.op(f"icmp uge i64 %cpu, {ncpus}")
+            b.return_if(b.op(f"and i1 {b.op('icmp ne i64 %cpu, -1')}, {bad}"), NOT_NATIVE)
+        with plain_hash:
+            b.return_if(b.op(f"icmp ugt i64 {plain}, {BPF_EXIST}"), -errno.EINVAL)
+            b.return_if(b.op(f"icmp ne i64 {b.op(f'and i64 %flags, {BPF_F_LOCK}')}, 0"),
+                        -errno.EINVAL)
+    h = hash_key(b, "%m", "%key")
+    old = b.call("i64", "pb_find", [("ptr", "%m"), ("ptr", "%key"), ("i32", h)])
+    exists = b.op(f"icmp sge i64 {old}, 0")
+    b.return_if(b.op(f"and i1 {exists}, {b.op(f'icmp eq i64 {plain}, {BPF_NOEXIST}')}"),
+                -errno.EEXIST)
+    missing = b.op(f"xor i1 {exists}, true")
+    b.return_if(b.op(f"and i1 {missing}, {b.op(f'icmp eq i64 {plain}, {BPF_EXIST}')}"),
+                -errno.ENOENT)
+    values = field(b, "%m", "values_host", "ptr")
+    size = field64(b, "%m", "slot_size")
+    with b.if_(b.op(f"and i1 {exists}, {percpu}")):  # per-CPU values are updated in place
+        _write_value(b, "%m", b.ptr(values, b.op(f"mul i64 {old}, {size}")), "%value", "%cpu",
+                     percpu)
+        b.ret(0)
+    full = b.op(f"icmp uge i32 {field(b, '%m', 'count')}, {field(b, '%m', 'max_entries')}")
+    b.return_if(b.op(f"and i1 {missing}, {full}"), -errno.E2BIG)
+    new = b.call("i64", "pb_slab_alloc", [("ptr", "%m")])
+    _write_value(b, "%m", b.ptr(values, b.op(f"mul i64 {new}, {size}")), "%value", "%cpu", percpu)
+    with b.if_else(missing) as (insert, replace):
+        with insert:
+            b.call("void", "pb_htab_link", [("ptr", "%m"), ("i64", new), ("ptr", "%key"),
+                                            ("i32", h)])
+        with replace:
+            b.call("void", "pb_htab_replace", [("ptr", "%m"), ("i64", old), ("i64", new),
+                                               ("ptr", "%key"), ("i32", h)])
+            b.call("void", "pb_slab_free", [("ptr", "%m"), ("i64", old)])
+    b.ret(0)
+
+
+def _array_update(b: Builder, plain: str, *, percpu: bool) -> None:
+    """array_map_update_elem() from a program: the current CPU's copy only."""
+    b.return_if(b.op(f"icmp ugt i64 {plain}, {BPF_EXIST}"), -errno.EINVAL)
+    index = b.zext(b.fn.load("i32", "%key", align=1))
+    b.return_if(b.op(f"icmp uge i64 {index}, {field64(b, '%m', 'max_entries')}"), -errno.E2BIG)
+    b.return_if(b.op(f"icmp ne i64 {b.op(f'and i64 %flags, {BPF_NOEXIST}')}, 0"), -errno.EEXIST)
+    b.return_if(b.op(f"icmp ne i64 {b.op(f'and i64 %flags, {BPF_F_LOCK}')}, 0"), -errno.EINVAL)
+    offset = b.op(f"mul i64 {index}, {field(b, '%m', 'stride', 'i64')}")
+    if percpu:
+        elem = field64(b, "%m", "elem_size")
+        offset = b.op(f"add i64 {offset}, {b.op(f'mul i64 %cpu, {elem}')}")
+    b.memcpy(b.ptr(field(b, "%m", "values_host", "ptr"), offset), "%value",
+             field64(b, "%m", "value_size"))
+    b.ret(0)
+
+
+def _delete(mod: ModuleText) -> None:
+    """bpf_map_delete_elem(): htab_map_delete_elem(); arrays cannot delete (EINVAL)."""
+    b = Builder(mod, "pb_map_delete", "i64", [("ptr", "m"), ("ptr", "key")])
+    kind = field(b, "%m", "kind")
+    is_array = b.op(f"and i1 {b.op(f'icmp ne i32 {kind}, 0')}, "
+                    f"{b.op(f'icmp ule i32 {kind}, {MapKind.PERCPU_ARRAY}')}")
+    b.return_if(is_array, -errno.EINVAL)
+    hashes = b.op(f"or i1 {b.op(f'icmp eq i32 {kind}, {MapKind.HASH}')}, "
+                  f"{b.op(f'icmp eq i32 {kind}, {MapKind.PERCPU_HASH}')}")
+    b.return_if(b.op(f"xor i1 {hashes}, true"), NOT_NATIVE)
+    idx = b.call("i64", "pb_find", [("ptr", "%m"), ("ptr", "%key"),
+                                    ("i32", hash_key(b, "%m", "%key"))])
+    b.return_if(b.op(f"icmp slt i64 {idx}, 0"), -errno.ENOENT)
+    b.call("i64", "pb_htab_unlink", [("ptr", "%m"), ("i64", idx)])
+    b.call("void", "pb_slab_free", [("ptr", "%m"), ("i64", idx)])
+    b.ret(0)
+
+
+def add(mod: ModuleText) -> None:
+    """Add the operations to the library module (after :func:`pybpf.native.htab_ir.build`)."""
+    _lookup(mod)
+    _update(mod)
+    _delete(mod)
+    assert ALL_CPUS == (1 << 64) - 1  # "-1" in the IR above
