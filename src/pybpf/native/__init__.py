@@ -9,6 +9,9 @@ block. So there is one implementation of each map operation, and a map filled fr
 read by native code (and the reverse) without any copy.
 
 Modules: :mod:`~pybpf.native.layout` (the structures both sides share),
-:mod:`~pybpf.native.irkit` (structured IR writing), :mod:`~pybpf.native.htab_ir` (the map
-operations), :mod:`~pybpf.native.library` (compile, cache, link, ctypes prototypes).
+:mod:`~pybpf.native.irkit` (structured IR writing), :mod:`~pybpf.native.htab_ir` (the hash
+table), :mod:`~pybpf.native.mapops_ir` (lookup, update, delete),
+:mod:`~pybpf.native.helpers_ir` (clock, PRNG, checksum difference),
+:mod:`~pybpf.native.batch_ir` (the entry trampoline and the run loops),
+:mod:`~pybpf.native.library` (compile, cache, link, ctypes prototypes).
 """
