@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from pybpf.errors import JITError
 from pybpf.isa import AtomicOp, Instruction
-from pybpf.jit.abi import ROW_OFFSETS, ROW_SIZE, RuntimeOp
+from pybpf.jit.abi import ENV_OFFSETS, ROW_OFFSETS, ROW_SIZE, RuntimeOp
 from pybpf.jit.frame import Frame
 from pybpf.jit.irtext import LIKELY, TBAA_PROGRAM, TBAA_TABLE, FunctionText, i64
 from pybpf.runtime.execstate import MAX_BPF_STACK
@@ -129,6 +129,71 @@ def _code(op: RuntimeOp, pc: int) -> str:
     return i64(int(op) | pc << 8)
 
 
+def _accessor_env(fn: FunctionText) -> tuple[str, str, str]:
+    """The region table, its size and the scratch slot, read from ``%env``."""
+    table = fn.load("ptr", fn.gep("%env", ENV_OFFSETS["regions"]), tbaa=TBAA_TABLE)
+    ntable = fn.load("i64", fn.gep("%env", ENV_OFFSETS["nregions"]), tbaa=TBAA_TABLE)
+    return table, ntable, fn.gep("%env", ENV_OFFSETS["scratch"])
+
+
+def _load_accessor(f: Frame, n: int, signed: bool, checked: bool) -> str:
+    """``bpf_ld<n>(env, depth, code, addr)``: a whole load out of line (compact code: one
+    call per access instead of the inline translation; the light tier runs no inliner)."""
+    name = f"bpf_ld{n}{'s' if signed else 'u'}{'c' if checked else 'v'}"
+    slow_load = f.slow.load()
+
+    def build() -> FunctionText:
+        fn = FunctionText(name, "i64", [("ptr", "env"), ("i64", "depth"), ("i64", "code"),
+                                        ("i64", "addr")], linkage="internal")
+        fn.start("entry")
+        table, ntable, scratch = _accessor_env(fn)
+        ok, ptr = translate_in(fn, table, ntable, scratch, "%addr", n, "load_size",
+                               checked=checked)
+        raw = fn.load(f"i{8 * n}", ptr, align=1, tbaa=TBAA_PROGRAM)
+        value = raw if n == 8 else fn.op(f"{'sext' if signed else 'zext'} i{8 * n} {raw} to i64")
+        fn.cbr(ok, "done", "slow", LIKELY)
+        fn.start("done")
+        fn.ret(value)
+        fn.start("slow")
+        other = fn.call("i64", slow_load, [("ptr", "%env"), ("i64", "%depth"), ("i64", "%code"),
+                                           ("i64", "%addr"), ("i64", str(n))])
+        if signed and n < 8:
+            sign = i64(1 << (8 * n - 1))
+            other = fn.op(f"sub i64 {fn.op(f'xor i64 {other}, {sign}')}, {sign}")
+        fn.ret(other)
+        return fn
+
+    return f.module.once(name, build)
+
+
+def _store_accessor(f: Frame, n: int, checked: bool) -> str:
+    """``bpf_st<n>(env, depth, code, addr, value)``: a whole store out of line (compact)."""
+    name = f"bpf_st{n}{'c' if checked else 'v'}"
+    stub = f.stubs.get(3)
+
+    def build() -> FunctionText:
+        fn = FunctionText(name, "void", [("ptr", "env"), ("i64", "depth"), ("i64", "code"),
+                                         ("i64", "addr"), ("i64", "value")], linkage="internal")
+        fn.start("entry")
+        table, ntable, scratch = _accessor_env(fn)
+        ok, ptr = translate_in(fn, table, ntable, scratch, "%addr", n, "store_size",
+                               checked=checked)
+        narrow = "%value" if n == 8 else fn.op(f"trunc i64 %value to i{8 * n}")
+        fn.store(f"i{8 * n}", narrow, ptr, align=1, tbaa=TBAA_PROGRAM)
+        fn.cbr(ok, "done", "slow", LIKELY)
+        fn.start("done")
+        fn.emit("ret void")
+        fn.terminated = True
+        fn.start("slow")
+        fn.call("i64", stub, [("ptr", "%env"), ("i64", "%depth"), ("i64", "%code"),
+                              ("i64", "%addr"), ("i64", str(n)), ("i64", "%value")])
+        fn.emit("ret void")
+        fn.terminated = True
+        return fn
+
+    return f.module.once(name, build)
+
+
 def load(f: Frame, base: int, off: int, n: int, signed: bool, pc: int, *, checked: bool) -> str:
     """``*(u<n> *)(r<base> + off)`` (sign-extended for ``ldxs``) as a 64-bit value."""
     fn = f.fn
@@ -138,6 +203,10 @@ def load(f: Frame, base: int, off: int, n: int, signed: bool, pc: int, *, checke
         raw = fn.load(ty, fn.gep(f.stack, slot), align=1, tbaa=TBAA_PROGRAM)
         return _extend(f, raw, n, signed)
     addr = address(f, base, off)
+    if f.compact:
+        return fn.call("i64", _load_accessor(f, n, signed, checked),
+                       [("ptr", f.env), ("i64", f.depth), ("i64", _code(RuntimeOp.LOAD, pc)),
+                        ("i64", addr)])
     slow, join = fn.new_block("slow"), fn.new_block("loaded")
     ok, ptr = translate(f, addr, n, "load_size", checked=checked,
                         slow=None if f.compact else slow)
@@ -176,6 +245,11 @@ def store(f: Frame, base: int, off: int, n: int, value: str, pc: int, *, checked
         fn.store(ty, narrow, fn.gep(f.stack, slot), align=1, tbaa=TBAA_PROGRAM)
         return
     addr = address(f, base, off)
+    if f.compact:
+        fn.call("void", _store_accessor(f, n, checked),
+                [("ptr", f.env), ("i64", f.depth), ("i64", _code(RuntimeOp.STORE, pc)),
+                 ("i64", addr), ("i64", value)])
+        return
     slow, join = fn.new_block("slow"), fn.new_block("stored")
     ok, ptr = translate(f, addr, n, "store_size", checked=checked,
                         slow=None if f.compact else slow)
