@@ -18,10 +18,10 @@ the same instruction counts. ``budget=None`` compiles without the per-block budg
 loop then runs forever and ``RunResult.instructions`` is 0.
 
 A program with a kernel program type is verified by pybpf's verifier and compiled without
-bounds checks when accepted; programs without a type (the raw ``mem`` type) and programs the
-verifier rejects run bounds-checked (``checked=False`` refuses the latter with a
-:class:`~pybpf.errors.VerifierError`); ``checked=True`` bounds-checks every load and store of
-every program instead of verifying (:mod:`pybpf.jit.safety`).
+bounds checks; one the verifier rejects is refused with a :class:`~pybpf.errors.VerifierError`
+unless ``checked=True``, which bounds-checks every load and store of every program instead of
+verifying; programs without a type (the raw ``mem`` type) always run bounds-checked
+(:mod:`pybpf.jit.safety`).
 """
 
 from __future__ import annotations
@@ -274,7 +274,8 @@ class JIT:
             helpers=frozenset(self.helpers), native_maps=native_map_helpers(self.helpers),
             maps=maps_named(insns, self.memory)), function_pointers=pointers, cache=self.cache)
         tiered = self.light_above is not None and len(insns) > self.light_above
-        known = self._verdict(spec, source, maps, wait=not (tiered and self.upgrade))
+        known = self._verdict(spec, source, maps,
+                              wait=self.strict or not (tiered and self.upgrade))
         upgrade = None
         tier = FULL
         full = job.with_options(checked=not known) if known is not None else None
@@ -313,7 +314,7 @@ class JIT:
             return False
         cache = self.cache
         checked_spec = source if source is not None else spec
-        if not wait and self.checked is not False:
+        if not wait and not self.strict:
             found = cached_verdict(checked_spec, maps, cache)
             if found is None:
                 return None
@@ -321,6 +322,11 @@ class JIT:
             found = verdict(checked_spec, maps, cache)
         if found.accepted:
             return True
-        if self.checked is False or REFUSE_BY_DEFAULT:
+        if self.strict:
             raise found.error(spec.name)
         return False
+
+    @property
+    def strict(self) -> bool:
+        """Whether a program the verifier rejects is refused at load (see :mod:`.safety`)."""
+        return self.checked is False or (self.checked is None and REFUSE_BY_DEFAULT)

@@ -6,15 +6,12 @@ accepted it, and the JIT then trusts every access the verifier proved safe. The
 
 * ``True`` — every load and store is bounds-checked (a fault is the interpreter's
   :class:`~pybpf.errors.ExecutionFault`); nothing is verified;
-* ``False`` — a program with a kernel program type must pass the verifier
-  (:func:`pybpf.verifier.verify`, as a privileged loader): accepted, it is compiled without
-  bounds checks; rejected, loading it is a :class:`~pybpf.errors.VerifierError` naming the
-  verifier's reason;
-* ``None`` (the default) — the same, except that a rejected program is compiled with bounds
-  checks instead of refused (:data:`REFUSE_BY_DEFAULT`). pybpf's verifier still rejects
-  loops bounded by ``may_goto`` (``can_loop``) that Linux accepts, so refusing by default
-  would refuse correct programs; compiled code is never unchecked without a verdict either
-  way.
+* ``None`` (the default) and ``False`` — a program with a kernel program type must pass the
+  verifier (:func:`pybpf.verifier.verify`, as a privileged loader): accepted, it is compiled
+  without bounds checks; rejected, loading it is a :class:`~pybpf.errors.VerifierError`
+  naming the verifier's reason, pc and log (:data:`REFUSE_BY_DEFAULT`; were it false, the
+  default would compile a rejected program with bounds checks instead). Compiled code is
+  never unchecked without an accepting verdict.
 
 Programs without a program type (the raw ``mem`` type of the conformance suite and
 ``pybpf run --entry``) cannot be verified and always run checked.
@@ -44,7 +41,7 @@ __all__ = ["REFUSE_BY_DEFAULT", "Verdict", "cached_verdict", "is_verifiable", "v
            "verification_digest"]
 
 #: Whether ``checked=None`` refuses a program the verifier rejects (see the docstring).
-REFUSE_BY_DEFAULT = False
+REFUSE_BY_DEFAULT = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +102,9 @@ def cached_verdict(spec: ProgramSpec, maps: Mapping[str, MapSpec] | None,
     accepted, _, rest = text.partition("\n")
     if accepted == "accepted":
         return Verdict(True)
-    pc_text, _, message = rest.partition("\n")
-    return Verdict(False, message, int(pc_text) if pc_text else None)
+    pc_text, _, rest = rest.partition("\n")
+    message, _, log = rest.partition("\n")
+    return Verdict(False, message, int(pc_text) if pc_text else None, log)
 
 
 def verdict(spec: ProgramSpec, maps: Mapping[str, MapSpec] | None,
@@ -126,5 +124,7 @@ def verdict(spec: ProgramSpec, maps: Mapping[str, MapSpec] | None,
         found = Verdict(False, result.error or "", result.pc, logged.log)
     if cache is not None:
         pc = "" if found.pc is None else str(found.pc)
-        cache.put_text(key, "accepted" if found.accepted else f"rejected\n{pc}\n{found.message}")
+        message = found.message.replace("\n", " ")
+        cache.put_text(key, "accepted" if found.accepted
+                       else f"rejected\n{pc}\n{message}\n{found.log}")
     return found

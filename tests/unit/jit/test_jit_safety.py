@@ -1,6 +1,6 @@
-"""Verified code: programs with a kernel program type are verified and compiled without
-bounds checks when accepted; a rejected one runs bounds-checked (faulting as in the
-interpreter), or is a VerifierError with checked=False; raw programs always run checked."""
+"""Verified by default: programs with a kernel program type are verified and compiled
+without bounds checks, a rejected one is a VerifierError unless checked=True (then it runs
+bounds-checked and faults as in the interpreter); raw programs always run checked."""
 
 from __future__ import annotations
 
@@ -24,20 +24,18 @@ OUT_OF_CTX = ProgramSpec("bad", (I(0x71, 0, 1, off=100), I(0x95)), prog_type=Pro
 FRAME = bytes(64)
 
 
-def test_a_rejected_program_is_a_verifier_error_when_verification_is_required(
-        jit: Callable) -> None:
+@pytest.mark.parametrize("checked", [None, False])
+def test_a_rejected_program_is_a_verifier_error(jit: Callable, checked: bool | None) -> None:
     with pytest.raises(VerifierError, match=r"program 'bad' rejected by the verifier: "
                        r"invalid bpf_context access .*checked=True") as info:
-        jit(checked=False).load(OUT_OF_CTX)
+        jit(checked=checked).load(OUT_OF_CTX)
     assert info.value.pc == 0 and "invalid bpf_context access" in info.value.log
     with pytest.raises(VerifierError):  # the cached verdict says the same
-        jit(checked=False).load(OUT_OF_CTX)
+        jit(checked=checked).load(OUT_OF_CTX)
 
 
-@pytest.mark.parametrize("checked", [None, True])
-def test_a_rejected_program_runs_checked_and_faults_like_the_interpreter(
-        jit: Callable, checked: bool | None) -> None:
-    native = jit(checked=checked).load(OUT_OF_CTX)
+def test_checked_mode_runs_it_and_faults_like_the_interpreter(jit: Callable) -> None:
+    native = jit(checked=True).load(OUT_OF_CTX)
     assert native.checked
     with pytest.raises(ExecutionFault) as expected:
         Interpreter().load(OUT_OF_CTX).test_run(data=FRAME)

@@ -55,22 +55,32 @@ def test_small_programs_and_light_above_none_compile_o3_at_once(tmp_path: Path) 
     assert JIT(cache_dir=tmp_path, light_above=None).load(LONG_SUM).tier == "O3"
 
 
-def test_verification_happens_in_the_background_for_unchecked_o3_code(tmp_path: Path) -> None:
+def test_a_verified_large_program_runs_unchecked_on_both_tiers(tmp_path: Path) -> None:
     spec = ProgramSpec("x", tuple(LONG_SUM[:-1] + [I(0xB7, 0, imm=2), I(0x95)]),
                        prog_type=ProgType.XDP)
     prog = JIT(cache_dir=tmp_path).load(spec)
-    assert prog.tier == "light" and prog.checked  # no verdict yet: checked light code
-    assert prog.upgrade(wait=True) and not prog.checked  # accepted: O3 without checks
+    assert prog.tier == "light" and not prog.checked  # verified at load
+    assert prog.test_run(data=bytes(64)).retval == 2
+    assert prog.upgrade(wait=True) and not prog.checked
     assert prog.test_run(data=bytes(64)).retval == 2
     again = JIT(cache_dir=tmp_path).load(spec)
     assert again.tier == "O3" and not again.checked
 
 
-def test_a_background_upgrade_of_a_rejected_program_stays_checked(tmp_path: Path) -> None:
+def test_verification_in_the_background_when_refusal_is_off(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from pybpf.jit import machine
+
+    monkeypatch.setattr(machine, "REFUSE_BY_DEFAULT", False)
+    spec = ProgramSpec("x", tuple(LONG_SUM[:-1] + [I(0xB7, 0, imm=2), I(0x95)]),
+                       prog_type=ProgType.XDP)
+    prog = JIT(cache_dir=tmp_path).load(spec)
+    assert prog.tier == "light" and prog.checked  # no verdict yet: checked light code
+    assert prog.upgrade(wait=True) and not prog.checked  # accepted: O3 without checks
     bad = ProgramSpec("bad", tuple(LONG_SUM[:-1] + [I(0x71, 0, 1, off=100), I(0x95)]),
                       prog_type=ProgType.XDP)
-    prog = JIT(cache_dir=tmp_path).load(bad)
-    assert prog.upgrade(wait=True) and prog.checked and prog.tier == "O3"
+    rejected = JIT(cache_dir=tmp_path).load(bad)
+    assert rejected.upgrade(wait=True) and rejected.checked and rejected.tier == "O3"
 
 
 @pytest.mark.parametrize("upgrade", [False, True])
