@@ -108,5 +108,8 @@ def test_default_clock_is_the_hosts_monotonic_clock() -> None:
     assert before <= value <= after
     assert isinstance(interp.state.clock, HostClock)
     assert run(TIME_PROGRAM.format(helper="ktime_get_boot_ns")) >= value
+    first = HostClock().jiffies64()
     jiffies = run(TIME_PROGRAM.format(helper="jiffies64"))
-    assert abs(jiffies - HostClock().jiffies64()) <= 2
+    last = HostClock().jiffies64()
+    # the host clock read before and after brackets the program's (however busy the host)
+    assert first <= jiffies <= last
