@@ -40,7 +40,13 @@ from pybpf.jit.compiler import FULL, LIGHT, NativeCode, load_object
 from pybpf.jit.lower_helpers import standard_helpers
 from pybpf.jit.lower_maps import DELETE, LOOKUP, UPDATE, MapInfo, map_info
 from pybpf.jit.runtime import NativeEntry, NativeRuntime
-from pybpf.jit.safety import REFUSE_BY_DEFAULT, cached_verdict, is_verifiable, verdict
+from pybpf.jit.safety import (
+    REFUSE_BY_DEFAULT,
+    cached_verdict,
+    is_verifiable,
+    unrelocated,
+    verdict,
+)
 from pybpf.jit.tiering import CompileJob, Upgrade
 from pybpf.jit.translate import Options, uses_function_pointers
 from pybpf.program.spec import MapSpec, ProgramSpec
@@ -313,7 +319,10 @@ class JIT:
         if self.checked is True or not is_verifiable(spec):
             return False
         cache = self.cache
-        checked_spec = source if source is not None else spec
+        if source is None:
+            checked_spec, maps = unrelocated(spec, self.memory)
+        else:
+            checked_spec = source
         if not wait and not self.strict:
             found = cached_verdict(checked_spec, maps, cache)
             if found is None:

@@ -16,6 +16,11 @@ accepted it, and the JIT then trusts every access the verifier proved safe. The
 Programs without a program type (the raw ``mem`` type of the conformance suite and
 ``pybpf run --entry``) cannot be verified and always run checked.
 
+What is verified is the program before map relocation when the loader passes it (a
+:class:`~pybpf.runtime.collection.Collection` does); a program whose ``lddw`` constants are
+already the addresses of maps of this runtime is verified with those turned back into map
+references (:func:`unrelocated`), as the kernel verifies ``lddw`` of map fds.
+
 Verdicts are cached next to compiled objects (:class:`~pybpf.jit.cache.CompileCache`),
 keyed by a digest of everything they depend on: the unrelocated instructions, map
 references and the specs of the maps they name, program type, flags and BTF function info,
@@ -28,17 +33,18 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pybpf.errors import VerifierError
-from pybpf.isa import encode
+from pybpf.isa import OP_LDDW, Instruction, PseudoSrc, encode, pcs
 from pybpf.jit.cache import CompileCache
 from pybpf.platform.enums import ProgType
-from pybpf.program.spec import MapSpec, ProgramSpec
+from pybpf.program.spec import MapReference, MapSpec, ProgramSpec
+from pybpf.runtime.memory import Memory
 
-__all__ = ["REFUSE_BY_DEFAULT", "Verdict", "cached_verdict", "is_verifiable", "verdict",
-           "verification_digest"]
+__all__ = ["REFUSE_BY_DEFAULT", "Verdict", "cached_verdict", "is_verifiable", "unrelocated",
+           "verdict", "verification_digest"]
 
 #: Whether ``checked=None`` refuses a program the verifier rejects (see the docstring).
 REFUSE_BY_DEFAULT = True
@@ -58,6 +64,30 @@ class Verdict:
             f"program '{name}' rejected by the verifier: {self.message or 'rejected'} "
             "(load it with JIT(checked=True) to run it with bounds checks instead)",
             pc=self.pc, log=self.log)
+
+
+def unrelocated(spec: ProgramSpec,
+                memory: Memory) -> tuple[ProgramSpec, dict[str, MapSpec]]:
+    """``spec`` with every ``lddw`` of a map pointer of ``memory`` turned back into a map
+    reference (``BPF_PSEUDO_MAP_FD``), and the specs of those maps by reference name."""
+    from pybpf.runtime.maps.header import resolve_map
+
+    insns = list(spec.instructions)
+    refs = list(spec.map_references)
+    maps: dict[str, MapSpec] = {}
+    for i, (pc, insn) in enumerate(zip(pcs(insns), insns, strict=True)):
+        if insn.code != OP_LDDW or insn.src != PseudoSrc.IMM64:
+            continue
+        m = resolve_map(memory, insn.imm64)
+        if m is None:
+            continue
+        name = f"map@{insn.imm64 & 0xFFFFFFFFFFFFFFFF:#x}"
+        maps[name] = m.spec
+        insns[i] = Instruction.wide(insn.dst, 0, PseudoSrc.MAP_FD)
+        refs.append(MapReference(pc, name))
+    if not maps:
+        return spec, {}
+    return replace(spec, instructions=tuple(insns), map_references=tuple(refs)), maps
 
 
 def is_verifiable(spec: ProgramSpec) -> bool:

@@ -64,3 +64,29 @@ def test_every_example_is_verified_with_its_maps(jit: Callable, path: str,
     obj = Collection(load_collection(EXAMPLES / path),
                      jit(helpers=default_helpers(), cache_dir=tmp_path))
     assert all(not prog.checked for prog in obj.programs.values())
+
+
+def test_map_addresses_in_lddw_verify_as_map_references(jit: Callable) -> None:
+    from pybpf.asm import assemble
+    from pybpf.platform.enums import MapType
+    from pybpf.program.spec import MapSpec
+    from pybpf.runtime.maps import create_map
+
+    backend = jit(helpers=default_helpers())
+    m = create_map(MapSpec("counts", MapType.ARRAY, 4, 8, 2), backend.memory, ncpus=2)
+    text = f"""
+        *(u32 *)(r10 - 4) = 1
+        r2 = r10
+        r2 += -4
+        r1 = {m.address} ll
+        call 1
+        if r0 == 0 goto +2
+        r1 = 1
+        lock *(u64 *)(r0 + 0) += r1
+        r0 = 2
+        exit
+    """
+    spec = ProgramSpec("count", tuple(assemble(text, syntax="llvm")), prog_type=ProgType.XDP)
+    prog = backend.load(spec)
+    assert not prog.checked and prog.test_run(data=FRAME).retval == 2
+    assert m[1] == (1).to_bytes(8, "little")
