@@ -8,8 +8,10 @@ order:
 * :mod:`~pybpf.jit.abi` — the contract between native code and Python (``NativeEnv``, ``rt``);
 * :mod:`~pybpf.jit.regions` — the host-address table of memory regions;
 * :mod:`~pybpf.jit.safety` — which programs are verified and run without bounds checks;
+* :mod:`~pybpf.jit.provenance` — verified code's direct addressing: each register's region;
 * :mod:`~pybpf.jit.irtext`, :mod:`~pybpf.jit.frame`, :mod:`~pybpf.jit.lower_alu`,
-  :mod:`~pybpf.jit.lower_mem`, :mod:`~pybpf.jit.lower_maps`, :mod:`~pybpf.jit.lower_helpers`,
+  :mod:`~pybpf.jit.lower_mem`, :mod:`~pybpf.jit.lower_direct`, :mod:`~pybpf.jit.lower_maps`,
+  :mod:`~pybpf.jit.lower_helpers`,
   :mod:`~pybpf.jit.translate` — eBPF functions to LLVM IR (map operations and the hot
   helpers in native code, through the native library :mod:`pybpf.native`);
 * :mod:`~pybpf.jit.compiler` — compile tiers (O3, light), object code, MCJIT linking;

@@ -13,7 +13,7 @@ budget is read from the shared state and written back before every call and at `
 The stack is the frame's region in the execution state (:attr:`ExecState.stacks`, so pointers
 to it work everywhere), except in functions whose frame pointer never escapes (r10 is only
 ever the base of loads and stores with constant offsets; see
-:func:`pybpf.jit.translate.frame_escapes`): there nothing but those accesses can reach the
+:func:`pybpf.jit.provenance.frame_escapes`): there nothing but those accesses can reach the
 frame, and it becomes a private ``alloca`` that LLVM promotes to registers, as a C compiler
 does with spills. Its address is still the frame's virtual address, so out-of-frame offsets
 fault exactly as in the interpreter. (Not modelled: a program that forges a pointer to such a
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from pybpf.jit.abi import ENV_OFFSETS, ROW_OFFSETS, ROW_SIZE, Fault, RuntimeOp
 from pybpf.jit.irtext import TBAA_TABLE, UNLIKELY, FunctionText, ModuleText, i64
+from pybpf.jit.provenance import Facts, Shadows
 from pybpf.native.layout import NativeKind
 from pybpf.runtime.execstate import BPF_MAX_LOOPS, MAX_BPF_STACK
 from pybpf.runtime.memory import FIRST_REGION_ID, REGION_START
@@ -136,7 +137,8 @@ class Frame:
 
     def __init__(self, fn: FunctionText, module: ModuleText, stubs: RuntimeStubs,
                  slow: SlowPaths, *, count_budget: bool, uses_may_goto: bool,
-                 private_stack: bool = False, compact: bool = False) -> None:
+                 private_stack: bool = False, compact: bool = False,
+                 direct: frozenset[int] | None = None) -> None:
         self.fn = fn
         #: Fewer blocks rather than the best code (see :mod:`pybpf.jit.lower_mem`).
         self.compact = compact
@@ -173,6 +175,13 @@ class Frame:
         fn.emit(f"call void @llvm.memset.p0.i64(ptr {self.stack}, i8 0, i64 {MAX_BPF_STACK}, "
                 "i1 false)")
         self.scratch = fn.gep(self.env, ENV_OFFSETS["scratch"])
+        #: Registers' region shadows (verified code, :mod:`pybpf.jit.provenance`), or None.
+        self.shadows: Shadows | None = None
+        #: What is known of the registers before the instruction being lowered.
+        self.facts = Facts.entry()
+        if direct is not None:  # verified code: shadows of the registers and spill slots
+            start = fn.op(f"sub i64 {MAX_BPF_STACK}, {self.fp}")
+            self.shadows = Shadows(fn, fn.gep(self.stack, start), direct)
         self._exhausted: list[tuple[str, str]] = []
         self.begin_block()
 
@@ -208,6 +217,8 @@ class Frame:
         """A new eBPF basic block: registers come from their allocas again."""
         self._cache: dict[int, str] = {}
         self._dirty: set[int] = set()
+        if self.shadows is not None:
+            self.shadows.begin_block()
 
     def get(self, reg: int) -> str:
         if reg == 10:
@@ -226,6 +237,8 @@ class Frame:
         for reg in sorted(self._dirty):
             self.fn.store("i64", self._cache[reg], f"%r{reg}")
         self._dirty.clear()
+        if self.shadows is not None:
+            self.shadows.flush()
 
     # -- budget ----------------------------------------------------------------------------
     def sync_budget(self) -> None:

@@ -22,6 +22,10 @@ to ``env->scratch`` and followed by one conditional branch to its cold slow path
 both the code and LLVM's compile time small; otherwise the direct access sits in its own
 block behind the branch, which LLVM optimises better.
 
+In verified code an access through a register other than r10 uses the register's region
+shadow instead (:mod:`pybpf.jit.provenance`, :mod:`pybpf.jit.lower_direct`): one addition,
+the table only for the first access through a pointer.
+
 Atomics take the direct path only for naturally aligned addresses (x86 would split a
 misaligned locked operation); misaligned ones are done by Python, as in the interpreter.
 Values are little-endian on both sides (the host is x86-64), so no byte swapping happens.
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 from pybpf.errors import JITError
 from pybpf.isa import AtomicOp, Instruction
+from pybpf.jit import lower_direct
 from pybpf.jit.abi import ENV_OFFSETS, ROW_OFFSETS, ROW_SIZE, RuntimeOp
 from pybpf.jit.frame import Frame
 from pybpf.jit.irtext import LIKELY, TBAA_PROGRAM, TBAA_TABLE, FunctionText, i64
@@ -194,6 +199,21 @@ def _store_accessor(f: Frame, n: int, checked: bool) -> str:
     return f.module.once(name, build)
 
 
+def _slow_load(f: Frame, addr: str, n: int, signed: bool, pc: int) -> str:
+    """The slow path of a load (``bpf_load_slow``). Its value is used as ``Memory.load``
+    returns it, exactly as the interpreter does: a context hook may answer a narrow load
+    with a wider value (``data`` of xdp_md is a u32 field the kernel rewrites into a pointer
+    load)."""
+    fn = f.fn
+    value = fn.call("i64", f.slow.load(), [("ptr", f.env), ("i64", f.depth),
+                                           ("i64", _code(RuntimeOp.LOAD, pc)),
+                                           ("i64", addr), ("i64", str(n))])
+    if signed and n < 8:
+        sign = i64(1 << (8 * n - 1))
+        value = fn.op(f"sub i64 {fn.op(f'xor i64 {value}, {sign}')}, {sign}")
+    return value
+
+
 def load(f: Frame, base: int, off: int, n: int, signed: bool, pc: int, *, checked: bool) -> str:
     """``*(u<n> *)(r<base> + off)`` (sign-extended for ``ldxs``) as a 64-bit value."""
     fn = f.fn
@@ -203,6 +223,14 @@ def load(f: Frame, base: int, off: int, n: int, signed: bool, pc: int, *, checke
         raw = fn.load(ty, fn.gep(f.stack, slot), align=1, tbaa=TBAA_PROGRAM)
         return _extend(f, raw, n, signed)
     addr = address(f, base, off)
+    if f.shadows is not None and base != 10:
+        return lower_direct.access(
+            f, base, addr, n, "load_size",
+            lambda ptr: _extend(f, fn.load(ty, ptr, align=1, tbaa=TBAA_PROGRAM), n, signed),
+            lambda: _slow_load(f, addr, n, signed, pc),
+            lambda: fn.call("i64", _load_accessor(f, n, signed, False),
+                            [("ptr", f.env), ("i64", f.depth),
+                             ("i64", _code(RuntimeOp.LOAD, pc)), ("i64", addr)]))
     if f.compact:
         return fn.call("i64", _load_accessor(f, n, signed, checked),
                        [("ptr", f.env), ("i64", f.depth), ("i64", _code(RuntimeOp.LOAD, pc)),
@@ -221,15 +249,7 @@ def load(f: Frame, base: int, off: int, n: int, signed: bool, pc: int, *, checke
     else:
         fn.br(join)
     fn.start(slow)
-    # The slow path's value is used as Memory.load returns it, exactly as the interpreter
-    # does: a context hook may answer a narrow load with a wider value (``data`` of xdp_md
-    # is a u32 field the kernel rewrites into a pointer load).
-    slow_value = fn.call("i64", f.slow.load(), [("ptr", f.env), ("i64", f.depth),
-                                                ("i64", _code(RuntimeOp.LOAD, pc)),
-                                                ("i64", addr), ("i64", str(n))])
-    if signed and n < 8:
-        sign = i64(1 << (8 * n - 1))
-        slow_value = fn.op(f"sub i64 {fn.op(f'xor i64 {slow_value}, {sign}')}, {sign}")
+    slow_value = _slow_load(f, addr, n, signed, pc)
     fn.br(join)
     fn.start(join)
     return fn.phi("i64", [(fast_value, fast_end), (slow_value, slow)])
@@ -245,6 +265,23 @@ def store(f: Frame, base: int, off: int, n: int, value: str, pc: int, *, checked
         fn.store(ty, narrow, fn.gep(f.stack, slot), align=1, tbaa=TBAA_PROGRAM)
         return
     addr = address(f, base, off)
+    if f.shadows is not None and base != 10:
+        def direct(ptr: str) -> str:
+            fn.store(ty, narrow, ptr, align=1, tbaa=TBAA_PROGRAM)
+            return ""
+
+        def python() -> str:
+            f.runtime(RuntimeOp.STORE, pc, addr, n, value)
+            return ""
+
+        def generic() -> str:
+            fn.call("void", _store_accessor(f, n, False),
+                    [("ptr", f.env), ("i64", f.depth), ("i64", _code(RuntimeOp.STORE, pc)),
+                     ("i64", addr), ("i64", value)])
+            return ""
+
+        lower_direct.access(f, base, addr, n, "store_size", direct, python, generic)
+        return
     if f.compact:
         fn.call("void", _store_accessor(f, n, checked),
                 [("ptr", f.env), ("i64", f.depth), ("i64", _code(RuntimeOp.STORE, pc)),
@@ -282,10 +319,26 @@ def atomic(f: Frame, insn: Instruction, n: int, pc: int, *, checked: bool) -> No
     if imm not in (AtomicOp.XCHG, AtomicOp.CMPXCHG) and op not in _RMW:
         raise JITError(f"atomic operation {imm:#x} has no translation")
     fn = f.fn
-    ty = f"i{8 * n}"
     addr = address(f, d, insn.off)
     src = f.get(s)
     r0 = f.get(0)
+    if f.shadows is not None and d != 10:
+        result = lower_direct.access(
+            f, d, addr, n, "store_size", lambda ptr: _rmw(fn, imm, ptr, src, r0, n),
+            lambda: f.runtime(RuntimeOp.ATOMIC, pc, addr, n, imm, src, r0),
+            lambda: _atomic_table(f, imm, addr, n, src, r0, pc), aligned=True)
+    else:
+        result = _atomic_table(f, imm, addr, n, src, r0, pc, checked=checked)
+    if imm == AtomicOp.CMPXCHG:
+        f.set(0, result)
+    elif imm == AtomicOp.XCHG or imm & 0x01:
+        f.set(s, result)
+
+
+def _atomic_table(f: Frame, imm: int, addr: str, n: int, src: str, r0: str, pc: int, *,
+                  checked: bool = False) -> str:
+    """An atomic operation through the region table: its old value."""
+    fn = f.fn
     slow, join = fn.new_block("slow"), fn.new_block("atomic_done")
     ok, ptr = translate(f, addr, n, "store_size", checked=checked, aligned=True,
                         slow=None if f.compact else slow)
@@ -293,16 +346,7 @@ def atomic(f: Frame, insn: Instruction, n: int, pc: int, *, checked: bool) -> No
         fast = fn.new_block("direct")
         fn.cbr(ok, fast, slow, LIKELY)
         fn.start(fast)
-    src_n = src if n == 8 else fn.op(f"trunc i64 {src} to {ty}")
-    if imm == AtomicOp.CMPXCHG:
-        expected = r0 if n == 8 else fn.op(f"trunc i64 {r0} to {ty}")
-        pair = fn.op(f"cmpxchg ptr {ptr}, {ty} {expected}, {ty} {src_n} seq_cst seq_cst")
-        old = fn.op(f"extractvalue {{ {ty}, i1 }} {pair}, 0")
-    elif imm == AtomicOp.XCHG:
-        old = fn.op(f"atomicrmw xchg ptr {ptr}, {ty} {src_n} seq_cst")
-    else:
-        old = fn.op(f"atomicrmw {_RMW[AtomicOp(op)]} ptr {ptr}, {ty} {src_n} seq_cst")
-    fast_old = old if n == 8 else fn.op(f"zext {ty} {old} to i64")
+    fast_old = _rmw(fn, imm, ptr, src, r0, n)
     fast_end = fn.block
     if f.compact:
         fn.cbr(ok, join, slow, LIKELY)
@@ -312,8 +356,19 @@ def atomic(f: Frame, insn: Instruction, n: int, pc: int, *, checked: bool) -> No
     slow_old = f.runtime(RuntimeOp.ATOMIC, pc, addr, n, imm, src, r0)
     fn.br(join)
     fn.start(join)
-    result = fn.phi("i64", [(fast_old, fast_end), (slow_old, slow)])
+    return fn.phi("i64", [(fast_old, fast_end), (slow_old, slow)])
+
+
+def _rmw(fn: FunctionText, imm: int, ptr: str, src: str, r0: str, n: int) -> str:
+    """The atomic read-modify-write ``imm`` at host pointer ``ptr``: the old value (i64)."""
+    ty = f"i{8 * n}"
+    src_n = src if n == 8 else fn.op(f"trunc i64 {src} to {ty}")
     if imm == AtomicOp.CMPXCHG:
-        f.set(0, result)
-    elif imm == AtomicOp.XCHG or imm & 0x01:
-        f.set(s, result)
+        expected = r0 if n == 8 else fn.op(f"trunc i64 {r0} to {ty}")
+        pair = fn.op(f"cmpxchg ptr {ptr}, {ty} {expected}, {ty} {src_n} seq_cst seq_cst")
+        old = fn.op(f"extractvalue {{ {ty}, i1 }} {pair}, 0")
+    elif imm == AtomicOp.XCHG:
+        old = fn.op(f"atomicrmw xchg ptr {ptr}, {ty} {src_n} seq_cst")
+    else:
+        old = fn.op(f"atomicrmw {_RMW[AtomicOp(imm & ~0x01)]} ptr {ptr}, {ty} {src_n} seq_cst")
+    return old if n == 8 else fn.op(f"zext {ty} {old} to i64")

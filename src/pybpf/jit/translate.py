@@ -35,7 +35,7 @@ from pybpf.isa import (
     Size,
     Source,
 )
-from pybpf.jit import lower_alu, lower_helpers, lower_maps, lower_mem
+from pybpf.jit import lower_alu, lower_helpers, lower_maps, lower_mem, provenance
 from pybpf.jit.abi import Fault, RuntimeOp, TailCall, function_symbol
 from pybpf.jit.frame import PROGRAM_PARAMS, Frame, RuntimeStubs, SlowPaths
 from pybpf.jit.irtext import TBAA_TABLE, UNLIKELY, FunctionText, ModuleText, i64
@@ -77,21 +77,6 @@ def uses_function_pointers(insns: Sequence[Instruction]) -> bool:
     return any(is_pseudo_func(insn) for insn in insns)
 
 
-def frame_escapes(fn: Function) -> bool:
-    """True when a pointer to the frame may exist besides r10 itself: r10 is the source of
-    an ALU operation (``r1 = r10``, ``r1 += r10``), is stored to memory, or is the base of an
-    atomic operation (atomics address memory through the region table)."""
-    for block in fn.blocks:
-        for _, insn in block.insns:
-            cls = insn.code & 0x07
-            if cls in (InsnClass.ALU, InsnClass.ALU64) and insn.source == Source.X and insn.src == 10:
-                return True
-            if cls == InsnClass.STX and (insn.src == 10 or
-                                         (insn.mode == Mode.ATOMIC and insn.dst == 10)):
-                return True
-    return False
-
-
 def translate(functions: Sequence[Function], options: Options, *, name: str = "bpf",
               function_pointers: bool = False) -> ModuleText:
     """The IR module of a program split into ``functions`` (entry first)."""
@@ -120,9 +105,15 @@ class _FunctionLowering:
         self.text = module.add(FunctionText(symbols[fn.start], "i64", PROGRAM_PARAMS))
         self.maps = {m.address: m for m in options.maps}
         self.known: dict[int, lower_maps.Known] = {}
+        direct = not options.checked and not options.compact
+        escapes = provenance.frame_escapes(fn)
+        self.slots = provenance.spill_slots(fn) if direct else frozenset()
+        self.escapes = escapes
         self.f = Frame(self.text, module, stubs, slow, count_budget=options.count_budget,
-                       uses_may_goto=uses_may_goto, private_stack=not frame_escapes(fn),
-                       compact=options.compact)
+                       uses_may_goto=uses_may_goto, private_stack=not escapes,
+                       compact=options.compact, direct=self.slots if direct else None)
+        #: What is known of locations at each block start (direct addressing only).
+        self.facts_at = provenance.block_facts(fn, self.slots, escapes) if direct else {}
 
     @staticmethod
     def label(start: int) -> str:
@@ -143,11 +134,14 @@ class _FunctionLowering:
         f.begin_block()
         f.charge(len(block.insns), block.start)
         self.known = {}
+        f.facts = self._facts(block.start)
         for pc, insn in block.insns:
             if fn.terminated:  # a fault ended the block: the rest is unreachable,
                 fn.start(fn.new_block("dead"))  # but still translated
             self._insn(pc, insn)
             self._track(insn)
+            if f.shadows is not None:
+                f.facts.step(insn, f.shadows)
         if fn.terminated:
             return
         last_pc, last = block.insns[-1]
@@ -230,6 +224,14 @@ class _FunctionLowering:
         elif cls in (InsnClass.JMP, InsnClass.JMP32) and insn.op == JumpOp.CALL:
             for reg in range(6):
                 known.pop(reg, None)
+
+    def _facts(self, start: int) -> provenance.Facts:
+        """The facts at the start of block ``start`` (all unknown where never reached)."""
+        found = self.facts_at.get(start)
+        if found is None:
+            every = {*range(10), *self.slots}
+            return provenance.Facts(self.slots, self.escapes, set(every), set(every))
+        return provenance.Facts(self.slots, self.escapes, set(found[0]), set(found[1]))
 
     def _ld(self, pc: int, insn: Instruction) -> None:
         f = self.f

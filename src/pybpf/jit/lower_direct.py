@@ -1,0 +1,125 @@
+"""Loads, stores and atomics of verified code through a register's shadow (see
+:mod:`pybpf.jit.provenance`): ``base + address`` when the shadow's flag says the region is
+directly accessible, else a *birth*.
+
+The birth is the table lookup of :mod:`pybpf.jit.lower_mem` (``split_address()``: row
+``(a - REGION_START) >> 32``, offset ``(a - REGION_START) & 0xffffffff``) made at the
+access, whose address the verifier proved inside its region, so the row found is the
+pointer's: it gives the access (direct when the row's size is not 0, as unchecked code
+does, else the interpreter's slow path) and the register's new shadow, ``host - start``
+with the row's load and store flags. A register whose region is not directly accessible
+(a context with load hooks) keeps cleared flags and every access through it takes the
+slow path, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pybpf.jit.abi import ROW_OFFSETS, ROW_SIZE
+from pybpf.jit.frame import Frame
+from pybpf.jit.irtext import LIKELY, TBAA_TABLE
+from pybpf.jit.provenance import Shadow
+from pybpf.runtime.memory import FIRST_REGION_ID, REGION_START
+
+__all__ = ["access"]
+
+#: Emits the access at a host pointer; returns its value (or "" for a plain store).
+Fast = Callable[[str], str]
+#: Emits the slow path (the interpreter's Memory through ``rt``); returns its value or "".
+Slow = Callable[[], str]
+
+
+def access(f: Frame, reg: int, addr: str, n: int, size_field: str, fast: Fast, slow: Slow,
+           generic: Slow, *, aligned: bool = False) -> str:
+    """One access of ``n`` bytes at ``addr`` (``r<reg> + off``) through the shadow of
+    ``reg``; ``size_field`` is the row's ``load_size`` or ``store_size``; ``aligned``
+    requires natural alignment for the direct path (atomics). ``fast`` emits the access at
+    a host pointer, ``slow`` the interpreter's slow path, ``generic`` the whole access
+    through the table (where the shadow says the region is not directly accessible).
+    Returns the access's value ("" when it has none); a register without a shadow gets one.
+    """
+    fn = f.fn
+    shadows = f.shadows
+    assert shadows is not None
+    base, flag = shadows.get(reg)
+    misaligned = None
+    if aligned and n > 1:
+        misaligned = fn.op(f"icmp ne i64 {fn.op(f'and i64 {addr}, {n - 1}')}, 0")
+    if flag == "true" and misaligned is None:  # the frame: always direct
+        return fast(fn.gep(base, addr))
+    if reg not in f.facts.unborn:
+        return _born(f, base, flag, addr, misaligned, fast, generic)
+    values: list[tuple[str, str]] = []
+    births: list[tuple[Shadow, str]] = []
+    join = fn.new_block("accessed")
+    if flag != "false":
+        direct, birth = fn.new_block("direct"), fn.new_block("birth")
+        ok = flag if misaligned is None else fn.op(f"and i1 {flag}, "
+                                                   f"{fn.op(f'xor i1 {misaligned}, true')}")
+        fn.cbr(ok, direct, birth, LIKELY)
+        fn.start(direct)
+        values.append((fast(fn.gep(base, addr)), fn.block))
+        births.append(((base, flag), fn.block))
+        fn.br(join)
+        fn.start(birth)
+    # the birth: the row of the access's address
+    w = fn.op(f"sub i64 {addr}, {REGION_START}")
+    index = fn.op(f"sub i64 {fn.op(f'lshr i64 {w}, 32')}, {FIRST_REGION_ID}")
+    row_block, slow_block = fn.new_block("row"), fn.new_block("slow")
+    fn.cbr(fn.op(f"icmp ult i64 {index}, {f.ntable}"), row_block, slow_block, LIKELY)
+    no_row = fn.block
+    fn.start(row_block)
+    row = fn.op(f"getelementptr [{ROW_SIZE} x i8], ptr {f.table}, i64 {index}")
+    host = fn.load("ptr", fn.gep(row, ROW_OFFSETS["host"]), tbaa=TBAA_TABLE)
+    sizes = {name: fn.load("i32", fn.gep(row, ROW_OFFSETS[name]), tbaa=TBAA_TABLE)
+             for name in ("load_size", "store_size")}
+    flags = {name: fn.op(f"icmp ne i32 {size}, 0") for name, size in sizes.items()}
+    offset = fn.op(f"and i64 {w}, 4294967295")
+    new: Shadow = (fn.gep(host, fn.op(f"sub i64 {offset}, {addr}")),
+                   fn.op(f"and i1 {flags['load_size']}, {flags['store_size']}"))
+    ok = flags[size_field]
+    if misaligned is not None:
+        ok = fn.op(f"and i1 {ok}, {fn.op(f'xor i1 {misaligned}, true')}")
+    found = fn.new_block("found")
+    fn.cbr(ok, found, slow_block, LIKELY)
+    row_end = fn.block
+    fn.start(found)
+    values.append((fast(fn.gep(host, offset)), fn.block))
+    births.append((new, fn.block))
+    fn.br(join)
+    fn.start(slow_block)
+    slow_shadow: Shadow = (fn.phi("ptr", [("undef", no_row), (new[0], row_end)]),
+                           fn.phi("i1", [("false", no_row), (new[1], row_end)]))
+    values.append((slow(), fn.block))
+    births.append((slow_shadow, fn.block))
+    fn.br(join)
+    fn.start(join)
+    born: Shadow = (fn.phi("ptr", [(s[0], b) for s, b in births]),
+                    fn.phi("i1", [(s[1], b) for s, b in births]))
+    for loc in f.facts.members(reg):
+        shadows.set(loc, born)
+    if not values[0][0]:
+        return ""
+    return fn.phi("i64", values)
+
+
+def _born(f: Frame, base: str, flag: str, addr: str, misaligned: str | None, fast: Fast,
+          generic: Slow) -> str:
+    """An access through a register with a shadow: direct when its flag is set (the shadow
+    is left as it is, so every access through the pointer tests the same flag)."""
+    fn = f.fn
+    if flag == "false":
+        return generic()
+    ok = flag if misaligned is None else fn.op(f"and i1 {flag}, "
+                                               f"{fn.op(f'xor i1 {misaligned}, true')}")
+    direct, other, join = fn.new_block("direct"), fn.new_block("table"), fn.new_block("accessed")
+    fn.cbr(ok, direct, other, LIKELY)
+    fn.start(direct)
+    values = [(fast(fn.gep(base, addr)), fn.block)]
+    fn.br(join)
+    fn.start(other)
+    values.append((generic(), fn.block))
+    fn.br(join)
+    fn.start(join)
+    return fn.phi("i64", values) if values[0][0] else ""
