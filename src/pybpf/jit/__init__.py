@@ -9,6 +9,7 @@ order:
 * :mod:`~pybpf.jit.regions` — the host-address table of memory regions;
 * :mod:`~pybpf.jit.safety` — which programs are verified and run without bounds checks;
 * :mod:`~pybpf.jit.provenance` — verified code's direct addressing: each register's region;
+* :mod:`~pybpf.jit.budget` — where verified code tests a requested instruction budget;
 * :mod:`~pybpf.jit.irtext`, :mod:`~pybpf.jit.frame`, :mod:`~pybpf.jit.lower_alu`,
   :mod:`~pybpf.jit.lower_mem`, :mod:`~pybpf.jit.lower_direct`, :mod:`~pybpf.jit.lower_maps`,
   :mod:`~pybpf.jit.lower_helpers`,

@@ -267,14 +267,17 @@ class Frame:
         call_args += [("i64", v) for v in values]
         return fn.call("i64", stub, call_args)
 
-    def charge(self, count: int, pc: int) -> None:
+    def charge(self, count: int, pc: int, *, tested: bool = True) -> None:
         """Take ``count`` instructions from the budget; leave through the function's one
-        out-of-budget exit (reporting ``pc``) when it runs out."""
+        out-of-budget exit (reporting ``pc``) when it runs out (unless not ``tested``: the
+        fast copy of verified code, see :mod:`pybpf.jit.budget`)."""
         if self.budget is None:
             return
         fn = self.fn
         left = fn.op(f"sub i64 {fn.load('i64', self.budget)}, {count}")
         fn.store("i64", left, self.budget)
+        if not tested:
+            return
         body = fn.new_block("go")
         fn.cbr(fn.op(f"icmp slt i64 {left}, 0"), "out_of_budget", body, UNLIKELY)
         self._exhausted.append((i64(pc), fn.block))

@@ -14,8 +14,13 @@ in the background, switched between runs.
 Programs run on the same memory as the interpreter's (same virtual addresses, maps and
 contexts shared without copies), with the same helpers (map operations natively, the others
 through Python), the same faults (``ExecutionFault`` with the pc) and, when a budget is set,
-the same instruction counts. ``budget=None`` compiles without the per-block budget counter: faster, but a runaway
-loop then runs forever and ``RunResult.instructions`` is 0.
+the same instruction counts. The budget (``budget=N``: the interpreter's, counted per block,
+reported in ``RunResult.instructions``) is counted where one is requested; ``budget=None``
+compiles without it (a runaway loop then runs forever and ``RunResult.instructions`` is 0).
+The default, ``"auto"``, counts :data:`~pybpf.runtime.execstate.DEFAULT_BUDGET` in
+bounds-checked code and nothing in verified code, which cannot run away (its loops end
+through ``may_goto`` and ``bpf_loop``'s own limits) and runs as it does in the kernel,
+which has no budget.
 
 A program with a kernel program type is verified by pybpf's verifier and compiled without
 bounds checks; one the verifier rejects is refused with a :class:`~pybpf.errors.VerifierError`
@@ -30,6 +35,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
 from pybpf.errors import ExecutionFault
 from pybpf.interp.machine import RunResult, code_address, format_instruction
@@ -238,7 +244,7 @@ class JIT:
         self,
         *,
         helpers: dict[int, Helper] | None = None,
-        budget: int | None = DEFAULT_BUDGET,
+        budget: int | Literal["auto"] | None = "auto",
         memory: Memory | None = None,
         checked: bool | None = None,
         cache_dir: Path | str | None = None,
@@ -255,7 +261,7 @@ class JIT:
         self.upgrade = upgrade
         self.memory = memory if memory is not None else Memory()
         self.state = ExecState(self.memory, helpers=self.helpers,
-                               budget=DEFAULT_BUDGET if budget is None else budget)
+                               budget=budget if isinstance(budget, int) else DEFAULT_BUDGET)
         self.runtime = NativeRuntime(self.state)
         self.cache = CompileCache(cache_dir) if cache else None
         self._loaded = 0
@@ -275,13 +281,14 @@ class JIT:
         start = time.perf_counter_ns()
         insns = spec.instructions
         pointers = uses_function_pointers(insns)
-        job = CompileJob(tuple(insns), spec.name, Options(
-            count_budget=self.budget is not None, number=number if pointers else 0,
-            helpers=frozenset(self.helpers), native_maps=native_map_helpers(self.helpers),
-            maps=maps_named(insns, self.memory)), function_pointers=pointers, cache=self.cache)
         tiered = self.light_above is not None and len(insns) > self.light_above
         known = self._verdict(spec, source, maps,
                               wait=self.strict or not (tiered and self.upgrade))
+        budget = self.program_budget(verified=bool(known))
+        job = CompileJob(tuple(insns), spec.name, Options(
+            count_budget=budget is not None, number=number if pointers else 0,
+            helpers=frozenset(self.helpers), native_maps=native_map_helpers(self.helpers),
+            maps=maps_named(insns, self.memory)), function_pointers=pointers, cache=self.cache)
         upgrade = None
         tier = FULL
         full = job.with_options(checked=not known) if known is not None else None
@@ -306,10 +313,17 @@ class JIT:
         code = load_object(entry.obj)
         self._loaded += 1
         return JITProgram(spec, self.runtime, code, entry.function_starts, number=number,
-                          budget=self.budget, cached=cached,
+                          budget=budget, cached=cached,
                           compile_ns=time.perf_counter_ns() - start,
                           checked=not known,
                           tier=tier.name, upgrade=upgrade)
+
+    def program_budget(self, *, verified: bool) -> int | None:
+        """The budget a program's code counts (None: not counted; see the module
+        docstring)."""
+        if self.budget == "auto":
+            return None if verified else DEFAULT_BUDGET
+        return self.budget
 
     def _verdict(self, spec: ProgramSpec, source: ProgramSpec | None,
                  maps: Mapping[str, MapSpec] | None, *, wait: bool) -> bool | None:

@@ -4,7 +4,7 @@ Mirrors the interpreter's translation (:mod:`pybpf.interp.codegen`) construct by
 so both backends run the same semantics: the same basic blocks (:func:`~pybpf.program.cfg.
 split_functions`), the instruction budget charged per block at its start (``len(block)``
 logical instructions, ``lddw`` counting once; only when the program is compiled with
-``count_budget``), ``may_goto`` with ``BPF_MAX_LOOPS`` per call frame, bpf-to-bpf calls as
+``count_budget``; verified code tests it only where :mod:`pybpf.jit.budget` says), ``may_goto`` with ``BPF_MAX_LOOPS`` per call frame, bpf-to-bpf calls as
 direct LLVM calls with a call-depth check (8 frames), ``callx`` (direct to this program's
 functions, through Python otherwise), helpers and tail calls through ``rt`` (:mod:`pybpf.jit.
 abi`), and the same load-time errors (:class:`~pybpf.errors.NotSupportedError` for helpers
@@ -37,8 +37,9 @@ from pybpf.isa import (
 )
 from pybpf.jit import lower_alu, lower_helpers, lower_maps, lower_mem, provenance
 from pybpf.jit.abi import Fault, RuntimeOp, TailCall, function_symbol
+from pybpf.jit.budget import BudgetPlan
 from pybpf.jit.frame import PROGRAM_PARAMS, Frame, RuntimeStubs, SlowPaths
-from pybpf.jit.irtext import TBAA_TABLE, UNLIKELY, FunctionText, ModuleText, i64
+from pybpf.jit.irtext import LIKELY, TBAA_TABLE, UNLIKELY, FunctionText, ModuleText, i64
 from pybpf.program.cfg import BasicBlock, Function, is_pseudo_func, jump_target
 from pybpf.runtime.execstate import MAX_CALL_FRAMES
 
@@ -114,25 +115,64 @@ class _FunctionLowering:
                        compact=options.compact, direct=self.slots if direct else None)
         #: What is known of locations at each block start (direct addressing only).
         self.facts_at = provenance.block_facts(fn, self.slots, escapes) if direct else {}
+        #: Verified code with a budget: a fast and a precise copy (:mod:`pybpf.jit.budget`).
+        self.plan = BudgetPlan.of(fn) if direct and options.count_budget else None
+        self.fast = False
+        self.block_start = fn.start
+        self.tests: list[tuple[str, int]] = []
 
-    @staticmethod
-    def label(start: int) -> str:
-        return f"pc{start}"
+    def label(self, start: int) -> str:
+        """The label of block ``start`` in the copy being written (see :mod:`.budget`)."""
+        return f"pf{start}" if self.fast else f"pc{start}"
+
+    def target(self, start: int) -> str:
+        """Where a jump of the block being written to block ``start`` goes: in the fast
+        copy, through a budget test when the edge has one."""
+        if not self.fast:
+            return f"pc{start}"
+        assert self.plan is not None
+        if not self.plan.tested(self.block_start, start):
+            return f"pf{start}"
+        label = self.text.new_block(f"budget{start}_")
+        self.tests.append((label, start))
+        return label
 
     def lower(self) -> None:
         f = self.f
-        f.finish_entry(self.label(self.fn.start))
-        for block in self.fn.blocks:
-            self.text.start(self.label(block.start))
-            self._block(block)
+        fn = self.text
+        if self.plan is None:
+            f.finish_entry(self.label(self.fn.start))
+        else:
+            entry = fn.new_block("lookahead")
+            f.finish_entry(entry)
+            self.budget_test(entry, self.fn.start)
+        for fast in ((True, False) if self.plan is not None else (False,)):
+            self.fast = fast
+            for block in self.fn.blocks:
+                self.block_start = block.start
+                fn.start(self.label(block.start))
+                self._block(block)
+                for label, start in self.tests:
+                    self.budget_test(label, start)
+                self.tests.clear()
         f.finish()
+
+    def budget_test(self, label: str, start: int) -> None:
+        """Block ``label``: on to the fast copy of block ``start`` when the budget covers
+        its look-ahead, else to its precise copy."""
+        assert self.plan is not None and self.f.budget is not None
+        fn = self.text
+        fn.start(label)
+        left = fn.load("i64", self.f.budget)
+        enough = fn.op(f"icmp sge i64 {left}, {self.plan.lookahead[start]}")
+        fn.cbr(enough, f"pf{start}", f"pc{start}", LIKELY)
 
     # -- structure ---------------------------------------------------------------------------
     def _block(self, block: BasicBlock) -> None:
         f = self.f
         fn = self.text
         f.begin_block()
-        f.charge(len(block.insns), block.start)
+        f.charge(len(block.insns), block.start, tested=not self.fast)
         self.known = {}
         f.facts = self._facts(block.start)
         for pc, insn in block.insns:
@@ -150,7 +190,7 @@ class _FunctionLowering:
             f.fault(last_pc, Fault.FELL_OFF)
         else:
             f.flush()
-            fn.br(self.label(nxt))
+            fn.br(self.target(nxt))
 
     def _reg(self, pc: int, reg: int) -> int:
         if reg > 10:
@@ -269,9 +309,9 @@ class _FunctionLowering:
         assert target is not None
         if op == JumpOp.JA:
             f.flush()
-            fn.br(self.label(target))
+            fn.br(self.target(target))
             return
-        nxt = self.label(pc + 1)
+        nxt = self.target(pc + 1)
         if op == JumpOp.JCOND:  # may_goto: fall through while the frame's counter lasts
             assert f.may_goto is not None
             left = fn.load("i64", f.may_goto)
@@ -279,12 +319,12 @@ class _FunctionLowering:
             fn.store("i64", fn.op(f"select i1 {more}, i64 {fn.op(f'sub i64 {left}, 1')}, "
                                   f"i64 {left}"), f.may_goto)
             f.flush()
-            fn.cbr(more, nxt, self.label(target))
+            fn.cbr(more, nxt, self.target(target))
             return
         src = f.get(self._reg(pc, insn.src)) if insn.source == Source.X else None
         cond = lower_alu.condition(fn, insn, f.get(insn.dst), src)
         f.flush()
-        fn.cbr(cond, self.label(target), nxt)
+        fn.cbr(cond, self.target(target), nxt)
 
     # -- calls -----------------------------------------------------------------------------------
     def _args(self) -> list[str]:

@@ -13,6 +13,7 @@ from pybpf.errors import PybpfError
 from pybpf.interp import Interpreter
 from pybpf.isa import Instruction
 from pybpf.jit import JIT
+from pybpf.runtime.execstate import DEFAULT_BUDGET
 
 Outcome = tuple[Any, ...]
 
@@ -29,11 +30,13 @@ def outcome_of(run: Callable[[], Any]) -> Outcome:
 
 @pytest.fixture(scope="session")
 def jit(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., JIT]:
-    """``jit(**options)``: a new JIT whose cache lives in the session's temporary directory."""
+    """``jit(**options)``: a new JIT whose cache lives in the session's temporary directory,
+    counting the interpreter's budget unless told otherwise (instruction counts compare)."""
     cache_dir = tmp_path_factory.mktemp("jit-cache")
 
     def make(**kw: Any) -> JIT:
         kw.setdefault("cache_dir", cache_dir)
+        kw.setdefault("budget", DEFAULT_BUDGET)
         return JIT(**kw)
 
     return make

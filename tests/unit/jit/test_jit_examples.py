@@ -19,6 +19,7 @@ from pybpf.interp import Interpreter
 from pybpf.jit import JIT
 from pybpf.runtime.collection import Collection
 from pybpf.runtime.ctx.sock_ops import Endpoint, SockOpsOp
+from pybpf.runtime.execstate import DEFAULT_BUDGET
 from pybpf.runtime.helpers import default_helpers
 from pybpf.runtime.helpers.sock_state import SockState
 from pybpf.runtime.helpers.task import Task
@@ -32,8 +33,8 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 def both(path: str, tmp_path: Path) -> tuple[Collection, Collection]:
     spec = load_collection(EXAMPLES / path)
     interp = Collection(spec, Interpreter(helpers=default_helpers()))
-    jit = Collection(load_collection(EXAMPLES / path),
-                     JIT(helpers=default_helpers(), cache_dir=tmp_path))
+    jit = Collection(load_collection(EXAMPLES / path),  # a budget: instruction counts compare
+                     JIT(helpers=default_helpers(), cache_dir=tmp_path, budget=DEFAULT_BUDGET))
     return interp, jit
 
 

@@ -20,6 +20,7 @@ from pybpf.jit import JIT
 from pybpf.platform.enums import ProgType
 from pybpf.program.spec import ProgramSpec
 from pybpf.runtime.collection import Collection
+from pybpf.runtime.execstate import DEFAULT_BUDGET
 from pybpf.runtime.helpers import default_helpers
 
 SUITE = Path(__file__).resolve().parents[2] / "data" / "conformance" / "tests"
@@ -91,7 +92,7 @@ def test_the_firewall_on_both_tiers_matches_the_interpreter(tmp_path: Path,
     backends: list[Callable[[], object]] = [
         lambda: Interpreter(helpers=default_helpers()),
         lambda: JIT(helpers=default_helpers(), cache_dir=tmp_path, light_above=0,
-                    upgrade=upgrade)]
+                    upgrade=upgrade, budget=DEFAULT_BUDGET)]
     for make in backends:
         obj = Collection(load_collection(EXAMPLES / "xdp_firewall" / "xdp_firewall.o"), make())
         obj.maps["blocked_ports"][struct.pack("<H", 23)] = b"\x01"
