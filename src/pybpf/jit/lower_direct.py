@@ -18,11 +18,16 @@ from collections.abc import Callable
 
 from pybpf.jit.abi import ROW_OFFSETS, ROW_SIZE
 from pybpf.jit.frame import Frame
-from pybpf.jit.irtext import LIKELY, TBAA_TABLE
+from pybpf.jit.irtext import LIKELY, TBAA_TABLE, i64
 from pybpf.jit.provenance import Shadow
 from pybpf.runtime.memory import FIRST_REGION_ID, REGION_START
 
-__all__ = ["access"]
+__all__ = ["POINTERS", "access", "pointer_facts"]
+
+#: Where every pointer a program can dereference directly lies: its region's window (ids
+#: from FIRST_REGION_ID, far below the top of the address space) give or take the offsets
+#: the verifier allows around an object (``BPF_MAX_VAR_OFF``, 2**29).
+POINTERS = ((FIRST_REGION_ID << 32) - (1 << 30), 0xFFFF_FFF0_0000_0000)
 
 #: Emits the access at a host pointer; returns its value (or "" for a plain store).
 Fast = Callable[[str], str]
@@ -49,7 +54,7 @@ def access(f: Frame, reg: int, addr: str, n: int, size_field: str, fast: Fast, s
     if flag == "true" and misaligned is None:  # the frame: always direct
         return fast(fn.gep(base, addr))
     if reg not in f.facts.unborn:
-        return _born(f, base, flag, addr, misaligned, fast, generic)
+        return _born(f, reg, base, flag, addr, misaligned, fast, generic)
     values: list[tuple[str, str]] = []
     births: list[tuple[Shadow, str]] = []
     join = fn.new_block("accessed")
@@ -59,6 +64,7 @@ def access(f: Frame, reg: int, addr: str, n: int, size_field: str, fast: Fast, s
                                                    f"{fn.op(f'xor i1 {misaligned}, true')}")
         fn.cbr(ok, direct, birth, LIKELY)
         fn.start(direct)
+        pointer_facts(f, f.get(reg))
         values.append((fast(fn.gep(base, addr)), fn.block))
         births.append(((base, flag), fn.block))
         fn.br(join)
@@ -85,6 +91,7 @@ def access(f: Frame, reg: int, addr: str, n: int, size_field: str, fast: Fast, s
     fn.cbr(ok, found, slow_block, LIKELY)
     row_end = fn.block
     fn.start(found)
+    pointer_facts(f, f.get(reg))
     values.append((fast(fn.gep(host, offset)), fn.block))
     births.append((new, fn.block))
     fn.br(join)
@@ -104,8 +111,8 @@ def access(f: Frame, reg: int, addr: str, n: int, size_field: str, fast: Fast, s
     return fn.phi("i64", values)
 
 
-def _born(f: Frame, base: str, flag: str, addr: str, misaligned: str | None, fast: Fast,
-          generic: Slow) -> str:
+def _born(f: Frame, reg: int, base: str, flag: str, addr: str, misaligned: str | None,
+          fast: Fast, generic: Slow) -> str:
     """An access through a register with a shadow: direct when its flag is set (the shadow
     is left as it is, so every access through the pointer tests the same flag)."""
     fn = f.fn
@@ -116,6 +123,7 @@ def _born(f: Frame, base: str, flag: str, addr: str, misaligned: str | None, fas
     direct, other, join = fn.new_block("direct"), fn.new_block("table"), fn.new_block("accessed")
     fn.cbr(ok, direct, other, LIKELY)
     fn.start(direct)
+    pointer_facts(f, f.get(reg))
     values = [(fast(fn.gep(base, addr)), fn.block)]
     fn.br(join)
     fn.start(other)
@@ -123,3 +131,17 @@ def _born(f: Frame, base: str, flag: str, addr: str, misaligned: str | None, fas
     fn.br(join)
     fn.start(join)
     return fn.phi("i64", values) if values[0][0] else ""
+
+
+def pointer_facts(f: Frame, value: str) -> None:
+    """Tell LLVM that ``value``, the register an access just went through directly, is a
+    pointer (:data:`POINTERS`): adding a 32-bit offset to it cannot give 0, so the NULL
+    tests C's ``if (!p)`` leaves after ``p = data + off`` fold away, as a C compiler folds
+    them."""
+    fn = f.fn
+    if value.lstrip("-").isdigit():
+        return
+    f.module.declare("llvm.assume", "declare void @llvm.assume(i1)")
+    low, high = POINTERS
+    fn.emit(f"call void @llvm.assume(i1 {fn.op(f'icmp uge i64 {value}, {i64(low)}')})")
+    fn.emit(f"call void @llvm.assume(i1 {fn.op(f'icmp ult i64 {value}, {i64(high)}')})")

@@ -71,6 +71,8 @@ UNKNOWN: Shadow = ("undef", "false")
 #: Location of the spill slot at ``r10 + off``: ``SLOT0 + off`` (registers are 0..9).
 SLOT0 = 1024
 FRAME = 10
+#: What :func:`block_facts` keeps of :class:`Facts` at a block start: maybe, unborn, sure.
+State = tuple[frozenset[int], frozenset[int], frozenset[int]]
 
 
 def successors(fn: Function, index: int) -> list[int]:
@@ -131,13 +133,17 @@ class Facts:
     """What is known of the locations at one point of a function: ``maybe`` may hold a
     pointer (the others are scalars for sure); ``unborn`` may have no shadow yet (all the
     others have one, whose flag says whether their region is directly accessible);
-    ``classes`` groups locations known to point into one region (block-local)."""
+    ``sure`` hold pointers for sure (an access went through the value, or through the one it
+    was derived from by pointer arithmetic); ``classes`` groups locations known to point
+    into one region and ``copies`` locations known to hold the same value (block-local)."""
 
     slots: frozenset[int]
     escapes: bool
     maybe: set[int]
     unborn: set[int]
+    sure: set[int] = field(default_factory=set)
     classes: dict[int, int] = field(default_factory=dict)
+    copies: dict[int, int] = field(default_factory=dict)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @classmethod
@@ -145,8 +151,12 @@ class Facts:
         args = {1, 2, 3, 4, 5}
         return cls(slots, escapes, set(args), set(args))
 
-    def frozen(self) -> tuple[frozenset[int], frozenset[int]]:
-        return frozenset(self.maybe), frozenset(self.unborn)
+    @classmethod
+    def thawed(cls, slots: frozenset[int], escapes: bool, state: State) -> Facts:
+        return cls(slots, escapes, set(state[0]), set(state[1]), set(state[2]))
+
+    def frozen(self) -> State:
+        return frozenset(self.maybe), frozenset(self.unborn), frozenset(self.sure)
 
     def may_point(self, loc: int) -> bool:
         return loc == FRAME or loc in self.maybe
@@ -159,37 +169,58 @@ class Facts:
         return [other for other, k in self.classes.items() if k == key]
 
     # -- updates (each applied to the IR shadows too when ``shadows`` is given) -------------
-    def _copy(self, dst: int, src: int, shadows: Shadows | None) -> None:
+    def _copy(self, dst: int, src: int, shadows: Shadows | None, *, exact: bool = True) -> None:
+        """``dst`` now points where ``src`` does (holds its value when ``exact``)."""
         if src == FRAME:
             self.maybe.add(dst)
             self.unborn.discard(dst)
+            self.sure.add(dst)
             self.classes[dst] = 0
         else:
-            for locs in (self.maybe, self.unborn):
+            for locs in (self.maybe, self.unborn, self.sure):
                 if src in locs:
                     locs.add(dst)
                 else:
                     locs.discard(dst)
             self.classes[dst] = self.classes.setdefault(src, next(self.ids))
+        if exact and src != FRAME:
+            self.copies[dst] = self.copies.setdefault(src, next(self.ids))
+        else:
+            self.copies.pop(dst, None)
         if shadows is not None:
             shadows.set(dst, shadows.get(src))
+
+    def _moved(self, loc: int, *, keeps_pointer: bool) -> None:
+        """``loc`` changed by pointer arithmetic (``keeps_pointer``: with a scalar)."""
+        self.copies.pop(loc, None)
+        if not keeps_pointer:
+            self.sure.discard(loc)
 
     def _scalar(self, loc: int, shadows: Shadows | None) -> None:
         self.maybe.discard(loc)
         self.unborn.discard(loc)
+        self.sure.discard(loc)
         self.classes.pop(loc, None)
+        self.copies.pop(loc, None)
         if shadows is not None:
             shadows.set(loc, UNDEF)
 
     def _unknown(self, loc: int, shadows: Shadows | None) -> None:
         self.maybe.add(loc)
         self.unborn.add(loc)
+        self.sure.discard(loc)
         self.classes.pop(loc, None)
+        self.copies.pop(loc, None)
         if shadows is not None:
             shadows.set(loc, UNKNOWN)
 
     def _born(self, loc: int) -> None:
+        """An access went through ``loc``: its class has a shadow, its copies are pointers."""
         self.unborn.difference_update(self.members(loc))
+        if loc != FRAME:
+            key = self.copies.get(loc)
+            self.sure.update([loc] if key is None else
+                             [other for other, k in self.copies.items() if k == key])
 
     def _forget_slots(self, shadows: Shadows | None) -> None:
         for slot in self.slots:
@@ -209,11 +240,16 @@ class Facts:
                     self._copy(dst, insn.src, shadows)
                 else:
                     self._scalar(dst, shadows)
-            elif insn.op == ALUOp.ADD and insn.source == Source.X:
-                if self.may_point(insn.src) and self.may_point(dst):
-                    self._unknown(dst, shadows)
-                elif self.may_point(insn.src):
-                    self._copy(dst, insn.src, shadows)
+            elif insn.source == Source.K:
+                self._moved(dst, keeps_pointer=True)
+            elif insn.op == ALUOp.SUB:
+                self._moved(dst, keeps_pointer=not self.may_point(insn.src))
+            elif self.may_point(insn.src) and self.may_point(dst):
+                self._unknown(dst, shadows)
+            elif self.may_point(insn.src):
+                self._copy(dst, insn.src, shadows, exact=False)
+            else:
+                self._moved(dst, keeps_pointer=True)
         elif cls in (InsnClass.ALU, InsnClass.ALU64):
             self._scalar(dst, shadows)
         elif cls == InsnClass.LDX:
@@ -269,23 +305,22 @@ class Facts:
                 self._unknown(insn.src, shadows)
 
 
-def block_facts(fn: Function, slots: frozenset[int],
-                escapes: bool) -> dict[int, tuple[frozenset[int], frozenset[int]]]:
-    """``maybe`` and ``unborn`` at the start of each block of ``fn`` (the least fixed point
-    of :meth:`Facts.step`, joined by union; blocks control never reaches are absent)."""
+def block_facts(fn: Function, slots: frozenset[int], escapes: bool) -> dict[int, State]:
+    """``maybe``, ``unborn`` and ``sure`` at the start of each block of ``fn`` (the fixed
+    point of :meth:`Facts.step`: unions of ``maybe`` and ``unborn``, intersections of
+    ``sure`` where paths meet; blocks control never reaches are absent)."""
     index = {block.start: i for i, block in enumerate(fn.blocks)}
     states = {fn.start: Facts.entry(slots, escapes).frozen()}
     work = [fn.start]
     while work:
         start = work.pop()
-        maybe, unborn = states[start]
-        facts = Facts(slots, escapes, set(maybe), set(unborn))
+        facts = Facts.thawed(slots, escapes, states[start])
         for _, insn in fn.blocks[index[start]].insns:
             facts.step(insn)
         out = facts.frozen()
         for succ in successors(fn, index[start]):
             old = states.get(succ)
-            new = out if old is None else (old[0] | out[0], old[1] | out[1])
+            new = out if old is None else (old[0] | out[0], old[1] | out[1], old[2] & out[2])
             if new != old:
                 states[succ] = new
                 work.append(succ)

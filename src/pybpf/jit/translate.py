@@ -35,7 +35,7 @@ from pybpf.isa import (
     Size,
     Source,
 )
-from pybpf.jit import lower_alu, lower_helpers, lower_maps, lower_mem, provenance
+from pybpf.jit import lower_alu, lower_direct, lower_helpers, lower_maps, lower_mem, provenance
 from pybpf.jit.abi import Fault, RuntimeOp, TailCall, function_symbol
 from pybpf.jit.budget import BudgetPlan
 from pybpf.jit.frame import PROGRAM_PARAMS, Frame, RuntimeStubs, SlowPaths
@@ -182,6 +182,9 @@ class _FunctionLowering:
             self._track(insn)
             if f.shadows is not None:
                 f.facts.step(insn, f.shadows)
+                if (insn.code & 0x07) == InsnClass.ALU64 and insn.op in (ALUOp.ADD, ALUOp.SUB) \
+                        and insn.dst in f.facts.sure:  # pointer arithmetic on a pointer
+                    lower_direct.pointer_facts(f, f.get(insn.dst))
         if fn.terminated:
             return
         last_pc, last = block.insns[-1]
@@ -269,9 +272,9 @@ class _FunctionLowering:
         """The facts at the start of block ``start`` (all unknown where never reached)."""
         found = self.facts_at.get(start)
         if found is None:
-            every = {*range(10), *self.slots}
-            return provenance.Facts(self.slots, self.escapes, set(every), set(every))
-        return provenance.Facts(self.slots, self.escapes, set(found[0]), set(found[1]))
+            every = frozenset({*range(10), *self.slots})
+            found = (every, every, frozenset())
+        return provenance.Facts.thawed(self.slots, self.escapes, found)
 
     def _ld(self, pc: int, insn: Instruction) -> None:
         f = self.f
@@ -316,10 +319,12 @@ class _FunctionLowering:
             assert f.may_goto is not None
             left = fn.load("i64", f.may_goto)
             more = fn.op(f"icmp ne i64 {left}, 0")
-            fn.store("i64", fn.op(f"select i1 {more}, i64 {fn.op(f'sub i64 {left}, 1')}, "
-                                  f"i64 {left}"), f.may_goto)
             f.flush()
-            fn.cbr(more, nxt, self.target(target))
+            go = fn.new_block("may_go")
+            fn.cbr(more, go, self.target(target), LIKELY)
+            fn.start(go)
+            fn.store("i64", fn.op(f"sub i64 {left}, 1"), f.may_goto)
+            fn.br(nxt)
             return
         src = f.get(self._reg(pc, insn.src)) if insn.source == Source.X else None
         cond = lower_alu.condition(fn, insn, f.get(insn.dst), src)
