@@ -26,12 +26,15 @@ never returns to it (the stub unwinds with ``longjmp``, see :mod:`pybpf.jit.abi`
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from pybpf.jit.abi import ENV_OFFSETS, ROW_OFFSETS, ROW_SIZE, Fault, RuntimeOp
 from pybpf.jit.irtext import TBAA_TABLE, UNLIKELY, FunctionText, ModuleText, i64
-from pybpf.jit.provenance import Facts, Shadows
+from pybpf.jit.provenance import UNKNOWN, Facts, Shadow, Shadows
 from pybpf.native.layout import NativeKind
 from pybpf.runtime.execstate import BPF_MAX_LOOPS, MAX_BPF_STACK
-from pybpf.runtime.memory import FIRST_REGION_ID, REGION_START
+from pybpf.runtime.memory import FIRST_REGION_ID, REGION_START, region_base
 
 #: Parameters of every compiled eBPF function: ``u64 F(env, r1..r5, depth)``.
 PROGRAM_PARAMS = [("ptr", "env"), ("i64", "a1"), ("i64", "a2"), ("i64", "a3"), ("i64", "a4"),
@@ -39,6 +42,7 @@ PROGRAM_PARAMS = [("ptr", "env"), ("i64", "a1"), ("i64", "a2"), ("i64", "a3"), (
 #: The IR function type of a compiled eBPF function (for indirect calls).
 PROGRAM_FN_TYPE = "i64 (ptr, i64, i64, i64, i64, i64, i64)"
 MEMSET = "declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)"
+T = TypeVar("T")
 
 
 class RuntimeStubs:
@@ -181,13 +185,55 @@ class Frame:
         self.facts = Facts.entry()
         if direct is not None:  # verified code: shadows of the registers and spill slots
             start = fn.op(f"sub i64 {MAX_BPF_STACK}, {self.fp}")
-            self.shadows = Shadows(fn, fn.gep(self.stack, start), direct)
+            self.shadows = Shadows(fn, fn.gep(self.stack, start), direct, self.constant_shadow)
+        self._constants: dict[int, Shadow] = {}
         self._exhausted: list[tuple[str, str]] = []
         self.begin_block()
 
     def finish_entry(self, first: str) -> None:
         """End the prologue with a jump to the first block."""
+        self._entry_end = len(self.fn.lines)
         self.fn.br(first)
+
+    def constant_shadow(self, value: int) -> Shadow:
+        """The shadow of the constant ``value`` (an ``lddw`` of a map or global data
+        address), looked up once per call in the prologue: the regions such constants point
+        into (maps) stay mapped while the program runs. A constant that is no address gets
+        a shadow that means nothing (it is never dereferenced)."""
+        w = (value - REGION_START) & 0xFFFFFFFFFFFFFFFF
+        index = (w >> 32) - FIRST_REGION_ID
+        if not 0 <= index < (1 << 32):
+            return UNKNOWN
+        found = self._constants.get(index)
+        if found is None:
+            found = self._constants[index] = self.in_entry(lambda: self._row_shadow(index))
+        return found
+
+    def _row_shadow(self, index: int) -> Shadow:
+        """(host - start of region ``index``, both directly accessible) from the table."""
+        fn = self.fn
+        inside = fn.op(f"icmp ult i64 {index}, {self.ntable}")
+        row = fn.op(f"getelementptr [{ROW_SIZE} x i8], ptr {self.table}, "
+                    f"i64 {fn.op(f'select i1 {inside}, i64 {index}, i64 0')}")
+        host = fn.load("ptr", fn.gep(row, ROW_OFFSETS["host"]), tbaa=TBAA_TABLE)
+        direct = inside
+        for name in ("load_size", "store_size"):
+            size = fn.load("i32", fn.gep(row, ROW_OFFSETS[name]), tbaa=TBAA_TABLE)
+            direct = fn.op(f"and i1 {direct}, {fn.op(f'icmp ne i32 {size}, 0')}")
+        return fn.gep(host, i64(-region_base(index + FIRST_REGION_ID))), direct
+
+    def in_entry(self, emit: Callable[[], T]) -> T:
+        """Run ``emit`` with its IR going to the end of the prologue (values computed once
+        per call, dominating every block); returns what it returns."""
+        fn = self.fn
+        saved, fn.lines = fn.lines, []
+        try:
+            result = emit()
+        finally:
+            added, fn.lines = fn.lines, saved
+        saved[self._entry_end:self._entry_end] = added
+        self._entry_end += len(added)
+        return result
 
     def finish(self) -> None:
         """Emit the out-of-budget exit (if any block can run out)."""

@@ -25,8 +25,10 @@ flag is set, the shadow describes that pointer's region* (a scalar's shadow mean
   any partial overwrite of a spilled pointer (``check_stack_write_fixed_off()``): the
   shadow becomes ``undef``, which lets LLVM merge it away where a scalar (a NULL) and a
   pointer meet;
-* a value loaded from memory, a helper's or a callee's ``r0``, ``lddw`` constants and the
-  function's arguments have no shadow yet (``unborn``): the first access through one looks
+* ``lddw`` constants (map and global data addresses) get the shadow of their region, found
+  once per call;
+* a value loaded from memory, a helper's or a callee's ``r0`` and the function's
+  arguments have no shadow yet (``unborn``): the first access through one looks
   its region up in the table and gives the shadow to every location of its *class* (the
   locations known, within the block, to hold that pointer or one derived from it). That is
   a *birth* (:mod:`pybpf.jit.lower_direct`); the address of an access is inside its region,
@@ -41,6 +43,7 @@ Not modelled: code that is not verified (``checked`` code translates every addre
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pybpf.isa import (
@@ -51,6 +54,7 @@ from pybpf.isa import (
     Instruction,
     JumpOp,
     Mode,
+    PseudoSrc,
     Size,
     Source,
 )
@@ -268,7 +272,12 @@ class Facts:
             self._born(dst)
             self._store(insn, shadows)
         elif cls == InsnClass.LD:
-            if insn.is_wide:
+            if insn.is_wide and insn.src == PseudoSrc.IMM64:  # born: see Shadows.constant
+                self._unknown(dst, None)
+                self.unborn.discard(dst)
+                if shadows is not None:
+                    shadows.set(dst, shadows.constant(insn.imm64))
+            elif insn.is_wide:
                 self._unknown(dst, shadows)
             else:  # LD_ABS/LD_IND: r0 is data, r1..r5 are clobbered
                 for reg in range(6):
@@ -332,9 +341,12 @@ class Shadows:
     values by LLVM), cached within a basic block like the registers themselves
     (:class:`~pybpf.jit.frame.Frame`), and the constant shadow of ``r10``."""
 
-    def __init__(self, fn: FunctionText, stack_base: str, slots: frozenset[int]) -> None:
+    def __init__(self, fn: FunctionText, stack_base: str, slots: frozenset[int],
+                 constant: Callable[[int], Shadow]) -> None:
         self.fn = fn
         self.frame: Shadow = (stack_base, "true")
+        #: The shadow of a constant address (``lddw``), found once per call.
+        self.constant = constant
         for loc in [*range(10), *sorted(slots)]:
             fn.emit(f"%sb{loc} = alloca ptr")
             fn.emit(f"%sd{loc} = alloca i1")
