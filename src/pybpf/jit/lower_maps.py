@@ -18,7 +18,10 @@ of-run grace period (``RuntimeOp.RCU_MAP``), as the Python helper registers it.
 
 The translator tracks, within a basic block, registers holding an ``lddw`` constant or
 ``r10 + k`` (:class:`Known`): a known map pointer selects the inline array lookup, a known
-stack key is addressed without a table lookup.
+stack key is addressed without a table lookup. In verified code the inline lookup with a
+key in the frame is the address arithmetic alone (the verifier proved r1 the map, whose
+layout the compiled code bakes in), and its result gets the shadow of the map's values
+(:mod:`pybpf.jit.provenance`).
 """
 
 from __future__ import annotations
@@ -26,16 +29,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pybpf.isa import ALUOp, InsnClass, Instruction, JumpOp, Mode, PseudoSrc, Source
 from pybpf.jit.abi import ENV_OFFSETS, ROW_OFFSETS, RuntimeOp
 from pybpf.jit.frame import Frame, RuntimeStubs
 from pybpf.jit.irtext import LIKELY, TBAA_TABLE, UNLIKELY, FunctionText, i64
 from pybpf.jit.lower_mem import row_in, row_index, translate, translate_in
 from pybpf.native.layout import NOT_NATIVE, MapKind, NativeKind, NativeMap, field_offsets
+from pybpf.program.cfg import Function
 from pybpf.runtime.execstate import MAX_BPF_STACK
 from pybpf.runtime.memory import REGION_START
 
-__all__ = ["DELETE", "LOOKUP", "MAP_HELPERS", "UPDATE", "Known", "MapInfo", "lower_map_call",
-           "map_info"]
+__all__ = ["DELETE", "LOOKUP", "MAP_HELPERS", "UPDATE", "Known", "MapInfo", "inline_lookup",
+           "inline_lookups", "lower_map_call", "map_info", "track"]
 
 LOOKUP, UPDATE, DELETE = 1, 2, 3
 MAP_HELPERS = frozenset({LOOKUP, UPDATE, DELETE})
@@ -93,6 +98,71 @@ def _array_lookup(f: Frame, info: MapInfo, key: str) -> str:
     return fn.op(f"select i1 {inside}, i64 {addr}, i64 0")
 
 
+def inline_lookup(helper: int, known: dict[int, Known],
+                  maps: dict[int, MapInfo]) -> MapInfo | None:
+    """The array map whose lookup at this call is inline address arithmetic, if any (its
+    result is NULL or a pointer into the map's values: :mod:`pybpf.jit.provenance`)."""
+    k1 = known.get(1)
+    constant = k1[1] & 0xFFFFFFFFFFFFFFFF if k1 is not None and k1[0] == "const" else None
+    info = maps.get(constant) if constant is not None else None
+    if helper == LOOKUP and info is not None and info.kind in (MapKind.ARRAY,
+                                                               MapKind.PERCPU_ARRAY):
+        return info
+    return None
+
+
+def track(known: dict[int, Known], insn: Instruction) -> None:
+    """Update the registers ``known`` within a block across ``insn``."""
+    cls = insn.code & 0x07
+    dst = insn.dst
+    if cls == InsnClass.ALU64 and insn.op == ALUOp.MOV:
+        if insn.source == Source.K:
+            known[dst] = ("const", insn.imm)
+        elif insn.off == 0 and insn.src == 10:
+            known[dst] = ("fp", 0)
+        elif insn.off == 0 and insn.src in known:
+            known[dst] = known[insn.src]
+        else:
+            known.pop(dst, None)
+    elif cls == InsnClass.ALU64 and insn.op == ALUOp.ADD and insn.source == Source.K:
+        if dst in known:
+            kind, value = known[dst]
+            known[dst] = (kind, value + insn.imm)
+    elif cls in (InsnClass.ALU, InsnClass.ALU64, InsnClass.LDX):
+        known.pop(dst, None)
+    elif cls == InsnClass.LD:
+        if insn.is_wide and insn.src == PseudoSrc.IMM64:
+            known[dst] = ("const", insn.imm64)
+        else:
+            known.pop(dst, None)
+            known.pop(0, None)
+    elif cls == InsnClass.STX and insn.mode == Mode.ATOMIC:
+        known.pop(insn.src, None)
+        known.pop(0, None)
+    elif cls in (InsnClass.JMP, InsnClass.JMP32) and insn.op == JumpOp.CALL:
+        for reg in range(6):
+            known.pop(reg, None)
+
+
+def inline_lookups(fn: Function, maps: dict[int, MapInfo],
+                   native: frozenset[int]) -> dict[int, int]:
+    """The calls of ``fn`` that are inline array lookups (``native``: the map helpers done
+    natively): call pc -> program address of the map's values."""
+    found: dict[int, int] = {}
+    if LOOKUP not in native:
+        return found
+    for block in fn.blocks:
+        known: dict[int, Known] = {}
+        for pc, insn in block.insns:
+            if insn.code == (InsnClass.JMP | JumpOp.CALL) and insn.src == 0 \
+                    and insn.imm == LOOKUP:
+                info = inline_lookup(LOOKUP, known, maps)
+                if info is not None:
+                    found[pc] = info.values
+            track(known, insn)
+    return found
+
+
 def lower_map_call(f: Frame, pc: int, helper: int, known: dict[int, Known],
                    maps: dict[int, MapInfo]) -> str:
     """r0 of map helper ``helper`` at ``pc`` (see the module docstring)."""
@@ -102,9 +172,12 @@ def lower_map_call(f: Frame, pc: int, helper: int, known: dict[int, Known],
     info = maps.get(constant) if constant is not None else None
     hint = _key_hint(f, known, info.key_size if info is not None else None)
     regs = [f.get(r) for r in range(1, 6)]  # before any branch
-    if helper != LOOKUP or info is None or info.kind not in (MapKind.ARRAY,
-                                                              MapKind.PERCPU_ARRAY):
+    if inline_lookup(helper, known, maps) is None or info is None:
         return _call_op(f, pc, helper, hint, regs)
+    if f.shadows is not None and hint != "null":
+        # verified code: r1 is the map its lddw names (the verifier's CONST_PTR_TO_MAP, and
+        # the map lives while the program runs), the key is in the frame
+        return _array_lookup(f, info, hint)
     # the inline array lookup: the map must still be a map, the key directly readable
     inside, row = row_index(f, regs[0])
     kind = fn.load("i32", fn.gep(row, ROW_OFFSETS["kind"]), tbaa=TBAA_TABLE)

@@ -218,6 +218,13 @@ class Facts:
         if shadows is not None:
             shadows.set(loc, UNKNOWN)
 
+    def constant(self, loc: int, shadow: Shadow | None, shadows: Shadows | None) -> None:
+        """``loc`` holds an address of a known region (or NULL): ``shadow`` is its shadow."""
+        self._unknown(loc, None)
+        self.unborn.discard(loc)
+        if shadows is not None and shadow is not None:
+            shadows.set(loc, shadow)
+
     def _born(self, loc: int) -> None:
         """An access went through ``loc``: its class has a shadow, its copies are pointers."""
         self.unborn.difference_update(self.members(loc))
@@ -230,7 +237,8 @@ class Facts:
         for slot in self.slots:
             self._unknown(slot, shadows)
 
-    def step(self, insn: Instruction, shadows: Shadows | None = None) -> None:
+    def step(self, insn: Instruction, shadows: Shadows | None = None,
+             r0_region: int | None = None) -> None:
         """The facts after ``insn`` (the births of its access already made, see
         :mod:`pybpf.jit.lower_direct`).
 
@@ -273,10 +281,8 @@ class Facts:
             self._store(insn, shadows)
         elif cls == InsnClass.LD:
             if insn.is_wide and insn.src == PseudoSrc.IMM64:  # born: see Shadows.constant
-                self._unknown(dst, None)
-                self.unborn.discard(dst)
-                if shadows is not None:
-                    shadows.set(dst, shadows.constant(insn.imm64))
+                self.constant(dst, None if shadows is None else shadows.constant(insn.imm64),
+                              shadows)
             elif insn.is_wide:
                 self._unknown(dst, shadows)
             else:  # LD_ABS/LD_IND: r0 is data, r1..r5 are clobbered
@@ -285,7 +291,11 @@ class Facts:
         elif cls in (InsnClass.JMP, InsnClass.JMP32) and insn.op == JumpOp.CALL:
             for reg in range(1, 6):
                 self._scalar(reg, shadows)
-            self._unknown(0, shadows)
+            if r0_region is None:
+                self._unknown(0, shadows)
+            else:  # an inline array lookup: NULL or a pointer into the map's values
+                self.constant(0, None if shadows is None else shadows.constant(r0_region),
+                              shadows)
             if self.escapes:
                 self._forget_slots(shadows)
 
@@ -314,8 +324,10 @@ class Facts:
                 self._unknown(insn.src, shadows)
 
 
-def block_facts(fn: Function, slots: frozenset[int], escapes: bool) -> dict[int, State]:
-    """``maybe``, ``unborn`` and ``sure`` at the start of each block of ``fn`` (the fixed
+def block_facts(fn: Function, slots: frozenset[int], escapes: bool,
+                lookups: dict[int, int]) -> dict[int, State]:
+    """``maybe``, ``unborn`` and ``sure`` at the start of each block of ``fn`` (``lookups``:
+    the calls whose r0 points into a known region, see :meth:`Facts.step`; the fixed
     point of :meth:`Facts.step`: unions of ``maybe`` and ``unborn``, intersections of
     ``sure`` where paths meet; blocks control never reaches are absent)."""
     index = {block.start: i for i, block in enumerate(fn.blocks)}
@@ -324,8 +336,8 @@ def block_facts(fn: Function, slots: frozenset[int], escapes: bool) -> dict[int,
     while work:
         start = work.pop()
         facts = Facts.thawed(slots, escapes, states[start])
-        for _, insn in fn.blocks[index[start]].insns:
-            facts.step(insn)
+        for pc, insn in fn.blocks[index[start]].insns:
+            facts.step(insn, None, lookups.get(pc))
         out = facts.frozen()
         for succ in successors(fn, index[start]):
             old = states.get(succ)

@@ -113,8 +113,12 @@ class _FunctionLowering:
         self.f = Frame(self.text, module, stubs, slow, count_budget=options.count_budget,
                        uses_may_goto=uses_may_goto, private_stack=not escapes,
                        compact=options.compact, direct=self.slots if direct else None)
+        #: Inline array lookups: call pc -> the values their r0 points into (or NULL).
+        self.lookups = lower_maps.inline_lookups(
+            fn, self.maps, options.native_maps & options.helpers) if direct else {}
         #: What is known of locations at each block start (direct addressing only).
-        self.facts_at = provenance.block_facts(fn, self.slots, escapes) if direct else {}
+        self.facts_at = provenance.block_facts(fn, self.slots, escapes,
+                                               self.lookups) if direct else {}
         #: Verified code with a budget: a fast and a precise copy (:mod:`pybpf.jit.budget`).
         self.plan = BudgetPlan.of(fn) if direct and options.count_budget else None
         self.fast = False
@@ -179,9 +183,9 @@ class _FunctionLowering:
             if fn.terminated:  # a fault ended the block: the rest is unreachable,
                 fn.start(fn.new_block("dead"))  # but still translated
             self._insn(pc, insn)
-            self._track(insn)
+            lower_maps.track(self.known, insn)
             if f.shadows is not None:
-                f.facts.step(insn, f.shadows)
+                f.facts.step(insn, f.shadows, self.lookups.get(pc))
                 if (insn.code & 0x07) == InsnClass.ALU64 and insn.op in (ALUOp.ADD, ALUOp.SUB) \
                         and insn.dst in f.facts.sure:  # pointer arithmetic on a pointer
                     lower_direct.pointer_facts(f, f.get(insn.dst))
@@ -234,39 +238,6 @@ class _FunctionLowering:
                 self._ld(pc, insn)
             case _:  # pragma: no cover - the class is three bits
                 raise AssertionError(cls)
-
-    def _track(self, insn: Instruction) -> None:
-        """Update the registers known within this block (see :mod:`pybpf.jit.lower_maps`)."""
-        known = self.known
-        cls = insn.code & 0x07
-        dst = insn.dst
-        if cls == InsnClass.ALU64 and insn.op == ALUOp.MOV:
-            if insn.source == Source.K:
-                known[dst] = ("const", insn.imm)
-            elif insn.off == 0 and insn.src == 10:
-                known[dst] = ("fp", 0)
-            elif insn.off == 0 and insn.src in known:
-                known[dst] = known[insn.src]
-            else:
-                known.pop(dst, None)
-        elif cls == InsnClass.ALU64 and insn.op == ALUOp.ADD and insn.source == Source.K:
-            if dst in known:
-                kind, value = known[dst]
-                known[dst] = (kind, value + insn.imm)
-        elif cls in (InsnClass.ALU, InsnClass.ALU64, InsnClass.LDX):
-            known.pop(dst, None)
-        elif cls == InsnClass.LD:
-            if insn.is_wide and insn.src == PseudoSrc.IMM64:
-                known[dst] = ("const", insn.imm64)
-            else:
-                known.pop(dst, None)
-                known.pop(0, None)
-        elif cls == InsnClass.STX and insn.mode == Mode.ATOMIC:
-            known.pop(insn.src, None)
-            known.pop(0, None)
-        elif cls in (InsnClass.JMP, InsnClass.JMP32) and insn.op == JumpOp.CALL:
-            for reg in range(6):
-                known.pop(reg, None)
 
     def _facts(self, start: int) -> provenance.Facts:
         """The facts at the start of block ``start`` (all unknown where never reached)."""
