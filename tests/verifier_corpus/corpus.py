@@ -189,7 +189,7 @@ class Recorded:
     verdict: str  # "accept" | "reject"
     errno: str = ""  # errno name of a rejection, e.g. "EACCES"
     error: str = ""  # error_line() of the rejection's log
-    processed_insns: int | None = None  # accepted programs only
+    processed_insns: int | None = None  # None: refused before verification ran
     kernel: str = ""  # platform.release() at recording
     error_context: tuple[str, ...] = ()  # error_context() of the rejection's log
 
@@ -614,8 +614,8 @@ def to_recorded(err: int, log: str) -> Recorded:
     if err == 0:
         return Recorded("accept", processed_insns=processed_insns(log), kernel=kernel_release())
     name = _errno.errorcode.get(err) or _KERNEL_ERRNOS.get(err, str(err))
-    return Recorded("reject", name, error_line(log), kernel=kernel_release(),
-                    error_context=error_context(log))
+    return Recorded("reject", name, error_line(log), processed_insns=processed_insns(log),
+                    kernel=kernel_release(), error_context=error_context(log))
 
 
 def run_privileged(case: Case) -> Recorded:

@@ -41,7 +41,8 @@ def test_case_is_recorded_and_builds(case: corpus.Case) -> None:
     if rec.verdict == "accept":
         assert rec.processed_insns is not None and not rec.errno and not rec.error
     else:
-        assert rec.errno.startswith("E") and rec.processed_insns is None
+        # processed_insns: how far verification got (None when the load was refused first)
+        assert rec.errno.startswith("E")
     ProgType[case.prog_type]
     if case.expected_attach_type:
         AttachType[case.expected_attach_type]

@@ -109,6 +109,28 @@ def test_pybpf_matches_kernel(case: corpus.Case) -> None:
                     "remove the line", pytrace=False)
 
 
+PROCESSED_CASES = [c for c in CASES if c.recorded is not None
+                   and c.recorded.processed_insns is not None]
+
+
+@pytest.mark.parametrize("case", PROCESSED_CASES, ids=lambda c: c.id)
+def test_processed_insns_match_kernel(case: corpus.Case) -> None:
+    """pybpf explores as much as the kernel: ``processed N insns`` is the kernel's N."""
+    rec = case.recorded
+    assert rec is not None and rec.processed_insns is not None
+    try:
+        got = pybpf_outcome(case)
+    except Exception as exc:  # reported by test_pybpf_matches_kernel
+        pytest.fail(f"{case.id}: pybpf raised {type(exc).__name__}: {exc}", pytrace=False)
+    if got.processed_insns != rec.processed_insns:
+        known = KNOWN.get(case.id)
+        why = (f"pybpf processed {got.processed_insns} insns, the kernel "
+               f"{rec.processed_insns} ({rec.kernel})")
+        if known is not None:
+            pytest.xfail(f"known failure: {known.reason} [{why}]")
+        pytest.fail(f"{case.id}: {why}", pytrace=False)
+
+
 def test_no_unsafe_accepts() -> None:
     """Every program the kernel rejects and pybpf accepts, listed together."""
     unsafe = []

@@ -32,7 +32,7 @@ def _create(spec: MapSpec) -> MapFd:
                 raise PybpfError(f"map '{spec.name}': map-in-map without an inner map template")
             inner_fd = _create(spec.inner_map)
         fd = map_create(spec.map_type, spec.key_size, spec.value_size, spec.max_entries,
-                        spec.flags, name=spec.name[:15].replace(".", "_"),
+                        spec.flags, name=spec.name[:15],
                         inner_map_fd=inner_fd.fd if inner_fd else 0, map_extra=spec.map_extra)
     finally:
         if inner_fd is not None:

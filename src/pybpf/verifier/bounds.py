@@ -396,6 +396,16 @@ def coerce_reg_to_size_sx(reg: Bounds, size: int) -> None:
             reg.u32_max_value, reg.umax_value = u32(hi), u64(hi)
             reg.var_off = tnum_range(u64(lo), u64(hi))
             return
+    lo_lim, hi_lim = _SIGNED_LIMITS[size]
+    if lo_lim <= reg.s32_min_value and reg.s32_max_value <= hi_lim:
+        # The low 32 bits, as a signed value, already fit the narrow type (always so for
+        # (s32)): sign-extending its low bytes is sign-extending the low 32 bits. The
+        # 32-bit bounds hold and the 64-bit signed range is theirs (as 6.18 does).
+        reg.smin_value, reg.smax_value = reg.s32_min_value, reg.s32_max_value
+        reg.umin_value, reg.umax_value = 0, U64_MAX
+        reg.var_off = TNUM_UNKNOWN
+        reg_bounds_sync(reg)
+        return
     lo, hi = _SIGNED_LIMITS[size]
     reg.smin_value = reg.s32_min_value = lo
     reg.smax_value = reg.s32_max_value = hi

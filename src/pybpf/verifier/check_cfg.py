@@ -7,7 +7,8 @@ iterative depth-first search that finds unreachable instructions, jumps out of r
 the middle of an ``lddw``, back-edges for unprivileged loads, and marks the prune points).
 They run in the kernel's order, so the first error reported is the kernel's.
 
-Not modelled: kfunc calls (their BTF), exception callbacks, BTF func/line info validation.
+Not modelled: kfunc calls past their BTF id check, exception callbacks, BTF func/line info
+validation.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import errno
 
 from pybpf.isa import OP_LDDW, CallSrc, InsnClass, JumpOp, Mode, PseudoSrc
 from pybpf.platform.enums import MapType
+from pybpf.btf.types import BtfKind
 from pybpf.verifier.env import Env, Subprog
 
 __all__ = [
@@ -53,6 +55,38 @@ def _is_pseudo_func(code: int, src: int) -> bool:
     return code == OP_LDDW and src == PseudoSrc.FUNC
 
 
+def _add_kfunc_call(env: Env, func_id: int, offset: int) -> None:
+    """``add_kfunc_call()``: the checks of a kfunc call that need only the kernel's BTF.
+
+    The kernel's kfunc sets (which kfunc each program type may call, their argument rules)
+    are not modelled: a call to a real kernel function is refused as unsupported.
+    """
+    license_ = env.spec.license if env.spec is not None else "GPL"
+    from pybpf.verifier.transfer.call import gpl_compatible
+
+    if not gpl_compatible(license_):
+        env.reject("cannot call kernel function from non-GPL compatible program")
+    if offset:  # a module's BTF, by fd in fd_array
+        env.reject("pybpf does not verify calls to kernel functions in modules (kfuncs)",
+                   errno.EOPNOTSUPP)  # fmt: skip
+    from pybpf.btf import Btf
+    from pybpf.errors import PybpfError
+
+    try:
+        vmlinux = Btf.load_vmlinux("/sys/kernel/btf/vmlinux")
+    except (OSError, PybpfError):
+        env.reject("pybpf needs the kernel's BTF (/sys/kernel/btf/vmlinux) to check a call to "
+                   "a kernel function", errno.EOPNOTSUPP)  # fmt: skip
+    try:
+        func = vmlinux[func_id] if func_id > 0 else None
+    except PybpfError:
+        func = None
+    if func is None or func.kind != BtfKind.FUNC:
+        env.reject(f"kernel btf_id {func_id & 0xFFFFFFFF} is not a function")
+    env.reject(f"pybpf does not verify calls to kernel functions (kfunc {func.name})",
+               errno.EOPNOTSUPP)  # fmt: skip
+
+
 def add_subprogs(env: Env) -> None:
     """``add_subprog_and_kfunc()``: function entries are 0 and every bpf-to-bpf call target."""
     n = len(env.prog)
@@ -67,8 +101,7 @@ def add_subprogs(env: Env) -> None:
             env.reject("loading/calling other bpf or kernel functions are allowed for CAP_BPF "
                        "and CAP_SYS_ADMIN", errno.EPERM)  # fmt: skip
         if kfunc:
-            env.reject("pybpf does not verify calls to kernel functions (kfuncs)",
-                       errno.EOPNOTSUPP)  # fmt: skip
+            _add_kfunc_call(env, s.imm, s.off)
         target = pc + s.imm + 1
         if not 0 <= target < n:
             env.reject("call to invalid destination")

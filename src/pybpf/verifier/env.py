@@ -85,6 +85,13 @@ class InsnAux:
     ptr_type: int | None = None
     #: Id of the loop (strongly connected component) holding the instruction, 0 if none.
     scc: int = 0
+    #: Unprivileged speculation: a path reaching this insn speculatively stops here
+    #: (``nospec``), or right after it (``nospec_result``, stack writes).
+    nospec: bool = False
+    nospec_result: bool = False
+    #: ``sanitize_ptr_alu()``'s masking of this insn (must agree on every path).
+    alu_state: int = 0
+    alu_limit: int = 0
 
 
 @dataclass(slots=True)
@@ -149,6 +156,10 @@ class Env:
     #: Loop visits and pending back-edges (:mod:`pybpf.verifier.scc`), by call chain.
     scc_visits: dict = field(default_factory=dict)  # type: ignore[type-arg]
     num_backedges: int = 0
+    #: Unprivileged pointer arithmetic with unknown scalars seen: scalars only prune exact.
+    explore_alu_limits: bool = False
+    explored_states_size: int = 0
+    free_list_size: int = 0
     #: Stack liveness (:mod:`pybpf.verifier.stack_liveness`).
     liveness: object | None = None
 
@@ -179,9 +190,10 @@ class Env:
         self.messages.append(text)
         self.log(text)
 
-    def reject(self, text: str, errno: int = _errno.EINVAL) -> NoReturn:
-        """Log ``text`` (one line, newline added) and stop verification."""
-        self.verbose(text + "\n")
+    def reject(self, text: str, errno: int = _errno.EINVAL, newline: bool = True) -> NoReturn:
+        """Log ``text`` (one line, newline added unless the kernel prints none) and stop
+        verification."""
+        self.verbose(text + "\n" if newline else text)
         self.error_pc = self.insn_idx
         raise Reject(errno)
 

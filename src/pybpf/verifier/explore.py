@@ -18,7 +18,7 @@ import errno
 from pybpf.asm import format_insn
 from pybpf.isa import InsnClass, Instruction, JumpOp, Mode, PseudoSrc, Size, Source
 from pybpf.platform.helper_types import RegType
-from pybpf.verifier.env import BPF_COMPLEXITY_LIMIT_INSNS, Env
+from pybpf.verifier.env import BPF_COMPLEXITY_LIMIT_INSNS, Env, Reject
 from pybpf.verifier.log import LOG_LEVEL2, format_func_state
 from pybpf.verifier.precision import push_jmp_history
 from pybpf.verifier.prune import is_state_visited
@@ -31,19 +31,37 @@ from pybpf.verifier.worklist import pop_stack, update_branch_counts
 __all__ = ["do_check_main", "insn_text"]
 
 _EXIT = object()
+#: ``error_recoverable_with_nospec()``: errors that only end a speculative path.
+_RECOVERABLE_WITH_NOSPEC = frozenset((errno.EPERM, errno.EACCES, errno.EINVAL))
 _RETURNED = object()  # returned from a bpf-to-bpf call: the log prints the caller's state
 
 
+#: Where the log pretends the kernel keeps ``struct bpf_map`` objects and array values.
+MAP_ADDR_BASE = 0xFFFF888100000000
+MAP_VALUE_ADDR_BASE = 0xFFFFC90000000000
+
+
+def map_kernel_address(env: Env, pc: int, value: bool) -> int:
+    """The kernel address ``resolve_pseudo_ldimm64()`` puts into an ``lddw`` of a map (a
+    deterministic stand-in: one page per map of the program, values 1 MiB apart)."""
+    m = env.aux[pc].map
+    names = list(env.maps)
+    index = names.index(m.name) if m is not None and m.name in names else 0
+    if value:
+        off = env.aux[pc].map_off
+        return MAP_VALUE_ADDR_BASE + (index << 20) + 8 + off
+    return MAP_ADDR_BASE + (index << 12)
+
+
 def insn_text(env: Env, pc: int) -> str:
-    """``print_bpf_insn()`` with the verifier's callbacks (maps print as ``map[id:..]``)."""
+    """``print_bpf_insn()`` as the verifier calls it: a map ``lddw`` shows the kernel address
+    it was resolved to (``0x0`` for unprivileged loads, which may not see pointers)."""
     insn = env.prog.insns[pc]
     if insn.code == InsnClass.LD | Mode.IMM | Size.DW and insn.src in (PseudoSrc.MAP_FD,
                                                                        PseudoSrc.MAP_VALUE):
-        m = env.aux[pc].map
-        ident = 0 if m is None else 0
-        if insn.src == PseudoSrc.MAP_FD:
-            return f"({insn.code:02x}) r{insn.dst} = map[id:{ident}]"
-        return f"({insn.code:02x}) r{insn.dst} = map[id:{ident}][0]+{insn.next_imm & 0xFFFFFFFF}"
+        addr = map_kernel_address(env, pc, insn.src == PseudoSrc.MAP_VALUE) \
+            if env.allow_ptr_leaks else 0
+        return f"({insn.code:02x}) r{insn.dst} = {addr:#x}"
     return format_insn(insn, syntax="kernel")
 
 
@@ -188,16 +206,30 @@ def do_check(env: Env) -> None:
                     _print_insn_state(env)
                 _linfo(env, idx, prev_linfo)
                 env.log.insn(idx, insn_text(env, idx))
-            env.aux[idx].seen = True
+            if not st.speculative:
+                aux.seen = True
             prev_insn_idx = idx
-            liveness.reset_write_marks(idx)
-            result = _do_check_insn(env, env.prog.insns[idx])
-            liveness.commit_write_marks()
-            if result is _RETURNED:
-                do_print_state = True
-                continue
-            if result is not _EXIT:
-                continue
+            # unprivileged speculation: a path never goes past a barrier (nospec) ...
+            if not (st.speculative and aux.nospec):
+                liveness.reset_write_marks(idx)
+                try:
+                    result = _do_check_insn(env, env.prog.insns[idx])
+                except Reject as exc:
+                    if not (st.speculative and exc.errno in _RECOVERABLE_WITH_NOSPEC):
+                        raise
+                    # ... the kernel puts one before an insn unsafe only speculatively
+                    liveness.commit_write_marks()
+                    aux.nospec = True
+                    aux.alu_state = 0
+                    result = _EXIT
+                else:
+                    liveness.commit_write_marks()
+                    if result is _RETURNED:
+                        do_print_state = True
+                        continue
+                    # ... or after a store a CPU may bypass (nospec_result)
+                    if result is not _EXIT and not (st.speculative and aux.nospec_result):
+                        continue
         elif level:
             if do_print_state:
                 spec = " (speculative execution)" if st.speculative else ""

@@ -156,6 +156,8 @@ def live_regs_table(env: Env, format_insn) -> str:  # type: ignore[no-untyped-de
     while pc < len(env.prog):
         mask = env.aux[pc].live_regs_before
         regs = "".join(str(j) if mask >> j & 1 else "." for j in range(10))
-        out.append(f"    {pc:3d}: {regs} {format_insn(pc)}\n")
+        scc = env.aux[pc].scc
+        out.append(f"{scc:3d} " if scc else "    ")
+        out.append(f"{pc:3d}: {regs} {format_insn(pc)}\n")
         pc += 2 if env.prog.is_ldimm64(pc) else 1
     return "".join(out)

@@ -119,9 +119,9 @@ def format_reg(reg: RegState, frameno: int = 0) -> str:
             parts.append(f"map={name}")
         parts.append(f"ks={reg.map_ptr.key_size},vs={reg.map_ptr.value_size}")
     if t != RegType.SCALAR_VALUE and reg.off:
-        parts.append(f"off={reg.off}")
+        parts.append(f"off={snum(reg.off)}")
     if type_is_pkt_pointer(t):
-        parts.append(f"r={reg.range}")
+        parts.append(f"r={unum(reg.range)}")
     if base_type(t) == RegType.PTR_TO_MEM:
         parts.append(f"sz={reg.mem_size}")
     if tnum_is_const(reg.var_off):

@@ -493,7 +493,7 @@ def _mark_chain(env: Env, starting: VerifierState, regno: int) -> bool:
 
                 env.log(f"mark_precise: frame{fr}: parent state regs="
                         f"{fmt_reg_mask(bt.reg_masks[fr])} stack="
-                        f"{fmt_stack_mask(bt.stack_masks[fr])}:"
+                        f"{fmt_stack_mask(bt.stack_masks[fr])}: "
                         + format_func_state(st, func) + "\n")
         if bt.empty():
             return changed

@@ -54,6 +54,24 @@ class StateList:
     state: VerifierState
     hit_cnt: int = 0
     miss_cnt: int = 0
+    #: Evicted from its list but still referenced (``env->free_list``).
+    in_free_list: bool = False
+
+
+def update_peak_states(env: Env) -> None:
+    """``update_peak_states()``: saved states alive (listed, evicted-but-referenced, and
+    loop back-edges) at their maximum."""
+    cur = env.explored_states_size + env.free_list_size + env.num_backedges
+    if cur > env.peak_states:
+        env.peak_states = cur
+
+
+def maybe_free_verifier_state(env: Env, sl: StateList) -> None:
+    """``maybe_free_verifier_state()``: an evicted state nothing refers to any more."""
+    if not sl.in_free_list or sl.state.branches != 0 or incomplete_read_marks(env, sl.state):
+        return
+    sl.in_free_list = False
+    env.free_list_size -= 1
 
 
 class IdMap:
@@ -120,8 +138,11 @@ _INVALID, _SPILL, _MISC, _ZERO = (int(SlotType.INVALID), int(SlotType.SPILL),
                                   int(SlotType.MISC), int(SlotType.ZERO))  # fmt: skip
 
 
-def regsafe(old: RegState, cur: RegState, idmap: IdMap, exact: Exact) -> bool:
-    """``regsafe()``: every value ``cur`` may hold is one ``old`` was proven safe with."""
+def regsafe(old: RegState, cur: RegState, idmap: IdMap, exact: Exact,
+            alu_limits: bool = False) -> bool:
+    """``regsafe()``: every value ``cur`` may hold is one ``old`` was proven safe with.
+
+    ``alu_limits`` is ``env->explore_alu_limits``: scalars must then be identical."""
     if exact is Exact.EXACT:
         return _regs_exact(old, cur, idmap)
     otype = old.type
@@ -131,6 +152,8 @@ def regsafe(old: RegState, cur: RegState, idmap: IdMap, exact: Exact) -> bool:
     if otype != cur.type:
         return False
     if otype == _SCALAR:
+        if alu_limits:
+            return _head_equal(old, cur, True) and idmap.check_scalar_ids(old.id, cur.id)
         if not old.precise and exact is Exact.NOT_EXACT:
             return True
         oid = old.id
@@ -192,7 +215,8 @@ def stacksafe(env: Env, old: FuncState, cur: FuncState, idmap: IdMap, exact: Exa
         if ot == ct:
             # same byte types: the byte walk below reduces to this
             if ot[BPF_REG_SIZE - 1] == _SPILL:
-                if not regsafe(old_slot.spilled_ptr, cur_slot.spilled_ptr, idmap, exact):
+                if not regsafe(old_slot.spilled_ptr, cur_slot.spilled_ptr, idmap, exact,
+                               env.explore_alu_limits):
                     return False
             elif not all(t == _INVALID or t == _MISC or t == _ZERO for t in ot):
                 return False
@@ -208,7 +232,7 @@ def stacksafe(env: Env, old: FuncState, cur: FuncState, idmap: IdMap, exact: Exa
                 if old_reg is not None:
                     cur_reg = _scalar_reg_for_stack(env, cur_slot)
                     if cur_reg is not None:
-                        if not regsafe(old_reg, cur_reg, idmap, exact):
+                        if not regsafe(old_reg, cur_reg, idmap, exact, env.explore_alu_limits):
                             return False
                         break
             c = ct[b]
@@ -220,7 +244,8 @@ def stacksafe(env: Env, old: FuncState, cur: FuncState, idmap: IdMap, exact: Exa
                 continue
             last = ot[BPF_REG_SIZE - 1]
             if last == _SPILL:
-                if not regsafe(old_slot.spilled_ptr, cur_slot.spilled_ptr, idmap, exact):
+                if not regsafe(old_slot.spilled_ptr, cur_slot.spilled_ptr, idmap, exact,
+                               env.explore_alu_limits):
                     return False
             elif last not in (_MISC, _ZERO, _INVALID):
                 return False
@@ -261,7 +286,8 @@ def states_equal(env: Env, old: VerifierState, cur: VerifierState, exact: Exact)
         if fo.callback_depth > fc.callback_depth:
             return False
         oregs, cregs = fo.regs, fc.regs
-        not_exact = exact is Exact.NOT_EXACT
+        alu_limits = env.explore_alu_limits
+        not_exact = exact is Exact.NOT_EXACT and not alu_limits
         for r in env.aux[insn_idx].live_list:
             o = oregs[r]
             if not_exact:  # regsafe()'s two commonest answers, inline
@@ -269,7 +295,7 @@ def states_equal(env: Env, old: VerifierState, cur: VerifierState, exact: Exact)
                 if otype == _NOT_INIT or (otype == _SCALAR and not o.precise and
                                           cregs[r].type == _SCALAR):
                     continue
-            if not regsafe(o, cregs[r], idmap, exact):
+            if not regsafe(o, cregs[r], idmap, exact, alu_limits):
                 return False
         if not stacksafe(env, fo, fc, idmap, exact):
             return False
@@ -416,12 +442,18 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
         n = 64 if aux.force_checkpoint and sl.state.branches > 0 else 3
         if sl.miss_cnt > sl.hit_cnt * n + n:
             head.remove(sl)
+            sl.in_free_list = True
+            env.free_list_size += 1
+            env.explored_states_size -= 1
+            maybe_free_verifier_state(env, sl)
     env.max_states_per_insn = max(env.max_states_per_insn, states_cnt)
     if not env.bpf_capable and states_cnt > BPF_COMPLEXITY_LIMIT_STATES:
         return False
     if not add_new_state:
         return False
     env.total_states += 1
+    env.explored_states_size += 1
+    update_peak_states(env)
     env.prev_jmps_processed = env.jmps_processed
     env.prev_insn_processed = env.insn_processed
     if env.bpf_capable:  # forget inherited precision marks (see precision.py)
@@ -434,6 +466,7 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
     cur.first_insn_idx = insn_idx
     cur.dfs_depth = new.dfs_depth + 1
     cur.jmp_history = []
-    head.insert(0, StateList(new))
-    env.peak_states = max(env.peak_states, sum(len(v) for v in env.explored.values()))
+    sl_new = StateList(new)
+    new.slist = sl_new
+    head.insert(0, sl_new)
     return False

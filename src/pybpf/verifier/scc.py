@@ -132,6 +132,8 @@ def add_scc_backedge(env: Env, st: VerifierState, backedge: VerifierState) -> No
         env.log(f"SCC backedge {format_callchain(cc)}\n")
     visit.backedges.insert(0, (backedge, st))
     env.num_backedges += 1
+    cur = env.explored_states_size + env.free_list_size + env.num_backedges
+    env.peak_states = max(env.peak_states, cur)  # update_peak_states()
 
 
 def incomplete_read_marks(env: Env, st: VerifierState) -> bool:

@@ -179,6 +179,8 @@ class VerifierState:
     #: (not copied).
     scc_cc: object = None
     scc_cc_set: bool = False
+    #: The explored-states entry of a saved checkpoint (not copied).
+    slist: object = None
 
     def copy(self) -> VerifierState:
         """``copy_verifier_state()`` (``parent``/``branches`` are set by the caller)."""

@@ -158,26 +158,34 @@ def tnum_xor(a: Tnum, b: Tnum) -> Tnum:
     return Tnum(v & ~mu & U64_MASK, mu)
 
 
-def tnum_mul(a: Tnum, b: Tnum) -> Tnum:
-    """Long multiplication over tnums, one bit of ``a`` at a time.
+def tnum_union(a: Tnum, b: Tnum) -> Tnum:
+    """``tnum_union()``: every value of ``a`` or of ``b``."""
+    v = a.value & b.value
+    mu = (a.value ^ b.value) | a.mask | b.mask
+    return Tnum(v & ~mu & U64_MASK, mu & U64_MASK)
 
-    For each bit of ``a``: a known 1 adds ``b``'s unknown bits to the uncertain part, an
-    unknown bit adds all of ``b``'s possibly-set bits; the known product ``a.value * b.value``
-    is added at the end. (The formulation of Linux 6.17+.)
+
+def tnum_mul(a: Tnum, b: Tnum) -> Tnum:
+    """Long multiplication over tnums, one bit of ``a`` at a time (``tnum_mul()``).
+
+    A known 1 bit adds ``b`` to the accumulated product; an unknown bit takes the union of
+    the product with and without ``b``; ``b`` moves one bit left each step. (The
+    formulation of Linux 6.18, checked against its verifier log; more precise than the
+    older value/mask split when the known parts carry into the unknown ones.)
     """
-    acc_v = (a.value * b.value) & U64_MASK
-    acc_m = Tnum(0, 0)
+    acc = Tnum(0, 0)
     av, am, bv, bm = a.value, a.mask, b.value, b.mask
     while av or am:
+        bt = Tnum(bv, bm)
         if av & 1:
-            acc_m = tnum_add(acc_m, Tnum(0, bm))
+            acc = tnum_add(acc, bt)
         elif am & 1:
-            acc_m = tnum_add(acc_m, Tnum(0, bv | bm))
+            acc = tnum_union(acc, tnum_add(acc, bt))
         av >>= 1
         am >>= 1
         bv = (bv << 1) & U64_MASK
         bm = (bm << 1) & U64_MASK
-    return tnum_add(Tnum(acc_v, 0), acc_m)
+    return acc
 
 
 def tnum_intersect(a: Tnum, b: Tnum) -> Tnum:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 
 from pybpf.verifier.env import BPF_COMPLEXITY_LIMIT_JMP_SEQ, Env, StackElem
+from pybpf.verifier.prune import maybe_free_verifier_state
 from pybpf.verifier.scc import maybe_exit_scc
 from pybpf.verifier.state import VerifierState
 
@@ -47,9 +48,14 @@ def pop_stack(env: Env, pop_log: bool) -> bool:
 def update_branch_counts(env: Env, st: VerifierState | None) -> None:
     """A path ended: its checkpoints have one branch fewer left to explore; a checkpoint with
     none left may close its loop's visit (:func:`~pybpf.verifier.scc.maybe_exit_scc`)."""
+    sl = None
     while st is not None:
         st.branches -= 1
         if st.branches:
             break
         maybe_exit_scc(env, st)
-        st = st.parent
+        parent = st.parent
+        parent_sl = parent.slist if parent is not None else None
+        if sl is not None:
+            maybe_free_verifier_state(env, sl)  # type: ignore[arg-type]
+        st, sl = parent, parent_sl

@@ -1,10 +1,10 @@
 """ALU and ALU64 instructions: scalars, pointer arithmetic, moves.
 
-Mirrors ``check_alu_op()``, ``adjust_reg_min_max_vals()``, ``adjust_ptr_min_max_vals()`` and
-``check_reg_sane_offset()`` of kernel/bpf/verifier.c (Linux 6.18). Scalar results come from
-:mod:`pybpf.verifier.scalar_alu`. For unprivileged loads the bounds checks on pointer
-arithmetic (``sanitize_check_bounds()``) are made; the speculative-execution paths the kernel
-also simulates for them (``sanitize_ptr_alu()``) are not.
+Mirrors ``check_alu_op()``, ``adjust_reg_min_max_vals()``, ``adjust_ptr_min_max_vals()``,
+``sanitize_ptr_alu()`` and ``check_reg_sane_offset()`` of kernel/bpf/verifier.c (Linux 6.18).
+Scalar results come from :mod:`pybpf.verifier.scalar_alu`. For unprivileged loads pointer
+arithmetic with a register is bounds-checked, must mask the same way on every path, and its
+masked outcome (offset 0) is explored as a speculative path.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from pybpf.verifier.bounds import (
     zext_32_to_64,
 )
 from pybpf.verifier.env import Env
+from pybpf.verifier.worklist import push_stack
 from pybpf.verifier.regstate import (
     BPF_ADD_CONST,
     BPF_ADD_CONST32,
@@ -143,15 +144,38 @@ def adjust_ptr_min_max_vals(env: Env, insn: Instruction, ptr: RegState, off_reg:
     check_reg_sane_offset(env, off_reg, 0, ptr.type)
     check_reg_sane_offset(env, ptr_copy, ptr_copy.off, ptr.type)
     mark_reg32_unbounded(dst)
+    # sanitize_ptr_alu(), first half: unprivileged ptr +/- register, checked and simulated
     mask_to_left = False
-    if not env.bypass_spec_v1 and op in (ALUOp.ADD, ALUOp.SUB) and insn.source == Source.X:
-        off_is_neg = off_reg.smin_value < 0
-        if not known and (off_reg.smin_value < 0) != (off_reg.smax_value < 0):
-            _sanitize_err(env, insn, "bounds", off_is_dst)
-        mask_to_left = (op == ALUOp.ADD and off_is_neg) or (op == ALUOp.SUB and not off_is_neg)
-        reason = _retrieve_ptr_limit(ptr_copy, mask_to_left)
-        if reason:
-            _sanitize_err(env, insn, reason, off_is_dst)
+    alu_state = alu_limit = 0
+    aux = env.aux[env.insn_idx]
+    st = env.cur_state
+    assert st is not None
+    sanitize = (not env.bypass_spec_v1 and op in (ALUOp.ADD, ALUOp.SUB)
+                and insn.source == Source.X and not aux.nospec)  # fmt: skip
+    if sanitize:
+        if not st.speculative:
+            off_is_neg = off_reg.smin_value < 0
+            if not known and (off_reg.smin_value < 0) != (off_reg.smax_value < 0):
+                _sanitize_err(env, insn, "bounds", off_is_dst)
+            mask_to_left = (op == ALUOp.ADD and off_is_neg) or \
+                (op == ALUOp.SUB and not off_is_neg)
+            reason, alu_limit = _retrieve_ptr_limit(ptr_copy, mask_to_left)
+            if reason:
+                _sanitize_err(env, insn, reason, off_is_dst)
+            alu_state = (BPF_ALU_NEG_VALUE if off_is_neg else 0) | \
+                (BPF_ALU_IMMEDIATE if known else 0) | \
+                (BPF_ALU_SANITIZE_DST if off_is_dst else BPF_ALU_SANITIZE_SRC)
+            if not known:
+                env.explore_alu_limits = True  # prune unknown scalars only when identical
+        if not known:
+            # the masked (truncated to 0) offset, explored as a speculative path
+            saved = None
+            if off_is_dst:
+                saved = dst.copy()
+                dst.assign(ptr_copy)
+            push_stack(env, env.insn_idx + 1, env.insn_idx, True)
+            if saved is not None:
+                dst.assign(saved)
     if op == ALUOp.ADD:
         if known and -(1 << 31) <= ptr_copy.off + smin_val < (1 << 31):
             dst.smin_value, dst.smax_value = smin_ptr, smax_ptr
@@ -210,14 +234,26 @@ def adjust_ptr_min_max_vals(env: Env, insn: Instruction, ptr: RegState, off_reg:
     check_reg_sane_offset(env, dst, dst.off, ptr_copy.type)
     reg_bounds_sync(dst)
     _sanitize_check_bounds(env, dst_no, dst)
-    if not env.bypass_spec_v1 and op in (ALUOp.ADD, ALUOp.SUB) and insn.source == Source.X:
-        reason = _retrieve_ptr_limit(dst, mask_to_left)
+    if sanitize and not st.speculative:  # sanitize_ptr_alu(), commit window
+        reason, limit = _retrieve_ptr_limit(dst, mask_to_left)
         if reason:
             _sanitize_err(env, insn, reason, off_is_dst)
+        limit = (alu_limit - limit) & 0xFFFFFFFF  # abs() of a u32 difference
+        # update_alu_sanitation_state(): one masking for every path through the insn
+        if aux.alu_state and (aux.alu_state != alu_state or aux.alu_limit != limit):
+            _sanitize_err(env, insn, "paths", off_is_dst)
+        aux.alu_state, aux.alu_limit = alu_state, limit
 
 
-def _retrieve_ptr_limit(ptr: RegState, mask_to_left: bool) -> str:
-    """``retrieve_ptr_limit()``: "" when the masking limit is in range, else the reason."""
+BPF_ALU_SANITIZE_SRC = 1 << 0
+BPF_ALU_SANITIZE_DST = 1 << 1
+BPF_ALU_NEG_VALUE = 1 << 2
+BPF_ALU_IMMEDIATE = 1 << 4
+
+
+def _retrieve_ptr_limit(ptr: RegState, mask_to_left: bool) -> tuple[str, int]:
+    """``retrieve_ptr_limit()``: ("", the masking limit) when it is in range, else the
+    reason."""
     if ptr.type == RegType.PTR_TO_STACK:
         limit_max = MAX_BPF_STACK + int(mask_to_left)
         limit = -(ptr.var_off.value + ptr.off) & 0xFFFFFFFF
@@ -226,8 +262,8 @@ def _retrieve_ptr_limit(ptr: RegState, mask_to_left: bool) -> str:
         limit_max = ptr.map_ptr.value_size
         limit = ((ptr.smin_value if mask_to_left else ptr.umax_value) + ptr.off) & 0xFFFFFFFF
     else:
-        return "type"
-    return "limit" if limit >= limit_max else ""
+        return "type", 0
+    return ("limit", 0) if limit >= limit_max else ("", limit)
 
 
 def _sanitize_err(env: Env, insn: Instruction, reason: str, off_is_dst: bool) -> None:
@@ -240,6 +276,9 @@ def _sanitize_err(env: Env, insn: Instruction, reason: str, off_is_dst: bool) ->
     if reason == "type":
         who = insn.src if off_is_dst else insn.dst
         env.reject(f"R{who} has pointer with unsupported alu operation, {err}", errno.EACCES)
+    if reason == "paths":
+        env.reject(f"R{insn.dst} tried to {op} from different maps, paths or scalars, {err}",
+                   errno.EACCES)  # fmt: skip
     env.reject(f"R{insn.dst} tried to {op} beyond pointer bounds, {err}", errno.EACCES)
 
 

@@ -13,6 +13,7 @@ spin locks, BTF-typed arguments, ``bpf_snprintf`` format checks, global function
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 
@@ -330,18 +331,33 @@ def _check_func_arg(env: Env, arg: int, meta: _Meta, fn: HelperProto) -> None:
             env.reject(f"R{regno} is not a known constant'", errno.EACCES)
         meta.mem_size = reg.var_off.value
         mark_chain_precision(env, regno)
-    elif arg_type in (ArgType.PTR_TO_SPIN_LOCK, ArgType.PTR_TO_TIMER, ArgType.PTR_TO_DYNPTR,
+    elif arg_type == ArgType.PTR_TO_SPIN_LOCK:
+        _process_spin_lock(env, regno, reg)
+    elif arg_type in (ArgType.PTR_TO_TIMER, ArgType.PTR_TO_DYNPTR,
                       ArgType.PTR_TO_CONST_STR, ArgType.KPTR_XCHG_DEST,
                       ArgType.PTR_TO_PERCPU_BTF_ID):
         env.reject(f"pybpf does not verify helper arguments of type ARG_{arg_type.name}",
                    errno.EOPNOTSUPP)  # fmt: skip
 
 
+def _process_spin_lock(env: Env, regno: int, reg: RegState) -> None:
+    """``process_spin_lock()``, as far as pybpf's maps go: they carry no BTF (pybpf loads
+    programs and maps into the kernel without it, as the corpus does), so the lock's field
+    cannot be found and a map value never qualifies."""
+    if not tnum_is_const(reg.var_off):
+        env.reject(f"R{regno} doesn't have constant offset. bpf_spin_lock has to be at the "
+                   "constant offset")  # fmt: skip
+    if reg.type == R.PTR_TO_MAP_VALUE:
+        name = reg.map_ptr.name if reg.map_ptr is not None else ""
+        env.reject(f"map '{name}' has to have BTF in order to use bpf_spin_lock")
+    env.reject("pybpf does not verify bpf_spin_lock on allocated objects", errno.EOPNOTSUPP)
+
+
 def _record_func_key(env: Env, meta: _Meta) -> None:
     """``record_func_key()``: a constant, in-range tail-call index is relied on (precise)."""
     m = meta.map_ptr
     if m is None or m.map_type != MapType.PROG_ARRAY:
-        env.reject("expected prog array map for tail call")
+        env.reject("expected prog array map for tail call", newline=False)  # sic
     r3 = cur_regs(env)[3]
     if r3.type == R.SCALAR_VALUE and tnum_is_const(r3.var_off) and \
             r3.var_off.value < m.max_entries:
@@ -400,7 +416,7 @@ def check_helper_call(env: Env, insn: Instruction) -> None:
         env.reject(f"program of this type cannot use helper {name}#{func_id}")
     fn = access.proto
     license_ = env.spec.license if env.spec is not None else "GPL"
-    if fn.gpl_only and not _gpl_compatible(license_):
+    if fn.gpl_only and not gpl_compatible(license_):
         env.reject("cannot call GPL-restricted function from non-GPL compatible program")
     if fn.might_sleep:
         env.reject("helper call might sleep in a non-sleepable prog")
@@ -453,8 +469,9 @@ def check_helper_call(env: Env, insn: Instruction) -> None:
                 0 <= meta.const_map_key < m.max_entries:
             ret_flag &= ~F.PTR_MAYBE_NULL
         if m.inner_map is not None:
-            # A map-in-map lookup gives the inner map (its template): map_ptr_or_null.
-            r0.map_ptr = m.inner_map
+            # A map-in-map lookup gives the inner map (its template, which has no name):
+            # map_ptr_or_null.
+            r0.map_ptr = dataclasses.replace(m.inner_map, name="")
             r0.type = R.CONST_PTR_TO_MAP | ret_flag
         else:
             r0.map_ptr = m
@@ -511,8 +528,8 @@ def _refine_retval(env: Env, r0: RegState, hid: HelperId, meta: _Meta) -> None:
         reg_bound_offset(r0)
 
 
-def _gpl_compatible(license_: str) -> bool:
-    """``license_is_gpl_compatible()``."""
+def gpl_compatible(license_: str) -> bool:
+    """``license_isgpl_compatible()``."""
     return license_ in ("GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL",
                         "Dual MIT/GPL", "Dual MPL/GPL")  # fmt: skip
 
@@ -537,9 +554,10 @@ def check_func_call(env: Env, insn: Instruction) -> None:
     for r in range(6):
         mark_not_init(env, caller.regs[r])
     if env.log.level:
-        env.log("caller:\n" + format_func_state(st, caller).lstrip(" ") + "\n")
-        env.log("callee:\n" + format_func_state(st, callee).lstrip(" ") + "\n")
+        env.log("caller:\n" + format_func_state(st, caller) + "\n")
+        env.log("callee:\n" + format_func_state(st, callee) + "\n")
     env.insn_idx = target
+    env.mark_state_scratched()
 
 
 def prepare_func_exit(env: Env) -> None:

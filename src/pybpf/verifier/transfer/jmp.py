@@ -337,6 +337,17 @@ def _check_may_goto(env: Env, insn: Instruction) -> None:
     env.insn_idx += insn.off
 
 
+def _sanitize_speculative_path(env: Env, insn: Instruction, next_idx: int,
+                               curr_idx: int) -> None:
+    """``sanitize_speculative_path()``: a CPU may mispredict a branch the verifier decided;
+    unprivileged programs are also checked on that path, knowing nothing of the operands."""
+    branch = push_stack(env, next_idx, curr_idx, True)
+    regs = branch.regs
+    mark_unknown(env, regs[insn.dst])
+    if insn.source == Source.X:
+        mark_unknown(env, regs[insn.src])
+
+
 def _find_prev_entry(env: Env, cur: VerifierState | None, insn_idx: int) -> VerifierState | None:
     """``find_prev_entry()``: the checkpoint at ``insn_idx`` of an earlier iteration of the
     loop ``cur`` is in (one on the current path, less deep)."""
@@ -397,10 +408,14 @@ def check_cond_jmp_op(env: Env, insn: Instruction) -> None:
         if insn.source == Source.X and not src.is_pointer():
             mark_chain_precision(env, insn.src)
     if pred == 1:
+        if not env.bypass_spec_v1:  # the fall-through, under speculative execution
+            _sanitize_speculative_path(env, insn, env.insn_idx + 1, env.insn_idx)
         _print_state(env)
         env.insn_idx += insn.off
         return
     if pred == 0:
+        if not env.bypass_spec_v1:  # the jump, under speculative execution
+            _sanitize_speculative_path(env, insn, env.insn_idx + insn.off + 1, env.insn_idx)
         _print_state(env)
         return
     linked: list[RegState] = []

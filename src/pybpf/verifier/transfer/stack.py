@@ -120,6 +120,12 @@ def _write_fixed(env: Env, state: FuncState, off: int, size: int, value_regno: i
         env.reject("attempt to corrupt spilled pointer on stack", errno.EACCES)
     cur = env.cur_state.cur  # type: ignore[union-attr]
     reg = cur.regs[value_regno] if value_regno >= 0 else None
+    if not env.bypass_spec_v1:  # !bypass_spec_v4: a store that may be bypassed (SSB)
+        sanitize = reg is not None and base_type(reg.type) in _SPILLABLE
+        # (the kernel looks at the slot's first `size` type bytes)
+        if sanitize or any(st.slot_type[i] not in (SlotType.MISC, SlotType.ZERO)
+                           for i in range(size)):
+            env.aux[env.insn_idx].nospec_result = True
     env.mark_stack_slot_scratched(spi)
     if size == BPF_REG_SIZE and env.liveness is not None:  # the whole slot is overwritten
         env.liveness.mark_write(state.frameno, 1 << spi)  # type: ignore[attr-defined]
