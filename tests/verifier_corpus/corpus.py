@@ -296,7 +296,7 @@ class Case:
                 out["error"] = rec.error
                 if rec.error_context:
                     out["error_context"] = list(rec.error_context)
-            else:
+            if rec.processed_insns is not None:
                 out["processed_insns"] = rec.processed_insns
             out["kernel"] = rec.kernel
         return out

@@ -80,13 +80,25 @@ def trace(log: str) -> list[str]:
     return out
 
 
+_TOO_LARGE = re.compile(r"BPF program is too large\. Processed (\d+) insn")
+
+
+def _processed(rec: corpus.Recorded) -> int:
+    """Instructions the kernel processed: the count it printed, or for a program it found
+    too large (no count printed) the figure in its error line."""
+    if rec.processed_insns is not None:
+        return rec.processed_insns
+    m = _TOO_LARGE.match(rec.error or "")
+    return int(m.group(1)) if m else 0
+
+
 def _cases() -> list[corpus.Case]:
     out = []
     for case in corpus.load_cases():
         rec = case.recorded
         if rec is None or not case.privileged or case.insns:
             continue
-        if (rec.processed_insns or 0) > MAX_INSNS:
+        if _processed(rec) > MAX_INSNS:
             continue
         out.append(case)
     return out
