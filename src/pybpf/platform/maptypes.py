@@ -14,7 +14,9 @@ Mirrors, in kernel/bpf/verifier.c:
 * can_elide_value_nullness() — array lookups with a constant in-range key need no NULL check;
 
 and in kernel/bpf/syscall.c map_check_btf(): which map types may hold a ``bpf_spin_lock``, a
-``bpf_timer`` / ``bpf_wq``, kptrs in their values.
+``bpf_timer`` / ``bpf_wq``, kptrs in their values; and each map type's ``map_btf_id`` (the
+``BTF_ID_LIST_SINGLE(..., struct, X)`` its ``bpf_map_ops`` point at): the kernel struct a
+program reads through a map pointer, check_ptr_to_map_access() (:attr:`MapTypeInfo.btf_struct`).
 
 Not modelled: map-specific key/value size rules at creation, ``BPF_F_RDONLY_PROG`` /
 ``BPF_F_WRONLY_PROG``, map-in-map inner-map compatibility.
@@ -73,6 +75,7 @@ class MapTypeInfo:
     kptr: bool = False
     map_in_map: bool = False
     update_by_prog_type: bool = False
+    btf_struct: str = ""
 
     def allows(self, helper: H) -> bool:
         """The map side of the compatibility check for ``helper``."""
@@ -98,9 +101,32 @@ class MapTypeInfo:
 
 _VAL = RegType.PTR_TO_MAP_VALUE
 
+# map_btf_id of each map type's bpf_map_ops (Linux 6.18): kernel/bpf/arraymap.c, hashtab.c,
+# stackmap.c, lpm_trie.c, devmap.c, cpumap.c, queue_stack_maps.c, ringbuf.c, bloom_filter.c,
+# local_storage.c, bpf_local_storage.c, bpf_struct_ops.c, arena.c, reuseport_array.c,
+# net/core/sock_map.c, net/xdp/xskmap.c. Checked on 6.18 by reading through a map of each
+# type that can be created without BTF (the errors name the struct).
+_BTF_STRUCTS = {
+    **dict.fromkeys((M.ARRAY, M.PERCPU_ARRAY, M.PROG_ARRAY, M.PERF_EVENT_ARRAY, M.CGROUP_ARRAY,
+                     M.ARRAY_OF_MAPS), "bpf_array"),
+    **dict.fromkeys((M.HASH, M.PERCPU_HASH, M.LRU_HASH, M.LRU_PERCPU_HASH, M.HASH_OF_MAPS),
+                    "bpf_htab"),
+    M.STACK_TRACE: "bpf_stack_map", M.LPM_TRIE: "lpm_trie",
+    M.DEVMAP: "bpf_dtab", M.DEVMAP_HASH: "bpf_dtab", M.SOCKMAP: "bpf_stab",
+    M.SOCKHASH: "bpf_shtab", M.CPUMAP: "bpf_cpu_map", M.XSKMAP: "xsk_map",
+    M.CGROUP_STORAGE: "bpf_cgroup_storage_map", M.PERCPU_CGROUP_STORAGE: "bpf_cgroup_storage_map",
+    M.REUSEPORT_SOCKARRAY: "reuseport_array", M.QUEUE: "bpf_queue_stack",
+    M.STACK: "bpf_queue_stack", M.RINGBUF: "bpf_ringbuf_map", M.USER_RINGBUF: "bpf_ringbuf_map",
+    M.BLOOM_FILTER: "bpf_bloom_filter", M.STRUCT_OPS: "bpf_struct_ops_map",
+    **dict.fromkeys((M.SK_STORAGE, M.INODE_STORAGE, M.TASK_STORAGE, M.CGRP_STORAGE),
+                    "bpf_local_storage_map"),
+    M.ARENA: "bpf_arena",
+}  # fmt: skip
+
 
 def _info(map_type: M, helpers, lookup=_VAL, **kw) -> MapTypeInfo:
-    return MapTypeInfo(map_type, None if helpers is None else frozenset(helpers), lookup, **kw)
+    return MapTypeInfo(map_type, None if helpers is None else frozenset(helpers), lookup,
+                       btf_struct=_BTF_STRUCTS.get(map_type, ""), **kw)  # fmt: skip
 
 
 MAP_TYPES = MappingProxyType({

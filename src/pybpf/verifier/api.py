@@ -13,6 +13,7 @@ import errno as _errno
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from pybpf.btf import Btf
 from pybpf.errors import VerifierError
 from pybpf.platform.enums import ProgType
 from pybpf.platform.prog_types import prog_type_info
@@ -130,13 +131,15 @@ def verify(
     maps: Mapping[str, MapSpec] | None = None,
     strict_alignment: bool | None = None,
     expected_attach_type: int | None = None,
+    kernel_btf: Btf | None = None,
 ) -> VerificationResult:
     """Verify ``spec`` as the Linux kernel's verifier would.
 
     ``prog_type`` defaults to the spec's (then SOCKET_FILTER); ``privileged`` is a root
     loader (CAP_BPF, CAP_PERFMON); ``maps`` maps the names used by the spec's map
     references to their :class:`~pybpf.program.spec.MapSpec`; ``strict_alignment`` defaults
-    to the spec's BPF_F_STRICT_ALIGNMENT flag.
+    to the spec's BPF_F_STRICT_ALIGNMENT flag; ``kernel_btf`` is the target kernel's BTF (by
+    default the running kernel's ``/sys/kernel/btf/vmlinux``, read when a check needs it).
     """
     pt = prog_type if prog_type is not None else spec.prog_type
     options = VerifyOptions(
@@ -149,6 +152,7 @@ def verify(
         expected_attach_type=expected_attach_type if expected_attach_type is not None
         else spec.expected_attach_type,
         test_state_freq=bool(spec.flags & BPF_F_TEST_STATE_FREQ) and privileged,
+        kernel_btf=kernel_btf,
     )
     return _run(Program.from_bytes(spec.to_bytes()), options, spec, dict(maps or {}))
 
@@ -161,8 +165,9 @@ def verify_bytes(
     log_level: int = 0,
     maps: Mapping[int, MapSpec] | None = None,
     license: str = "GPL",
+    kernel_btf: Btf | None = None,
 ) -> VerificationResult:
     """Verify raw instruction bytes (malformed encodings included); ``maps`` by fd number."""
-    options = VerifyOptions(ProgType(prog_type), privileged, log_level)
+    options = VerifyOptions(ProgType(prog_type), privileged, log_level, kernel_btf=kernel_btf)
     spec = ProgramSpec("prog", (), license=license)
     return _run(Program.from_bytes(data), options, spec, dict(maps or {}))  # type: ignore[arg-type]

@@ -69,12 +69,10 @@ def _add_kfunc_call(env: Env, func_id: int, offset: int) -> None:
     if offset:  # a module's BTF, by fd in fd_array
         env.reject("pybpf does not verify calls to kernel functions in modules (kfuncs)",
                    errno.EOPNOTSUPP)  # fmt: skip
-    from pybpf.btf import Btf
     from pybpf.errors import PybpfError
 
-    try:
-        vmlinux = Btf.load_vmlinux("/sys/kernel/btf/vmlinux")
-    except (OSError, PybpfError):
+    vmlinux = env.btf_vmlinux()
+    if vmlinux is None:
         env.reject("pybpf needs the kernel's BTF (/sys/kernel/btf/vmlinux) to check a call to "
                    "a kernel function", errno.EOPNOTSUPP)  # fmt: skip
     try:

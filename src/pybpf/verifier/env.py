@@ -24,6 +24,7 @@ from pybpf.verifier.regstate import RegState, mark_reg_unknown
 from pybpf.verifier.program import Program
 
 if TYPE_CHECKING:
+    from pybpf.btf import Btf
     from pybpf.program.spec import MapSpec, ProgramSpec
     from pybpf.verifier.state import VerifierState
 
@@ -57,7 +58,9 @@ class VerifyOptions:
 
     ``privileged`` means CAP_BPF + CAP_PERFMON + CAP_NET_ADMIN (root): pointer leaks, bounded
     loops, uninitialised stack reads and bpf-to-bpf calls are allowed, speculative-execution
-    checks are off. ``strict_alignment`` is BPF_F_STRICT_ALIGNMENT.
+    checks are off. ``strict_alignment`` is BPF_F_STRICT_ALIGNMENT. ``kernel_btf`` is the
+    target kernel's BTF (``btf_vmlinux``); None reads the running kernel's
+    (``/sys/kernel/btf/vmlinux``) the first time a check needs it.
     """
 
     prog_type: ProgType = ProgType.SOCKET_FILTER
@@ -67,6 +70,7 @@ class VerifyOptions:
     expected_attach_type: int | None = None
     #: BPF_F_TEST_STATE_FREQ (privileged only): a checkpoint at every prune point.
     test_state_freq: bool = False
+    kernel_btf: Btf | None = None
 
 
 @dataclass(slots=True)
@@ -162,6 +166,9 @@ class Env:
     free_list_size: int = 0
     #: Stack liveness (:mod:`pybpf.verifier.stack_liveness`).
     liveness: object | None = None
+    #: The kernel's BTF once loaded (``btf_vmlinux``); see :meth:`btf_vmlinux`.
+    _btf_vmlinux: Btf | None = field(default=None, init=False, repr=False)
+    _btf_vmlinux_loaded: bool = field(default=False, init=False, repr=False)
 
     # -- privileges (set from the options; plain attributes, read on every instruction) ---
     bpf_capable: bool = field(init=False)
@@ -183,6 +190,25 @@ class Env:
     @property
     def prog_type(self) -> ProgType:
         return self.options.prog_type
+
+    def btf_vmlinux(self) -> Btf | None:
+        """``btf_vmlinux``: the target kernel's BTF, None when it cannot be had.
+
+        ``options.kernel_btf`` when given, else the running kernel's, read once per
+        verification (by the first check that needs it).
+        """
+        if not self._btf_vmlinux_loaded:
+            self._btf_vmlinux_loaded = True
+            self._btf_vmlinux = self.options.kernel_btf
+            if self._btf_vmlinux is None:
+                from pybpf.btf import Btf
+                from pybpf.errors import PybpfError
+
+                try:
+                    self._btf_vmlinux = Btf.load_vmlinux()
+                except (OSError, PybpfError):
+                    self._btf_vmlinux = None
+        return self._btf_vmlinux
 
     # -- log ----------------------------------------------------------------------------------
     def verbose(self, text: str) -> None:

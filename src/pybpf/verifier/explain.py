@@ -216,6 +216,45 @@ RULES: tuple[Rule, ...] = (
     _rule("pointer-math", r"math between (?P<kind>\w+) pointer and",
           "the offset added to the {kind} pointer is too large for the verifier to track.",
           "add smaller, bounded offsets"),
+    _rule("pointer-offset", r"(?P<kind>\w+) pointer offset (?P<off>-?\d+) is not allowed",
+          "after this arithmetic the {kind} pointer may be {off} bytes away from its object, "
+          "beyond what the verifier tracks (2^29).",
+          "bound the scalar before adding or subtracting it (e.g. `if rX > N goto`)"),
+    # -- kernel objects through BTF (map pointers, BTF pointers) ---------------------------------
+    _rule("btf-cap", r"'struct (?P<type>\w+)' access is allowed only to CAP_PERFMON",
+          "reading the kernel's struct {type} (through a map or BTF pointer) needs CAP_PERFMON.",
+          "load the program as root (CAP_BPF + CAP_PERFMON), or do not dereference the pointer"),
+    _rule("btf-gpl", r"Cannot access kernel 'struct (?P<type>\w*)' from non-GPL compatible",
+          "reads through a kernel BTF pointer (struct {type}) need a GPL-compatible license.",
+          "declare a GPL-compatible license (char LICENSE[] SEC(\"license\") = \"GPL\")"),
+    _rule("btf-read-only", r"only read (?:from (?P<type>\w+) )?is supported",
+          "kernel objects reached through a map pointer or a BTF pointer can only be read.",
+          "keep writable state in a map value or on the stack"),
+    _rule("btf-negative", _R + r" is (?:ptr_)?(?P<type>\w*) invalid negative access: "
+          r"off=(?P<off>-?\d+)",
+          "{reg} is read at offset {off}, before the start of the kernel's struct {type}.",
+          "read fields at their offsets from the start of the struct (see `pahole` or BTF)"),
+    _rule("btf-variable", _R + r" is ptr_(?P<type>\w*) invalid variable offset",
+          "a BTF pointer moved by an unknown amount cannot be read through: the field would be "
+          "unknown.",
+          "read through the pointer before any variable arithmetic, at constant offsets"),
+    _rule("btf-user-percpu", _R + r" is ptr_(?P<type>\w*) access (?P<what>user|percpu) memory",
+          "{reg} points to {what} memory, which cannot be read directly.",
+          "use bpf_probe_read_user() for __user memory, bpf_per_cpu_ptr() for __percpu"),
+    _rule("btf-field", r"access beyond (?:the end of member \w+ \(mend:\d+\) in )?struct "
+          r"(?P<type>\S+)(?: at| with) off (?P<off>\d+) size (?P<size>\d+)|struct "
+          r"(?P<type2>\S+) doesn't have field at offset|cannot access ptr member (?P<m>\w+)",
+          "the read does not fall on one field of the kernel struct: past its end, into a hole, "
+          "across two members or into part of a pointer.",
+          "read whole fields at their BTF offsets and sizes (pointers as 8-byte loads)"),
+    _rule("btf-struct", r"Type '(?P<type>[^']*)' is not a struct|field (?P<f>\w+) doesn't have "
+          r"size|map_ptr access not supported for map type (?P<mt>\d+)",
+          "the kernel cannot describe this object's fields in BTF, so it refuses the read.",
+          "do not dereference this pointer"),
+    _rule("insn-pointer-types", r"same insn cannot be used with different pointers",
+          "one load or store instruction is reached with pointers of different types (e.g. a "
+          "map pointer on one path and a BTF pointer on another).",
+          "use separate instructions for each kind of pointer (the compiler may need a barrier)"),
     _rule("out-of-bounds-value", r"value (?P<v>-?\d+) makes (?P<kind>\w+) pointer be out of "
           r"bounds",
           "adding {v} would move the {kind} pointer out of its object.",

@@ -115,8 +115,8 @@ class IdMap:
 
 def _head_equal(a: RegState, b: RegState, with_bounds: bool) -> bool:
     """``memcmp()`` of the fields before ``var_off`` (or before ``id`` with bounds)."""
-    if (a.type, a.off, a.range, a.map_ptr, a.map_uid, a.mem_size, a.btf_name, a.subprogno) != \
-            (b.type, b.off, b.range, b.map_ptr, b.map_uid, b.mem_size, b.btf_name, b.subprogno):
+    if (a.type, a.off, a.range, a.map_ptr, a.map_uid, a.mem_size, a.btf_id, a.subprogno) != \
+            (b.type, b.off, b.range, b.map_ptr, b.map_uid, b.mem_size, b.btf_id, b.subprogno):
         return False
     return not with_bounds or a.bounds_tuple() == b.bounds_tuple()
 

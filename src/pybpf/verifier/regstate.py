@@ -11,9 +11,10 @@ A register's ``type`` is the kernel's raw ``enum bpf_reg_type`` value: a base ty
 :class:`~pybpf.platform.helper_types.TypeFlag` bits (``PTR_MAYBE_NULL``, ``MEM_RDONLY``...).
 The kernel keeps type-specific data in a union; here each member is its own field
 (``range`` for packet pointers, ``map_ptr`` for map pointers and values, ``mem_size`` for
-``PTR_TO_MEM``, ``btf_name`` for ``PTR_TO_BTF_ID``).
+``PTR_TO_MEM``, ``btf_id`` for ``PTR_TO_BTF_ID`` — a type id of the kernel's BTF, with its
+name in ``btf_name`` for the log).
 
-Not modelled: BTF ids (only a name is kept), dynptrs, iterators, IRQ flags, arena pointers'
+Not modelled: BTF of modules (every ``btf_id`` is one of vmlinux), dynptrs, iterators, IRQ flags, arena pointers'
 address space, the liveness and parent links (this verifier computes liveness statically).
 """
 
@@ -74,6 +75,7 @@ class RegState(Bounds):
     map_uid: int = 0
     mem_size: int = 0
     btf_name: str = ""
+    btf_id: int = 0
     subprogno: int = 0
     frameno: int = 0
     subreg_def: int = DEF_NOT_SUBREG
@@ -85,7 +87,7 @@ class RegState(Bounds):
             self.var_off, self.smin_value, self.smax_value, self.umin_value, self.umax_value,
             self.s32_min_value, self.s32_max_value, self.u32_min_value, self.u32_max_value,
             self.type, self.off, self.id, self.ref_obj_id, self.range, self.map_ptr,
-            self.map_uid, self.mem_size, self.btf_name, self.subprogno, self.frameno,
+            self.map_uid, self.mem_size, self.btf_name, self.btf_id, self.subprogno, self.frameno,
             self.subreg_def, self.precise,
         )  # fmt: skip
 
@@ -115,6 +117,7 @@ def _clear_type_data(reg: RegState) -> None:
     reg.map_uid = 0
     reg.mem_size = 0
     reg.btf_name = ""
+    reg.btf_id = 0
     reg.subprogno = 0
     reg.id = 0
     reg.ref_obj_id = 0

@@ -1,7 +1,8 @@
 """ALU and ALU64 instructions: scalars, pointer arithmetic, moves.
 
 Mirrors ``check_alu_op()``, ``adjust_reg_min_max_vals()``, ``adjust_ptr_min_max_vals()``,
-``sanitize_ptr_alu()`` and ``check_reg_sane_offset()`` of kernel/bpf/verifier.c (Linux 6.18).
+``sanitize_ptr_alu()``, ``check_reg_sane_offset_scalar()`` and ``check_reg_sane_offset_ptr()``
+of kernel/bpf/verifier.c (Linux 6.18).
 Scalar results come from :mod:`pybpf.verifier.scalar_alu`. For unprivileged loads pointer
 arithmetic with a register is bounds-checked, must mask the same way on every path, and its
 masked outcome (offset 0) is explored as a speculative path.
@@ -65,7 +66,8 @@ def _reserved(env: Env, what: str) -> None:
 
 
 def check_reg_sane_offset(env: Env, reg: Bounds, off: int, ptr_type: int) -> None:
-    """``check_reg_sane_offset()``: offsets that keep pointer math well inside 32 bits."""
+    """``check_reg_sane_offset_scalar()``: the scalar added to a pointer stays well inside
+    32 bits."""
     known = tnum_is_const(reg.var_off)
     val = reg.var_off.value - (1 << 64) if reg.var_off.value >> 63 else reg.var_off.value
     if known and (val >= BPF_MAX_VAR_OFF or val <= -BPF_MAX_VAR_OFF):
@@ -78,6 +80,20 @@ def check_reg_sane_offset(env: Env, reg: Bounds, off: int, ptr_type: int) -> Non
     if reg.smin_value >= BPF_MAX_VAR_OFF or reg.smin_value <= -BPF_MAX_VAR_OFF:
         env.reject(f"value {reg.smin_value} makes {reg_type_str(ptr_type)} pointer be out "
                    "of bounds")  # fmt: skip
+
+
+def check_reg_sane_offset_ptr(env: Env, reg: Bounds, off: int, ptr_type: int) -> None:
+    """``check_reg_sane_offset_ptr()``: the pointer, before and after the arithmetic, stays
+    well inside 32 bits of its object (6.18 reports its offset, not "value ... out of
+    bounds", measured)."""
+    known = tnum_is_const(reg.var_off)
+    val = reg.var_off.value - (1 << 64) if reg.var_off.value >> 63 else reg.var_off.value
+    if known and (val >= BPF_MAX_VAR_OFF or val <= -BPF_MAX_VAR_OFF):
+        env.reject(f"{reg_type_str(ptr_type)} pointer offset {val} is not allowed")
+    if off >= BPF_MAX_VAR_OFF or off <= -BPF_MAX_VAR_OFF:
+        env.reject(f"{reg_type_str(ptr_type)} pointer offset {off} is not allowed")
+    if reg.smin_value >= BPF_MAX_VAR_OFF or reg.smin_value <= -BPF_MAX_VAR_OFF:
+        env.reject(f"{reg_type_str(ptr_type)} pointer offset {reg.smin_value} is not allowed")
 
 
 def _sanitize_check_bounds(env: Env, regno: int, dst: RegState) -> None:
@@ -126,6 +142,12 @@ def adjust_ptr_min_max_vals(env: Env, insn: Instruction, ptr: RegState, off_reg:
         env.reject(f"R{dst_no} pointer arithmetic on {reg_type_str(ptr.type)} prohibited, "
                    "null-check it first", errno.EACCES)  # fmt: skip
     base = base_type(ptr.type)
+    if base == RegType.PTR_TO_MEM and ptr.type & TypeFlag.PTR_UNTRUSTED:
+        # read through probe instructions: no offset to track, any operator goes; the result
+        # is the pointer as it was (``scalar += ptr`` too, measured on 6.18)
+        if off_is_dst:
+            dst.assign(ptr)
+        return
     allowed = base in (RegType.PTR_TO_CTX, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MAP_KEY,
                        RegType.PTR_TO_STACK, RegType.PTR_TO_PACKET_META, RegType.PTR_TO_PACKET,
                        RegType.PTR_TO_TP_BUFFER, RegType.PTR_TO_BTF_ID, RegType.PTR_TO_MEM,
@@ -142,7 +164,7 @@ def adjust_ptr_min_max_vals(env: Env, insn: Instruction, ptr: RegState, off_reg:
     dst.type = ptr.type
     dst.id = ptr.id
     check_reg_sane_offset(env, off_reg, 0, ptr.type)
-    check_reg_sane_offset(env, ptr_copy, ptr_copy.off, ptr.type)
+    check_reg_sane_offset_ptr(env, ptr_copy, ptr_copy.off, ptr.type)
     mark_reg32_unbounded(dst)
     # sanitize_ptr_alu(), first half: unprivileged ptr +/- register, checked and simulated
     mask_to_left = False
@@ -231,7 +253,7 @@ def adjust_ptr_min_max_vals(env: Env, insn: Instruction, ptr: RegState, off_reg:
     else:
         env.reject(f"R{dst_no} pointer arithmetic with {ALU_STRINGS[op >> 4]} operator "
                    "prohibited", errno.EACCES)  # fmt: skip
-    check_reg_sane_offset(env, dst, dst.off, ptr_copy.type)
+    check_reg_sane_offset_ptr(env, dst, dst.off, ptr_copy.type)
     reg_bounds_sync(dst)
     _sanitize_check_bounds(env, dst_no, dst)
     if sanitize and not st.speculative:  # sanitize_ptr_alu(), commit window
@@ -289,6 +311,7 @@ def _copy_raw(dst: RegState, src: RegState) -> None:
     dst.map_uid = src.map_uid
     dst.mem_size = src.mem_size
     dst.btf_name = src.btf_name
+    dst.btf_id = src.btf_id
     dst.subprogno = src.subprogno
     dst.frameno = src.frameno
 

@@ -7,8 +7,11 @@ Mirrors ``check_mem_access()``, ``check_load_mem()``, ``check_store_reg()``,
 of kernel/bpf/verifier.c (Linux 6.18). Context rules come from
 :func:`pybpf.platform.ctx_access.ctx_access`; stack accesses from :mod:`.stack`.
 
-Not modelled: BTF-typed pointers (``PTR_TO_BTF_ID`` loads), map fields with special BTF
-types (spin locks, timers, kptrs in map values), arena pointers, read-only map contents.
+Reads through a map pointer (``CONST_PTR_TO_MAP``) and through ``PTR_TO_BTF_ID`` are
+:mod:`.btf_ptr`'s.
+
+Not modelled: map fields with special BTF types (spin locks, timers, kptrs in map values),
+arena pointers, read-only map contents.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pybpf.verifier.bounds import S64_MIN, coerce_reg_to_size, coerce_reg_to_siz
 from pybpf.verifier.env import Env
 from pybpf.verifier.regstate import DEF_NOT_SUBREG, RegState, mark_reg_known_zero, reg_type_str
 from pybpf.verifier.tnum import tnum_add, tnum_const, tnum_is_aligned, tnum_is_const
+from pybpf.verifier.transfer.btf_ptr import check_ptr_to_btf_access, check_ptr_to_map_access
 from pybpf.verifier.transfer.common import (
     RegArg,
     check_reg_arg,
@@ -283,6 +287,10 @@ def check_mem_access(env: Env, regno: int, off: int, bpf_size: int, write: bool,
         _check_sock_access(env, regno, off, size)
         if value_regno >= 0:
             mark_unknown(env, regs[value_regno])
+    elif base == RegType.PTR_TO_BTF_ID and not t & TypeFlag.PTR_MAYBE_NULL:
+        check_ptr_to_btf_access(env, regs, regno, off, size, write, value_regno)
+    elif t == RegType.CONST_PTR_TO_MAP:
+        check_ptr_to_map_access(env, regs, regno, off, size, write, value_regno)
     else:
         env.reject(f"R{regno} invalid mem access '{reg_type_str(t)}'", errno.EACCES)
     if not write and value_regno >= 0 and size < 8 and \
