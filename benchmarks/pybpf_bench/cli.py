@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import report
+from . import jit_costs, report
 from .backends import BACKENDS
 from .measure import measure_all, steps
-from .programs import BENCHMARKS, select
+from .programs import BENCHMARKS, Benchmark, select
 
 DEFAULT_JSON = Path(__file__).resolve().parents[1] / "results" / "latest.json"
 
@@ -36,7 +37,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, default=DEFAULT_JSON, metavar="PATH",
                    help="write the results here (default benchmarks/results/latest.json); "
                         "the PNG chart goes next to it")
+    p.add_argument("--no-costs", action="store_true",
+                   help="skip the JIT's load costs (compile, cached reload) and run_batch rate")
     return p.parse_args(argv)
+
+
+def measure_jit_costs(console: Console, benches: tuple[Benchmark, ...]) -> dict[str, Any]:
+    """Compile and reload times of every benchmark, run_batch rate of the packet one."""
+    with console.status("JIT load costs"):
+        jit_costs.warm_up()
+        costs = [jit_costs.compile_cost(b) for b in benches]
+        packet = [b for b in benches if b.group == "packet"]
+        batch = jit_costs.batch_cost(packet[0]) if packet else None
+    console.print(jit_costs.cost_table(costs, batch))
+    return jit_costs.to_json(costs, batch)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     report.print_report(console, results, backends, info, samples)
     settings = {"samples": samples, "target_seconds_per_sample": target_s,
                 "backends": backends, "quick": args.quick}
-    report.write_json(report.to_json(results, backends, info, settings), args.json)
+    document = report.to_json(results, backends, info, settings)
+    if "jit" in backends and not args.no_costs:
+        document["jit_costs"] = measure_jit_costs(console, benches)
+    report.write_json(document, args.json)
     console.print(f"wrote {args.json}")
     png = args.json.with_suffix(".png")
     why_not = report.write_png(results, backends, info, png)

@@ -193,6 +193,15 @@ def sort(small: bool) -> tuple[bytes, ...]:
     return (header(n, rounds) + struct.pack(f"<{n}I", *values) + bytes(4 * n),)
 
 
+def sha256(small: bool) -> tuple[bytes, ...]:
+    """A message padded as FIPS 180-4 pads it (the program only compresses blocks)."""
+    length, rounds = (100, 2) if small else (1000, 2)
+    rng = _rng(11)
+    message = bytes(rng.getrandbits(8) for _ in range(length))
+    padded = message + b"\x80" + bytes((55 - length) % 64) + struct.pack(">Q", 8 * length)
+    return (header(len(padded) // 64, rounds) + padded + bytes(32),)
+
+
 def array_map(small: bool) -> tuple[bytes, ...]:
     n, rounds = (100, 2) if small else (3400, 1)
     rng = _rng(7)

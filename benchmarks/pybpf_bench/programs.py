@@ -93,6 +93,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     _bench("vm", "compute", "switch-dispatch bytecode VM, 1,000 loop iterations"),
     _bench("parse", "compute", "Ethernet/VLAN/IPv4/IPv6/TCP/UDP headers of 52 frames, 16 rounds"),
     _bench("sort", "compute", "insertion sort of 192 u32 in place"),
+    _bench("sha256", "compute", "SHA-256 of 1,000 bytes (16 blocks), 2 rounds"),
     _bench("array_map", "maps", "3,400 array-map lookups + increments", check_maps=("counts",)),
     _bench("hash_map", "maps", "430 hash-map updates + 430 lookups, 2 rounds"),
     Benchmark("xdp_firewall", "packet", "examples/xdp_firewall over traffic.pcap, per frame",

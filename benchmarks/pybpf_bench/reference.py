@@ -8,6 +8,7 @@ program's return value (as the kernel's u32) and the packet after the run.
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import struct
 from collections.abc import Sequence
@@ -155,6 +156,15 @@ def sort(frames: Sequence[bytes]) -> Expected:
     out = sorted(struct.unpack_from(f"<{n}I", data, 8))
     checksum = sum(v * (i + 1) for i, v in enumerate(out))
     return _one(checksum, data[: 8 + 4 * n] + struct.pack(f"<{n}I", *out))
+
+
+def sha256(frames: Sequence[bytes]) -> Expected:
+    (data,) = frames
+    n, _ = _header(data)
+    padded = data[8 : 8 + 64 * n]
+    length = struct.unpack(">Q", padded[-8:])[0] // 8
+    digest = hashlib.sha256(padded[:length]).digest()
+    return _one(struct.unpack(">I", digest[:4])[0], data[: 8 + 64 * n] + digest)
 
 
 def array_map_counts(data: bytes) -> list[int]:

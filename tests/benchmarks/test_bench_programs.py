@@ -89,3 +89,20 @@ def test_reference_on_known_values() -> None:
 def test_selection_rejects_unknown_names() -> None:
     with pytest.raises(ValueError, match="unknown benchmark nope"):
         select(["nope"])
+
+
+def test_jit_costs_measure_each_load_path() -> None:
+    """The JIT cost table's loads: the first default one (the 92-instruction int_log2 is
+    below the light-tier threshold, so O3), the light and O3 compiles, and a reload that
+    the compile cache serves."""
+    from pybpf_bench import jit_costs
+
+    from pybpf.elf import load_collection
+
+    bench = select(["int_log2"])[0]
+    cost = jit_costs.compile_cost(bench)
+    assert cost.instructions == len(load_collection(bench.obj).programs["int_log2"].instructions)
+    assert cost.tier == "O3" and cost.reload_hit
+    assert min(cost.first_ms, cost.light_ms, cost.o3_ms, cost.cached_ms) > 0
+    doc = jit_costs.to_json([cost], None)
+    assert doc["compile"][0]["name"] == "int_log2" and "run_batch" not in doc
