@@ -9,6 +9,10 @@ by bounded scalars (in either operand order), spilled and filled, made NULL on o
 tested, passed to a sub-program, and reloaded by a second map lookup; around them scalar
 ALU operations, loads, stores and atomics, and forward branches over part of the work.
 
+Where ``bpf()`` is usable, every program pybpf's verifier accepts is also loaded into the
+live kernel and run with ``BPF_PROG_TEST_RUN``: the kernel's verifier must accept it too, and
+its return value, packet and map contents must be the interpreter's.
+
 Set PYBPF_DIFF_EXAMPLES for a longer run (e.g. 2000).
 """
 
@@ -21,9 +25,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from pybpf.asm import assemble
-from pybpf.errors import VerifierError
+from pybpf.errors import KernelError, VerifierError
 from pybpf.interp import Interpreter
+from pybpf.isa import OP_LDDW, Instruction, PseudoSrc, encode
 from pybpf.jit import JIT
+from pybpf.kernel.sys import bpf_available
 from pybpf.platform.enums import MapType, ProgType
 from pybpf.program.spec import MapSpec, ProgramSpec
 from pybpf.runtime.execstate import DEFAULT_BUDGET
@@ -31,6 +37,8 @@ from pybpf.runtime.helpers import default_helpers
 from pybpf.runtime.maps import create_map
 
 EXAMPLES = int(os.environ.get("PYBPF_DIFF_EXAMPLES", "40"))
+KERNEL_OK, KERNEL_REASON = bpf_available()
+MAP_PLACEHOLDER = 0x7EADBEEF  # the {m0} of a program loaded into the kernel
 SIZE = 64
 BASES = {"pkt": 6, "map": 8, "stack": 9}  # r7 holds data_end
 TEMPS = (1, 2, 3, 4, 5)
@@ -330,6 +338,29 @@ def outcome(backend: object, text: str, frames: list[bytes]) -> tuple[object, ..
             getattr(prog, "checked", False))
 
 
+def kernel_outcome(text: str, frames: list[bytes]) -> tuple[object, ...]:
+    """The program in the live kernel: the same array map (created with ``BPF_MAP_CREATE``,
+    referenced by fd), ``BPF_PROG_TEST_RUN`` on each frame; the kernel's verifier refusing
+    it is a test failure (pybpf accepted it)."""
+    from pybpf.kernel.sys import map_create, map_lookup, map_update, prog_load, prog_test_run
+
+    with map_create(MapType.ARRAY, 4, SIZE, 2) as fd:
+        for key in (0, 1):
+            map_update(fd, key.to_bytes(4, "little"), bytes(range(key, key + SIZE)))
+        insns = [Instruction(OP_LDDW, i.dst, PseudoSrc.MAP_FD, 0, fd.fd, 0)
+                 if i.code == OP_LDDW and i.imm == MAP_PLACEHOLDER else i
+                 for i in assemble(text.replace("{m0}", str(MAP_PLACEHOLDER)), syntax="llvm")]
+        try:
+            prog = prog_load(ProgType.XDP, encode(insns), log_level=1)
+        except KernelError as exc:
+            raise AssertionError(f"pybpf accepted, the kernel rejected: {exc}\n{text}") from exc
+        with prog:
+            runs = [prog_test_run(prog, data=f) for f in frames]
+        contents = sorted((k.to_bytes(4, "little"), map_lookup(fd, k.to_bytes(4, "little")))
+                          for k in (0, 1))
+    return [(r.retval, r.data_out) for r in runs], contents
+
+
 @settings(max_examples=EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.filter_too_much])
@@ -345,3 +376,7 @@ def test_verified_programs_match_the_interpreter(text: str, data: bytes) -> None
     assert counted == (*expected[:2], False), text
     auto = outcome(AUTO, text, frames)
     assert auto[0] == [(r, d, 0) for r, d, _ in expected[0]] and auto[1:] == counted[1:], text
+    if KERNEL_OK:
+        runs, contents = kernel_outcome(text, frames)
+        assert runs == [(r & 0xFFFFFFFF, d) for r, d, _ in expected[0]], text
+        assert contents == [(k, bytes(v)) for k, v in expected[1]], text
