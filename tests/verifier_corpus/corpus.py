@@ -145,10 +145,15 @@ class MapDef:
     max_entries: int
     flags: tuple[str, ...] = ()
     inner: MapDef | None = None
+    #: The value of element 0 (text; ``\u0000`` for NUL bytes), zero-padded.
+    data: str = ""
+    #: Frozen (BPF_MAP_FREEZE) after ``data`` is written.
+    frozen: bool = False
 
     @classmethod
     def from_toml(cls, name: str, data: Mapping[str, Any]) -> MapDef:
-        unknown = set(data) - {"type", "key_size", "value_size", "max_entries", "flags", "inner"}
+        unknown = set(data) - {"type", "key_size", "value_size", "max_entries", "flags", "inner",
+                               "data", "frozen"}
         if unknown:
             raise ValueError(f"map '{name}': unknown keys {sorted(unknown)}")
         inner = data.get("inner")
@@ -156,6 +161,7 @@ class MapDef:
             name, data["type"], int(data["key_size"]), int(data["value_size"]),
             int(data["max_entries"]), tuple(data.get("flags", ())),
             cls.from_toml(f"{name}.inner", inner) if inner is not None else None,
+            str(data.get("data", "")), bool(data.get("frozen", False)),
         )
 
     def to_toml(self) -> dict[str, Any]:
@@ -167,6 +173,10 @@ class MapDef:
             out["flags"] = list(self.flags)
         if self.inner is not None:
             out["inner"] = self.inner.to_toml()
+        if self.data:
+            out["data"] = self.data
+        if self.frozen:
+            out["frozen"] = True
         return out
 
     def map_spec(self) -> Any:
@@ -179,6 +189,8 @@ class MapDef:
         return MapSpec(
             self.name, int(MapType[self.type]), self.key_size, self.value_size,
             self.max_entries, flags, self.inner.map_spec() if self.inner else None,
+            data=self.data.encode("latin-1") if self.data else None,
+            read_only=self.frozen and "BPF_F_RDONLY_PROG" in self.flags,
         )
 
 
@@ -598,13 +610,17 @@ def kernel_release() -> str:
     return platform.release()
 
 
-def _create_maps(maps: Mapping[str, Any]) -> dict[str, Any]:
+def _create_maps(maps: Mapping[str, Any], freeze: frozenset[str] = frozenset()) -> dict[str, Any]:
     from pybpf.kernel.collection import _create  # the collection loader's map creation
+
+    from pybpf.kernel.sys.maps import map_freeze
 
     fds: dict[str, Any] = {}
     try:
         for name, spec in maps.items():
             fds[name] = _create(spec)
+            if name in freeze:  # a map of the case with frozen = true
+                map_freeze(fds[name])
     except BaseException:
         for fd in fds.values():
             fd.close()
@@ -630,7 +646,7 @@ def kernel_job(case: Case) -> Iterator[tuple[KernelJob, list[int]]]:
         return
     built = build(case)
     prog = built.program
-    fds = _create_maps(built.maps)
+    fds = _create_maps(built.maps, frozenset(m.name for m in case.maps if m.frozen))
     btf_fd = None
     try:
         insns = encode(patch_map_fds(prog, fds))

@@ -384,6 +384,16 @@ RULES: tuple[Rule, ...] = (
     _rule("callback-not-scalar", r"R0 not a scalar value",
           "the callback returns without a number in R0 (unset, or a pointer).",
           "set r0 to 0 or 1 before the callback's exit"),
+    _rule("format-string", r"Invalid format string",
+          "the bpf_snprintf format has a conversion it does not support, more conversions "
+          "than data (R5 / 8 values), or a character that is not printable.",
+          "use %d %i %u %x (with l/ll), %c, %s, %p... and pass one u64 per conversion"),
+    _rule("const-string", r"(?P<reg>R\d+) (?:does not point to a readonly map|is not a "
+          r"constant address)'|string is not zero-terminated|direct value access on string "
+          r"failed",
+          "a constant string must be in a frozen read-only map (BPF_F_RDONLY_PROG, frozen: "
+          ".rodata), at a constant offset, NUL-terminated, in a single-element array.",
+          "put the string in a const global (.rodata) and pass its address"),
     _rule("callback-map", r"callback function not allowed for map",
           "bpf_for_each_map_elem cannot walk this type of map.",
           "iterate arrays and hash maps only (or keep the data in one)"),

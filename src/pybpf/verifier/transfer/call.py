@@ -11,7 +11,7 @@ Callback-calling helpers (``bpf_loop``, ``bpf_for_each_map_elem``...) are in
 :mod:`pybpf.verifier.transfer.callback`.
 
 Not modelled: asynchronous callbacks (timers), dynptrs, kptrs, spin locks, BTF-typed
-arguments, ``bpf_snprintf`` format checks, global functions.
+arguments, global functions. Format strings: :mod:`pybpf.verifier.transfer.bprintf`.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ from pybpf.verifier.transfer.mem import (
 )
 from pybpf.verifier.transfer.mem import may_access_direct_pkt_data
 from pybpf.verifier.transfer.stack import check_stack_range_initialized
+from pybpf.verifier.transfer.bprintf import check_bpf_snprintf_call, check_reg_const_str
 from pybpf.verifier.transfer.callback import (
     callback_exit,
     check_callback_helper,
@@ -343,8 +344,9 @@ def _check_func_arg(env: Env, arg: int, meta: _Meta, fn: HelperProto) -> None:
         _process_spin_lock(env, regno, reg)
     elif arg_type == ArgType.PTR_TO_TIMER:
         _process_timer_func(env, regno, reg)
-    elif arg_type in (ArgType.PTR_TO_DYNPTR,
-                      ArgType.PTR_TO_CONST_STR, ArgType.KPTR_XCHG_DEST,
+    elif arg_type == ArgType.PTR_TO_CONST_STR:
+        check_reg_const_str(env, reg, regno)
+    elif arg_type in (ArgType.PTR_TO_DYNPTR, ArgType.KPTR_XCHG_DEST,
                       ArgType.PTR_TO_PERCPU_BTF_ID):
         env.reject(f"pybpf does not verify helper arguments of type ARG_{arg_type.name}",
                    errno.EOPNOTSUPP)  # fmt: skip
@@ -474,7 +476,7 @@ def check_helper_call(env: Env, insn: Instruction) -> None:
                  H.USER_RINGBUF_DRAIN):
         check_callback_helper(env, insn, meta.subprogno, meta.map_ptr)
     elif hid == H.SNPRINTF:
-        env.reject(f"pybpf does not verify calls to {name} yet", errno.EOPNOTSUPP)
+        check_bpf_snprintf_call(env)
     for r in range(6):
         mark_not_init(env, regs[r])
         check_reg_arg(env, r, RegArg.DST_OP_NO_MARK)
