@@ -394,6 +394,11 @@ RULES: tuple[Rule, ...] = (
           "a constant string must be in a frozen read-only map (BPF_F_RDONLY_PROG, frozen: "
           ".rodata), at a constant offset, NUL-terminated, in a single-element array.",
           "put the string in a const global (.rodata) and pass its address"),
+    _rule("stack-pointer-escape", r"cannot spill pointers to stack into stack frame of the "
+          r"caller",
+          "a pointer to this function's stack is stored into a caller's stack, where it would "
+          "outlive the frame it points to.",
+          "store values, not addresses of locals, through pointers to the caller's stack"),
     _rule("callback-map", r"callback function not allowed for map",
           "bpf_for_each_map_elem cannot walk this type of map.",
           "iterate arrays and hash maps only (or keep the data in one)"),
