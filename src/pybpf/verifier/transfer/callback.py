@@ -15,8 +15,9 @@ number of iterations reaches the largest value of ``R1``.
 
 Not modelled (refused with ``EOPNOTSUPP``, saying so): asynchronous callbacks
 (``bpf_timer_set_callback``: pybpf's maps have no BTF, so no ``struct bpf_timer`` can be
-found in a value, and the kernel refuses the timer argument first), ``bpf_find_vma``
-(needs a trusted task pointer) and ``bpf_user_ringbuf_drain`` (dynptrs).
+found in a value, and the kernel refuses the timer argument first) and ``bpf_find_vma``
+(needs a trusted task pointer). ``bpf_user_ringbuf_drain``'s callback gets its dynptr
+(``dynptr_ptr``), but what it may do with it (the dynptr helpers) is not modelled.
 """
 
 from __future__ import annotations
@@ -74,6 +75,22 @@ def _set_map_elem_callback_state(env: Env, caller: FuncState, callee: FuncState,
     value.id = env.new_id()
     callee.regs[4] = caller.regs[3].copy()
     mark_not_init(env, callee.regs[5])
+    callee.in_callback_fn = True
+    callee.callback_ret_range = (0, 1)
+
+
+def _set_user_ringbuf_callback_state(env: Env, caller: FuncState, callee: FuncState,
+                                     map_ptr: object) -> None:
+    """``set_user_ringbuf_callback_state()``: ``callback_fn(const struct bpf_dynptr *dynptr,
+    void *callback_ctx)``; the dynptr (``mark_dynptr_cb_reg()``, a local one) gets an id."""
+    mark_not_init(env, callee.regs[0])
+    r1 = callee.regs[1]
+    mark_reg_known_zero(r1)
+    r1.type = RegType.CONST_PTR_TO_DYNPTR
+    r1.id = env.new_id()
+    callee.regs[2] = caller.regs[3].copy()
+    for r in (3, 4, 5):
+        mark_not_init(env, callee.regs[r])
     callee.in_callback_fn = True
     callee.callback_ret_range = (0, 1)
 
@@ -150,8 +167,8 @@ def check_callback_helper(env: Env, insn: Instruction, subprogno: int, map_ptr: 
     elif hid == HelperId.FIND_VMA:
         env.reject("pybpf does not verify calls to bpf_find_vma yet", errno.EOPNOTSUPP)
     elif hid == HelperId.USER_RINGBUF_DRAIN:
-        env.reject("pybpf does not verify calls to bpf_user_ringbuf_drain yet (dynptrs)",
-                   errno.EOPNOTSUPP)  # fmt: skip
+        _push_callback_call(env, env.insn_idx, subprogno, _set_user_ringbuf_callback_state,
+                            map_ptr)  # fmt: skip
 
 
 def callback_exit(env: Env, callee: FuncState) -> None:
