@@ -7,8 +7,13 @@ iterative depth-first search that finds unreachable instructions, jumps out of r
 the middle of an ``lddw``, back-edges for unprivileged loads, and marks the prune points).
 They run in the kernel's order, so the first error reported is the kernel's.
 
+Helper calls that call back into the program are marked as the kernel marks them: a
+synchronous one (``bpf_loop``...) is a forced checkpoint the callback returns to, an
+asynchronous one (``bpf_timer_set_callback``) a prune point; callbacks' stack depth is
+counted by :func:`check_max_stack_depth`.
+
 Not modelled: kfunc calls past their BTF id check, exception callbacks, BTF func/line info
-validation.
+validation (the linkage of a callback: "callback function not static").
 """
 
 from __future__ import annotations
