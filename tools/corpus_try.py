@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--unpriv", action="store_true", help="load as an unprivileged user")
     ap.add_argument("--flag", action="append", default=[], help="BPF_F_* prog flag")
     ap.add_argument("--license", default="GPL")
+    ap.add_argument("-f", "--func-info", action="store_true",
+                    help="load with BTF func info (needed by callbacks: bpf_loop...)")
     ap.add_argument("-m", "--map", action="append", default=[],
                     help="NAME:TYPE:KEY:VALUE:ENTRIES for {map:NAME} placeholders")
     ap.add_argument("-q", "--quiet", action="store_true", help="verdict only, no log")
@@ -59,8 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         for spec in args.map:
             name, mtype, key, value, entries = spec.split(":")
             maps.append(corpus.MapDef(name, mtype, int(key), int(value), int(entries)))
-        case = corpus.Case("adhoc", "adhoc", args.type, not args.unpriv, args.license,
-                           args.attach, tuple(args.flag), tuple(maps), asm=asm)
+        case = corpus.Case("adhoc", "adhoc", args.type, privileged=not args.unpriv,
+                           license=args.license, expected_attach_type=args.attach,
+                           flags=tuple(args.flag), func_info=args.func_info, maps=tuple(maps),
+                           asm=asm)
         _show(case, not args.quiet, args.log_level)
         return 0
     for case in corpus.load_cases():

@@ -65,7 +65,7 @@ MAP_FLAGS: Mapping[str, int] = {
 RECORDED_FIELDS = ("verdict", "errno", "error", "error_context", "processed_insns", "kernel")
 _INPUT_FIELDS = (
     "name", "note", "prog_type", "expected_attach_type", "privileged", "license", "flags",
-    "maps", "asm", "insns", "c", "object", "program",
+    "func_info", "maps", "asm", "insns", "c", "object", "program",
 )  # fmt: skip
 
 # -- the error line ------------------------------------------------------------------------------
@@ -145,10 +145,15 @@ class MapDef:
     max_entries: int
     flags: tuple[str, ...] = ()
     inner: MapDef | None = None
+    #: The value of element 0 (text; ``\u0000`` for NUL bytes), zero-padded.
+    data: str = ""
+    #: Frozen (BPF_MAP_FREEZE) after ``data`` is written.
+    frozen: bool = False
 
     @classmethod
     def from_toml(cls, name: str, data: Mapping[str, Any]) -> MapDef:
-        unknown = set(data) - {"type", "key_size", "value_size", "max_entries", "flags", "inner"}
+        unknown = set(data) - {"type", "key_size", "value_size", "max_entries", "flags", "inner",
+                               "data", "frozen"}
         if unknown:
             raise ValueError(f"map '{name}': unknown keys {sorted(unknown)}")
         inner = data.get("inner")
@@ -156,6 +161,7 @@ class MapDef:
             name, data["type"], int(data["key_size"]), int(data["value_size"]),
             int(data["max_entries"]), tuple(data.get("flags", ())),
             cls.from_toml(f"{name}.inner", inner) if inner is not None else None,
+            str(data.get("data", "")), bool(data.get("frozen", False)),
         )
 
     def to_toml(self) -> dict[str, Any]:
@@ -167,6 +173,10 @@ class MapDef:
             out["flags"] = list(self.flags)
         if self.inner is not None:
             out["inner"] = self.inner.to_toml()
+        if self.data:
+            out["data"] = self.data
+        if self.frozen:
+            out["frozen"] = True
         return out
 
     def map_spec(self) -> Any:
@@ -179,6 +189,8 @@ class MapDef:
         return MapSpec(
             self.name, int(MapType[self.type]), self.key_size, self.value_size,
             self.max_entries, flags, self.inner.map_spec() if self.inner else None,
+            data=self.data.encode("latin-1") if self.data else None,
+            read_only=self.frozen and "BPF_F_RDONLY_PROG" in self.flags,
         )
 
 
@@ -210,6 +222,7 @@ class Case:
     license: str = "GPL"
     expected_attach_type: str = ""
     flags: tuple[str, ...] = ()
+    func_info: bool = False
     maps: tuple[MapDef, ...] = ()
     asm: str = ""
     insns: tuple[str, ...] = ()
@@ -258,7 +271,8 @@ class Case:
             privileged=bool(merged.get("privileged", True)),
             license=merged.get("license", "GPL"),
             expected_attach_type=merged.get("expected_attach_type", ""),
-            flags=tuple(merged.get("flags", ())), maps=maps, asm=merged.get("asm", ""),
+            flags=tuple(merged.get("flags", ())), func_info=bool(merged.get("func_info", False)),
+            maps=maps, asm=merged.get("asm", ""),
             insns=tuple(merged.get("insns", ())), c=merged.get("c", ""),
             object=merged.get("object", ""), program=merged.get("program", ""),
             note=merged.get("note", ""), recorded=recorded,
@@ -276,6 +290,8 @@ class Case:
         out["license"] = self.license
         if self.flags:
             out["flags"] = list(self.flags)
+        if self.func_info:
+            out["func_info"] = True
         if self.maps:
             out["maps"] = {m.name: m.to_toml() for m in self.maps}
         if self.c:
@@ -482,12 +498,63 @@ def _c_program(case: Case) -> Built:
     return Built(prog, maps)
 
 
+#: Type ids of the BTF :func:`func_info_btf` makes: ``int``, ``int (void)``, then the FUNCs.
+_BTF_INT, _BTF_PROTO, _BTF_FIRST_FUNC = 1, 2, 3
+
+
+def subprog_starts(insns: Iterable[Any]) -> list[int]:
+    """The first slot of every function: 0 and each ``call`` (src 1) or ``lddw`` (src 4,
+    ``BPF_PSEUDO_FUNC``) target, in order."""
+    from pybpf.isa import OP_LDDW, pcs
+
+    insns = list(insns)
+    starts = {0}
+    for pc, insn in zip(pcs(insns), insns, strict=True):
+        if (insn.code == 0x85 and insn.src == 1) or (insn.code == OP_LDDW and insn.src == 4):
+            starts.add(pc + insn.imm + 1)
+    return sorted(starts)
+
+
+def func_name(pc: int) -> str:
+    return "main" if pc == 0 else f"func_{pc}"
+
+
+def func_info_btf(starts: list[int]) -> tuple[bytes, bytes]:
+    """The BTF and ``bpf_func_info`` records a ``func_info = true`` case is loaded with.
+
+    One ``int f(void)`` FUNC per function: the main program global (as clang emits it),
+    the others static. No parameters, so ``btf_check_subprog_call()`` checks nothing and
+    logs nothing; what the kernel gets is only "these functions exist, with BTF".
+    """
+    import struct
+
+    from pybpf.btf import write
+    from pybpf.btf.types import Func, FuncLinkage, FuncProto, Int, IntEncoding
+
+    types: list[Any] = [Int(_BTF_INT, "int", 4, IntEncoding.SIGNED, 32),
+                        FuncProto(_BTF_PROTO, "", _BTF_INT, ())]
+    records = b""
+    for i, pc in enumerate(starts):
+        linkage = FuncLinkage.GLOBAL if pc == 0 else FuncLinkage.STATIC
+        types.append(Func(_BTF_FIRST_FUNC + i, func_name(pc), _BTF_PROTO, linkage))
+        records += struct.pack("<II", pc, _BTF_FIRST_FUNC + i)
+    return write.encode(types), records
+
+
+def _func_infos(insns: Iterable[Any]) -> tuple[Any, ...]:
+    from pybpf.program.spec import FuncInfo
+
+    return tuple(FuncInfo(pc, _BTF_FIRST_FUNC + i, func_name(pc))
+                 for i, pc in enumerate(subprog_starts(insns)))
+
+
 def build(case: Case) -> Built:
     """The case as a ProgramSpec with MapReferences, plus the MapSpecs it refers to.
 
     For C cases the program comes from the committed object, with the BTF func and line info
     removed: the kernel loads of the corpus pass no BTF (as ``KernelCollection`` does), so
-    pybpf must judge the program on the same terms.
+    pybpf must judge the program on the same terms. A ``func_info = true`` case gets the
+    func info of :func:`func_info_btf` instead (C and assembly alike).
     """
     from pybpf.platform.attach import AttachType
     from pybpf.platform.enums import ProgType
@@ -497,9 +564,10 @@ def build(case: Case) -> Built:
     attach = int(AttachType[case.expected_attach_type]) if case.expected_attach_type else None
     if case.c:
         built = _c_program(case)
+        infos = _func_infos(built.program.instructions) if case.func_info else ()
         program = dataclasses.replace(
             built.program, prog_type=prog_type, expected_attach_type=attach,
-            license=case.license, flags=case.prog_flags, func_info=(), line_info=(),
+            license=case.license, flags=case.prog_flags, func_info=infos, line_info=(),
         )
         return Built(program, built.maps)
     if case.insns:
@@ -509,6 +577,7 @@ def build(case: Case) -> Built:
     program = ProgramSpec(
         case.name, insns, license=case.license, prog_type=prog_type,
         expected_attach_type=attach, map_references=refs, flags=case.prog_flags,
+        func_info=_func_infos(insns) if case.func_info else (),
     )
     return Built(program, {m.name: m.map_spec() for m in case.maps})
 
@@ -524,26 +593,34 @@ class KernelJob:
     license: str
     prog_flags: int
     expected_attach_type: int
+    prog_btf_fd: int = 0
+    func_info: bytes = b""
 
     def to_json(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "insns": self.insns.hex()}
+        return {**dataclasses.asdict(self), "insns": self.insns.hex(),
+                "func_info": self.func_info.hex()}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> KernelJob:
-        return cls(**{**data, "insns": bytes.fromhex(data["insns"])})
+        return cls(**{**data, "insns": bytes.fromhex(data["insns"]),
+                      "func_info": bytes.fromhex(data["func_info"])})
 
 
 def kernel_release() -> str:
     return platform.release()
 
 
-def _create_maps(maps: Mapping[str, Any]) -> dict[str, Any]:
+def _create_maps(maps: Mapping[str, Any], freeze: frozenset[str] = frozenset()) -> dict[str, Any]:
     from pybpf.kernel.collection import _create  # the collection loader's map creation
+
+    from pybpf.kernel.sys.maps import map_freeze
 
     fds: dict[str, Any] = {}
     try:
         for name, spec in maps.items():
             fds[name] = _create(spec)
+            if name in freeze:  # a map of the case with frozen = true
+                map_freeze(fds[name])
     except BaseException:
         for fd in fds.values():
             fd.close()
@@ -569,16 +646,26 @@ def kernel_job(case: Case) -> Iterator[tuple[KernelJob, list[int]]]:
         return
     built = build(case)
     prog = built.program
-    fds = _create_maps(built.maps)
+    fds = _create_maps(built.maps, frozenset(m.name for m in case.maps if m.frozen))
+    btf_fd = None
     try:
         insns = encode(patch_map_fds(prog, fds))
+        func_info = b""
+        if case.func_info:
+            from pybpf.kernel.sys.btf import btf_load
+
+            blob, func_info = func_info_btf([info.pc for info in prog.func_info])
+            btf_fd = btf_load(blob)
+        extra = [btf_fd.fd] if btf_fd is not None else []
         yield KernelJob(
             case.id, prog.prog_type, insns, prog.license, prog.flags,
-            prog.expected_attach_type or 0,
-        ), [fd.fd for fd in fds.values()]
+            prog.expected_attach_type or 0, btf_fd.fd if btf_fd is not None else 0, func_info,
+        ), [fd.fd for fd in fds.values()] + extra
     finally:
         for fd in fds.values():
             fd.close()
+        if btf_fd is not None:
+            btf_fd.close()
 
 
 #: ``log_level`` of the corpus's loads: BPF_LOG_STATS, the verifier's messages and the
@@ -598,6 +685,7 @@ def load_job(job: KernelJob, log_level: int = LOG_LEVEL) -> tuple[int, str]:
         prog = prog_load(
             job.prog_type, job.insns, license=job.license, log_level=log_level,
             prog_flags=job.prog_flags, expected_attach_type=job.expected_attach_type,
+            prog_btf_fd=job.prog_btf_fd, func_info=job.func_info,
         )
     except KernelError as exc:
         return exc.errno, exc.log or ""

@@ -41,6 +41,7 @@ from pybpf.isa.opcodes import (
     CallSrc,
     InsnClass,
     Mode,
+    PseudoSrc,
     Size,
     Source,
 )
@@ -314,6 +315,14 @@ def _assign(stream: TokenStream, prefix: str, dst: int) -> Parsed:
         return Parsed(Instruction(code, dst, imm=int(token.text[-2:])))
     if token.kind is TokenKind.IDENT and stream.at("(", 1):
         return _function(stream, prefix, dst)
+    if token.kind is TokenKind.IDENT and stream.at("ll", 1):
+        # rD = LABEL ll: the address of the function at LABEL (BPF_PSEUDO_FUNC)
+        stream.next()
+        stream.expect("ll")
+        if prefix == "w":
+            stream.fail("a 64-bit immediate load needs an r register", token)
+        return Parsed(Instruction.wide(dst, 0, PseudoSrc.FUNC),
+                      JumpRef(token.text, token.column, Field.IMM))
     if token.kind is TokenKind.IDENT:
         src = _same_width(stream, prefix)
         return Parsed(Instruction(cls | ALUOp.MOV | Source.X, dst, src))

@@ -7,8 +7,13 @@ iterative depth-first search that finds unreachable instructions, jumps out of r
 the middle of an ``lddw``, back-edges for unprivileged loads, and marks the prune points).
 They run in the kernel's order, so the first error reported is the kernel's.
 
+Helper calls that call back into the program are marked as the kernel marks them: a
+synchronous one (``bpf_loop``...) is a forced checkpoint the callback returns to, an
+asynchronous one (``bpf_timer_set_callback``) a prune point; callbacks' stack depth is
+counted by :func:`check_max_stack_depth`.
+
 Not modelled: kfunc calls past their BTF id check, exception callbacks, BTF func/line info
-validation.
+validation (the linkage of a callback: "callback function not static").
 """
 
 from __future__ import annotations
@@ -45,6 +50,12 @@ ac ad ae af b4 b5 b6 b7 bc bd be bf c3 c4 c5 c6 c7 cb cc cd ce cf d3 d4 d5 d6 d7
 """.split())
 
 _DISCOVERED, _EXPLORED, _FALLTHROUGH, _BRANCH = 0x10, 0x20, 1, 2
+
+#: ``is_sync_callback_calling_function()``: bpf_for_each_map_elem, bpf_find_vma, bpf_loop,
+#: bpf_user_ringbuf_drain.
+SYNC_CALLBACK_HELPERS = frozenset((164, 180, 181, 209))
+#: ``is_async_callback_calling_function()``: bpf_timer_set_callback.
+ASYNC_CALLBACK_HELPERS = frozenset((170,))
 
 
 def _is_pseudo_call(code: int, src: int) -> bool:
@@ -250,6 +261,14 @@ def _visit_insn(env: Env, state: list[int], stack: list[int], t: int) -> int:
     if op == JumpOp.EXIT:
         return 0
     if op == JumpOp.CALL:
+        if s.src == CallSrc.HELPER and s.imm in ASYNC_CALLBACK_HELPERS:
+            # prune before the call, else each visit pushes another async callback state
+            env.aux[t].prune_point = True
+        if s.src == CallSrc.HELPER and s.imm in SYNC_CALLBACK_HELPERS:
+            # the callback is verified as a loop returning to this call: checkpoint here
+            aux = env.aux[t]
+            aux.calls_callback = aux.force_checkpoint = True
+            aux.prune_point = aux.jmp_point = True
         ret = _push_insn(env, state, stack, t, t + 1, _FALLTHROUGH)
         if ret:
             return ret
@@ -319,13 +338,27 @@ def _round_up_stack_depth(depth: int) -> int:
 def check_max_stack_depth(env: Env) -> None:
     """``check_max_stack_depth()``: the deepest chain of calls fits in 512 bytes of stack.
 
-    Walks the static call graph from the main program, as the kernel does after
-    exploration; recursion is caught here as a chain of more than 8 frames.
+    Walks the static call graph as the kernel does after exploration, from the main
+    program and from every asynchronous callback (which runs on a stack of its own), the
+    roots taken from the last sub-program down. A synchronous callback (an ``lddw`` of
+    ``BPF_PSEUDO_FUNC``) counts as a call; an asynchronous one does not, unless called
+    directly. Recursion is caught here as a chain of more than 8 frames.
     """
+    for root in range(len(env.subprogs) - 1, -1, -1):
+        if root and not env.subprogs[root].is_async_cb:
+            continue
+        _check_max_stack_depth_subprog(env, root)
+
+
+def _check_max_stack_depth_subprog(env: Env, root: int) -> None:
+    """``check_max_stack_depth_subprog()``: one root's call tree (private stacks, which
+    x86-64 gives some tracing programs, are not modelled)."""
     slots = env.prog.slots
     starts = [sp.start for sp in env.subprogs]
     ends = starts[1:] + [len(env.prog)]
-    frame = depth = idx = i = 0
+    frame = depth = 0
+    idx = root
+    i = starts[root]
     ret_insn = [0] * MAX_CALL_FRAMES
     ret_prog = [0] * MAX_CALL_FRAMES
     process = True
@@ -344,18 +377,15 @@ def check_max_stack_depth(env: Env) -> None:
         while i < ends[idx]:
             s = slots[i]
             if _is_pseudo_call(s.code, s.src) or _is_pseudo_func(s.code, s.src):
+                nxt = i + s.imm + 1
+                sidx = starts.index(nxt)
+                if env.subprogs[sidx].is_async_cb and not _is_pseudo_call(s.code, s.src):
+                    i += 1  # async callbacks run on their own stack
+                    continue
                 ret_insn[frame] = i + 1
                 ret_prog[frame] = idx
-                nxt = i + s.imm + 1
-                idx = starts.index(nxt)
+                idx = sidx
                 i = nxt
-                if _is_pseudo_func(s.code, s.src):
-                    # callbacks are not walked (async or sync callbacks are not modelled)
-                    frame += 1
-                    frame -= 1
-                    idx = ret_prog[frame]
-                    i = ret_insn[frame]
-                    continue
                 frame += 1
                 if frame >= MAX_CALL_FRAMES:
                     env.reject(f"the call stack of {frame} frames is too deep !", errno.E2BIG)

@@ -80,6 +80,10 @@ class InsnAux:
     prune_point: bool = False
     jmp_point: bool = False
     force_checkpoint: bool = False
+    #: A helper call that calls a callback synchronously (``calls_callback``).
+    calls_callback: bool = False
+    #: ``loop_inline_state`` of a bpf_loop call: initialized, fit_for_inline, subprogno.
+    loop_inline: tuple[bool, bool, int] = (False, False, 0)
     map: MapSpec | None = None
     map_off: int = 0
     seen: bool = False
@@ -108,6 +112,9 @@ class Subprog:
     has_ld_abs: bool = False
     is_global: bool = False
     postorder_start: int = 0
+    #: Called as a callback (``is_cb``), asynchronously (``is_async_cb``).
+    is_cb: bool = False
+    is_async_cb: bool = False
 
 
 @dataclass(slots=True)

@@ -376,6 +376,35 @@ RULES: tuple[Rule, ...] = (
           "the program can return a value outside [{lo}, {hi}], the range this program type "
           "allows.",
           "return only the allowed verdicts (e.g. 0 or 1 for cgroup programs)"),
+    _rule("callback-return", r"At callback return the register (?P<reg>R\d+) has.*should "
+          r"have been in \[(?P<lo>-?\d+), (?P<hi>-?\d+)\]",
+          "the callback can return a value outside [{lo}, {hi}]: a bpf_loop or "
+          "bpf_for_each_map_elem callback returns 0 (go on) or 1 (stop).",
+          "return 0 or 1 from the callback"),
+    _rule("callback-not-scalar", r"R0 not a scalar value",
+          "the callback returns without a number in R0 (unset, or a pointer).",
+          "set r0 to 0 or 1 before the callback's exit"),
+    _rule("format-string", r"Invalid format string",
+          "the bpf_snprintf format has a conversion it does not support, more conversions "
+          "than data (R5 / 8 values), or a character that is not printable.",
+          "use %d %i %u %x (with l/ll), %c, %s, %p... and pass one u64 per conversion"),
+    _rule("const-string", r"(?P<reg>R\d+) (?:does not point to a readonly map|is not a "
+          r"constant address)'|string is not zero-terminated|direct value access on string "
+          r"failed",
+          "a constant string must be in a frozen read-only map (BPF_F_RDONLY_PROG, frozen: "
+          ".rodata), at a constant offset, NUL-terminated, in a single-element array.",
+          "put the string in a const global (.rodata) and pass its address"),
+    _rule("stack-pointer-escape", r"cannot spill pointers to stack into stack frame of the "
+          r"caller",
+          "a pointer to this function's stack is stored into a caller's stack, where it would "
+          "outlive the frame it points to.",
+          "store values, not addresses of locals, through pointers to the caller's stack"),
+    _rule("callback-map", r"callback function not allowed for map",
+          "bpf_for_each_map_elem cannot walk this type of map.",
+          "iterate arrays and hash maps only (or keep the data in one)"),
+    _rule("map-key-write", r"write to change key (?P<reg>R\d+) not allowed",
+          "{reg} points to a map key handed to a callback, which it may only read.",
+          "copy the key to the stack before changing it"),
     _rule("return-unknown", r"At program exit the register (?P<reg>R\d+) is not a known value",
           "the return value must be a number, but {reg} holds a pointer.",
           "return a constant or a computed integer"),

@@ -110,7 +110,8 @@ def compute_scc(env: Env) -> None:
                 members.append(w)
                 if w == v:
                     break
-            if len(members) > 1 or v in insn_successors(env, v):
+            # a callback-calling helper call is a loop by itself (the callback's iterations)
+            if len(members) > 1 or v in insn_successors(env, v) or env.aux[v].calls_callback:
                 for w in members:
                     env.aux[w].scc = next_scc
                 next_scc += 1

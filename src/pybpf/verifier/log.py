@@ -124,6 +124,9 @@ def format_reg(reg: RegState, frameno: int = 0) -> str:
         parts.append(f"r={unum(reg.range)}")
     if base_type(t) == RegType.PTR_TO_MEM:
         parts.append(f"sz={reg.mem_size}")
+    if t == RegType.CONST_PTR_TO_DYNPTR:
+        # the only dynptr pointers pybpf makes: user ring buffer callbacks' (local ones)
+        parts.append("type=local")
     if tnum_is_const(reg.var_off):
         if reg.var_off.value:
             parts.append(f"imm={reg.var_off.value:x}")

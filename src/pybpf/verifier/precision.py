@@ -300,6 +300,18 @@ def _backtrack_insn(env: Env, idx: int, subseq_idx: int, hist: HistEntry | None,
                     bt.set_frame_reg(bt.frame - 1, r)
             bt.subprog_exit(env)
             return
+        if opcode == _OP_CALL and sreg == 0 and env.aux[idx].calls_callback and \
+                idx != subseq_idx - 1:
+            # from the callback's first instruction back to the helper that called it:
+            # R1-R5 of the callback were set by the helper, not by this frame
+            if bt.reg_mask & ~BPF_REGMASK_ARGS:
+                _bug(env, f"callback unexpected regs {bt.reg_mask:x}")
+            if bt.stack_mask:
+                raise _NotSupported
+            for r in range(1, 6):
+                bt.clear_reg(r)
+            bt.subprog_exit(env)
+            return
         if opcode == _OP_CALL:
             if sreg == 2 and slot.imm == 0:
                 raise _NotSupported
@@ -307,7 +319,10 @@ def _backtrack_insn(env: Env, idx: int, subseq_idx: int, hist: HistEntry | None,
             if bt.reg_mask & BPF_REGMASK_ARGS:
                 _bug(env, f"backtracking call unexpected regs {bt.reg_mask:x}")
         elif opcode == _OP_EXIT:
-            if bt.reg_mask & BPF_REGMASK_ARGS:
+            # the exit of a callback, back to the helper call: the caller's R1-R5 were kept
+            # across the callback (the helper set the callback's), so they may be wanted
+            to_callback = subseq_idx >= 0 and env.aux[subseq_idx].calls_callback
+            if not to_callback and bt.reg_mask & BPF_REGMASK_ARGS:
                 _bug(env, f"backtracking exit unexpected regs {bt.reg_mask:x}")
             prev = env.prog.slots[subseq_idx - 1] if subseq_idx - 1 >= 0 else None
             r0_precise = prev is not None and _is_pseudo_call(prev.code, prev.src) and \

@@ -410,6 +410,14 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
                     states_equal(env, old, cur, Exact.RANGE_WITHIN):
                 # another may_goto iteration reaching an old state: the loop converged
                 loop = hit = True
+            elif aux.calls_callback:
+                # another visit of a callback reaching an old state: the iterations converged
+                if states_equal(env, old, cur, Exact.RANGE_WITHIN):
+                    loop = hit = True
+                elif not force_new_state and \
+                        env.jmps_processed - env.prev_jmps_processed < 20 and \
+                        env.insn_processed - env.prev_insn_processed < 100:
+                    add_new_state = False
             elif _states_maybe_looping(old, cur) and \
                     states_equal(env, old, cur, Exact.EXACT) and \
                     old.may_goto_depth == cur.may_goto_depth and \

@@ -110,6 +110,8 @@ class FuncState:
     in_callback_fn: bool = False
     in_async_callback_fn: bool = False
     callback_depth: int = 0
+    #: ``callback_ret_range``: what R0 must be in at the callback's exit.
+    callback_ret_range: tuple[int, int] = (0, 0)
 
     @property
     def allocated_stack(self) -> int:
@@ -119,7 +121,7 @@ class FuncState:
         return FuncState(
             [r.copy() for r in self.regs], self.frameno, self.subprogno, self.callsite,
             [s.copy() for s in self.stack], self.in_callback_fn, self.in_async_callback_fn,
-            self.callback_depth,
+            self.callback_depth, self.callback_ret_range,
         )  # fmt: skip
 
     def grow_stack(self, size: int) -> None:

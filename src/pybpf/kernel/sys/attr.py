@@ -17,6 +17,7 @@ import ctypes
 __all__ = [
     "BPF_OBJ_NAME_LEN",
     "BPF_TAG_SIZE",
+    "BpfBtfLoadAttr",
     "BpfMapCreateAttr",
     "BpfMapElemAttr",
     "BpfMapInfo",
@@ -138,6 +139,21 @@ class BpfProgLoadAttr(ctypes.Structure):
     @attach_btf_obj_fd.setter
     def attach_btf_obj_fd(self, value: int) -> None:
         self.attach_prog_fd = value
+
+
+class BpfBtfLoadAttr(ctypes.Structure):
+    """``BPF_BTF_LOAD``."""
+
+    _fields_ = [
+        ("btf", _u64),
+        ("btf_log_buf", _u64),
+        ("btf_size", _u32),
+        ("btf_log_size", _u32),
+        ("btf_log_level", _u32),
+        ("btf_log_true_size", _u32),
+        ("btf_flags", _u32),
+        ("btf_token_fd", _s32),
+    ]
 
 
 class BpfProgTestRunAttr(ctypes.Structure):

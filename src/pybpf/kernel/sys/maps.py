@@ -180,6 +180,13 @@ def map_update(fd: FdLike, key: bytes, value: bytes, flags: int = 0) -> None:
     bpf(BpfCmd.MAP_UPDATE_ELEM, attr)
 
 
+def map_freeze(fd: FdLike) -> None:
+    """Make the map read-only for user space from now on: ``BPF_MAP_FREEZE``. A frozen map
+    with ``BPF_F_RDONLY_PROG`` is constant: the verifier may read its contents."""
+    attr = BpfMapElemAttr(map_fd=fileno(fd))
+    bpf(BpfCmd.MAP_FREEZE, attr)
+
+
 def map_delete(fd: FdLike, key: bytes) -> bool:
     """Delete ``key``: ``BPF_MAP_DELETE_ELEM``. Returns ``False`` if it was absent (``ENOENT``).
 

@@ -24,6 +24,7 @@ from .verifier_log import decode_log, summary_line
 __all__ = [
     "DEFAULT_LOG_SIZE",
     "EAGAIN_ATTEMPTS",
+    "FUNC_INFO_REC_SIZE",
     "FAILURE_LOG_SIZE",
     "INSN_SIZE",
     "ProgFd",
@@ -32,6 +33,8 @@ __all__ = [
 
 INSN_SIZE = 8
 """Bytes per ``struct bpf_insn``."""
+FUNC_INFO_REC_SIZE = 8
+"""Bytes per ``struct bpf_func_info``."""
 DEFAULT_LOG_SIZE = 1 << 20
 """Initial log buffer when a log is asked for (grown on ``ENOSPC``)."""
 FAILURE_LOG_SIZE = 1 << 24
@@ -102,6 +105,8 @@ def prog_load(
     prog_ifindex: int = 0,
     attach_btf_id: int = 0,
     attach_prog_fd: int = 0,
+    prog_btf_fd: int = 0,
+    func_info: bytes = b"",
 ) -> ProgFd:
     """Load a program: ``BPF_PROG_LOAD``.
 
@@ -109,6 +114,9 @@ def prog_load(
     on the supported hosts). Raises :class:`pybpf.errors.KernelError` with ``.errno`` and
     ``.log`` (the verifier log) when the kernel refuses; ``str()`` of the error is one line,
     e.g. ``BPF_PROG_LOAD failed: Permission denied (EACCES): R0 !read_ok``.
+
+    ``prog_btf_fd`` and ``func_info`` (``struct bpf_func_info`` records, 8 bytes each:
+    ``insn_off``, ``type_id``) give the program's BTF function information.
     """
     if len(insns) % INSN_SIZE:
         raise ValueError(f"instruction stream of {len(insns)} bytes is not a multiple of 8")
@@ -116,6 +124,9 @@ def prog_load(
         raise ValueError("log_size must be positive when log_level is set")
     insn_buf = ctypes.create_string_buffer(bytes(insns), len(insns))
     license_buf = ctypes.create_string_buffer(license.encode("ascii"))
+    if len(func_info) % FUNC_INFO_REC_SIZE:
+        raise ValueError(f"func_info of {len(func_info)} bytes is not a multiple of 8")
+    func_info_buf = ctypes.create_string_buffer(bytes(func_info), max(len(func_info), 1))
     template = BpfProgLoadAttr(
         prog_type=prog_type,
         insn_cnt=len(insns) // INSN_SIZE,
@@ -128,6 +139,10 @@ def prog_load(
         expected_attach_type=expected_attach_type,
         attach_btf_id=attach_btf_id,
         attach_prog_fd=attach_prog_fd,
+        prog_btf_fd=prog_btf_fd,
+        func_info_rec_size=FUNC_INFO_REC_SIZE if func_info else 0,
+        func_info=ctypes.addressof(func_info_buf) if func_info else 0,
+        func_info_cnt=len(func_info) // FUNC_INFO_REC_SIZE,
     )
     result = _load_once(template, log_level, log_size)
     if (

@@ -7,8 +7,11 @@ Mirrors ``check_helper_call()``, ``check_func_arg()``, ``check_reg_type()``,
 ``check_return_code()`` of kernel/bpf/verifier.c (Linux 6.18). Prototypes, the helpers each
 program type may call and map/helper compatibility come from :mod:`pybpf.platform`.
 
-Not modelled: callbacks (``bpf_loop``, ``bpf_for_each_map_elem``, timers), dynptrs, kptrs,
-spin locks, BTF-typed arguments, ``bpf_snprintf`` format checks, global functions.
+Callback-calling helpers (``bpf_loop``, ``bpf_for_each_map_elem``...) are in
+:mod:`pybpf.verifier.transfer.callback`.
+
+Not modelled: asynchronous callbacks (timers), dynptrs, kptrs, spin locks, BTF-typed
+arguments, global functions. Format strings: :mod:`pybpf.verifier.transfer.bprintf`.
 """
 
 from __future__ import annotations
@@ -49,6 +52,12 @@ from pybpf.verifier.transfer.mem import (
 )
 from pybpf.verifier.transfer.mem import may_access_direct_pkt_data
 from pybpf.verifier.transfer.stack import check_stack_range_initialized
+from pybpf.verifier.transfer.bprintf import check_bpf_snprintf_call, check_reg_const_str
+from pybpf.verifier.transfer.callback import (
+    callback_exit,
+    check_callback_helper,
+    widen_after_callback,
+)
 
 __all__ = [
     "check_func_call",
@@ -333,8 +342,11 @@ def _check_func_arg(env: Env, arg: int, meta: _Meta, fn: HelperProto) -> None:
         mark_chain_precision(env, regno)
     elif arg_type == ArgType.PTR_TO_SPIN_LOCK:
         _process_spin_lock(env, regno, reg)
-    elif arg_type in (ArgType.PTR_TO_TIMER, ArgType.PTR_TO_DYNPTR,
-                      ArgType.PTR_TO_CONST_STR, ArgType.KPTR_XCHG_DEST,
+    elif arg_type == ArgType.PTR_TO_TIMER:
+        _process_timer_func(env, regno, reg)
+    elif arg_type == ArgType.PTR_TO_CONST_STR:
+        check_reg_const_str(env, reg, regno)
+    elif arg_type in (ArgType.PTR_TO_DYNPTR, ArgType.KPTR_XCHG_DEST,
                       ArgType.PTR_TO_PERCPU_BTF_ID):
         env.reject(f"pybpf does not verify helper arguments of type ARG_{arg_type.name}",
                    errno.EOPNOTSUPP)  # fmt: skip
@@ -351,6 +363,21 @@ def _process_spin_lock(env: Env, regno: int, reg: RegState) -> None:
         name = reg.map_ptr.name if reg.map_ptr is not None else ""
         env.reject(f"map '{name}' has to have BTF in order to use bpf_spin_lock")
     env.reject("pybpf does not verify bpf_spin_lock on allocated objects", errno.EOPNOTSUPP)
+
+
+def _process_timer_func(env: Env, regno: int, reg: RegState) -> None:
+    """``process_timer_func()`` / ``check_map_field_pointer()``: the ``struct bpf_timer``
+    is found through the map's value BTF. pybpf loads maps without BTF (as the corpus
+    does), so the kernel's answer is the refusal below; a map spec that does carry value
+    BTF is not modelled."""
+    if not tnum_is_const(reg.var_off):
+        env.reject(f"R{regno} doesn't have constant offset. bpf_timer has to be at the "
+                   "constant offset")  # fmt: skip
+    m = reg.map_ptr
+    if m is not None and getattr(m, "value_type", None):
+        env.reject("pybpf does not verify bpf_timer in maps with BTF", errno.EOPNOTSUPP)
+    name = m.name if m is not None else ""
+    env.reject(f"map '{name}' has to have BTF in order to use bpf_timer")
 
 
 def _record_func_key(env: Env, meta: _Meta) -> None:
@@ -446,8 +473,10 @@ def check_helper_call(env: Env, insn: Instruction) -> None:
     elif hid == H.GET_LOCAL_STORAGE and not _is_null(regs[2]):
         env.reject("get_local_storage() doesn't support non-zero flags")
     elif hid in (H.LOOP, H.FOR_EACH_MAP_ELEM, H.TIMER_SET_CALLBACK, H.FIND_VMA,
-                 H.USER_RINGBUF_DRAIN, H.SNPRINTF):
-        env.reject(f"pybpf does not verify calls to {name} yet", errno.EOPNOTSUPP)
+                 H.USER_RINGBUF_DRAIN):
+        check_callback_helper(env, insn, meta.subprogno, meta.map_ptr)
+    elif hid == H.SNPRINTF:
+        check_bpf_snprintf_call(env)
     for r in range(6):
         mark_not_init(env, regs[r])
         check_reg_arg(env, r, RegArg.DST_OP_NO_MARK)
@@ -569,8 +598,14 @@ def prepare_func_exit(env: Env) -> None:
     if r0.type == R.PTR_TO_STACK:
         env.reject("cannot return stack pointer to the caller")
     caller = st.frame[st.curframe - 1]
-    caller.regs[0] = r0.copy()
-    env.insn_idx = callee.callsite + 1
+    in_callback_fn = callee.in_callback_fn
+    if in_callback_fn:
+        callback_exit(env, callee)
+        # back to the helper call, which schedules the next visit of the callback
+        env.insn_idx = callee.callsite
+    else:
+        caller.regs[0] = r0.copy()
+        env.insn_idx = callee.callsite + 1
     if env.log.level:
         env.log("returning from callee:\n" + format_func_state(st, callee) + "\n")
         env.log(f"to caller at {env.insn_idx}:\n" + format_func_state(st, caller) + "\n")
@@ -578,6 +613,8 @@ def prepare_func_exit(env: Env) -> None:
     st.curframe -= 1
     if env.liveness is not None:
         env.liveness.reset_callchain()  # type: ignore[attr-defined]
+    if in_callback_fn:
+        widen_after_callback(env, st, env.insn_idx)
 
 
 def check_resource_leak(env: Env, exception_exit: bool, check_lock: bool, prefix: str) -> None:

@@ -267,6 +267,10 @@ def _read_fixed(env: Env, reg_state: FuncState, off: int, size: int, dst_regno: 
             fill = True  # restores the spilled register: recorded for backtracking
             if size <= spill_size and off % BPF_REG_SIZE == 0:
                 subreg_def = cur.regs[dst_regno].subreg_def
+                if env.bpf_capable and size == 4 and spill_size == 4 and \
+                        spilled.umax_value.bit_length() <= 32:
+                    # the slot gets an id to link it with the register it fills
+                    assign_scalar_id_before_mov(env, spilled)
                 cur.regs[dst_regno].assign(spilled)
                 cur.regs[dst_regno].subreg_def = subreg_def
                 if spilled.umax_value.bit_length() > size * 8:
@@ -293,8 +297,7 @@ def _read_fixed(env: Env, reg_state: FuncState, off: int, size: int, dst_regno: 
                     mark_unknown(env, cur.regs[dst_regno])
                     fill = False
         elif dst_regno >= 0:
-            if env.bpf_capable:
-                assign_scalar_id_before_mov(env, spilled)
+            # a full fill copies the spilled register, id included (0 after widening)
             cur.regs[dst_regno].assign(spilled)
             cur.regs[dst_regno].subreg_def = DEF_NOT_SUBREG
             fill = True
