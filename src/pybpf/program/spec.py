@@ -95,6 +95,11 @@ class ProgramSpec:
     extern_references: tuple[ExternReference, ...] = ()
     source: str = ""
     meta: tuple[tuple[str, str], ...] = field(default=())
+    #: The object's BTF (a ``pybpf.btf.Btf``, the collection's) that ``func_info`` type ids
+    #: refer to; None for programs without BTF. A program with ``func_info`` is verified as
+    #: the kernel verifies a program loaded with ``prog_btf_fd`` (global functions on their
+    #: own); drop ``func_info``/``line_info`` to verify it as loaded without BTF.
+    btf: object | None = field(default=None, repr=False)
 
     @classmethod
     def from_instructions(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pybpf.errors import KernelError
 
 from .attr import BpfProgLoadAttr, encode_obj_name
+from .btf import FUNC_INFO_REC_SIZE, LINE_INFO_REC_SIZE
 from .constants import BpfCmd
 from .fd import OwnedFd
 from .syscall import bpf, kernel_error
@@ -102,6 +103,9 @@ def prog_load(
     prog_ifindex: int = 0,
     attach_btf_id: int = 0,
     attach_prog_fd: int = 0,
+    prog_btf_fd: int = 0,
+    func_info: bytes = b"",
+    line_info: bytes = b"",
 ) -> ProgFd:
     """Load a program: ``BPF_PROG_LOAD``.
 
@@ -109,6 +113,9 @@ def prog_load(
     on the supported hosts). Raises :class:`pybpf.errors.KernelError` with ``.errno`` and
     ``.log`` (the verifier log) when the kernel refuses; ``str()`` of the error is one line,
     e.g. ``BPF_PROG_LOAD failed: Permission denied (EACCES): R0 !read_ok``.
+    ``prog_btf_fd`` with ``func_info``/``line_info`` (records as encoded by
+    :func:`pybpf.kernel.sys.btf.encode_func_info` / ``encode_line_info``) load the program
+    with BTF, as libbpf does.
     """
     if len(insns) % INSN_SIZE:
         raise ValueError(f"instruction stream of {len(insns)} bytes is not a multiple of 8")
@@ -116,6 +123,8 @@ def prog_load(
         raise ValueError("log_size must be positive when log_level is set")
     insn_buf = ctypes.create_string_buffer(bytes(insns), len(insns))
     license_buf = ctypes.create_string_buffer(license.encode("ascii"))
+    func_buf = ctypes.create_string_buffer(bytes(func_info), max(len(func_info), 1))
+    line_buf = ctypes.create_string_buffer(bytes(line_info), max(len(line_info), 1))
     template = BpfProgLoadAttr(
         prog_type=prog_type,
         insn_cnt=len(insns) // INSN_SIZE,
@@ -128,7 +137,16 @@ def prog_load(
         expected_attach_type=expected_attach_type,
         attach_btf_id=attach_btf_id,
         attach_prog_fd=attach_prog_fd,
+        prog_btf_fd=prog_btf_fd,
     )
+    if func_info:
+        template.func_info_rec_size = FUNC_INFO_REC_SIZE
+        template.func_info = ctypes.addressof(func_buf)
+        template.func_info_cnt = len(func_info) // FUNC_INFO_REC_SIZE
+    if line_info:
+        template.line_info_rec_size = LINE_INFO_REC_SIZE
+        template.line_info = ctypes.addressof(line_buf)
+        template.line_info_cnt = len(line_info) // LINE_INFO_REC_SIZE
     result = _load_once(template, log_level, log_size)
     if (
         result.fd is None
