@@ -65,7 +65,7 @@ MAP_FLAGS: Mapping[str, int] = {
 RECORDED_FIELDS = ("verdict", "errno", "error", "error_context", "processed_insns", "kernel")
 _INPUT_FIELDS = (
     "name", "note", "prog_type", "expected_attach_type", "privileged", "license", "flags",
-    "maps", "asm", "insns", "c", "object", "program",
+    "maps", "asm", "insns", "c", "object", "program", "btf",
 )  # fmt: skip
 
 # -- the error line ------------------------------------------------------------------------------
@@ -216,6 +216,8 @@ class Case:
     c: str = ""
     object: str = ""
     program: str = ""
+    #: C cases: load with the object's BTF, func info and line info, as libbpf does.
+    btf: bool = False
     note: str = ""
     recorded: Recorded | None = None
 
@@ -245,6 +247,8 @@ class Case:
         sources = [k for k in ("asm", "insns", "c") if merged.get(k)]
         if len(sources) != 1:
             raise ValueError(f"{topic}/{merged.get('name')}: needs exactly one of asm, insns, c")
+        if merged.get("btf") and "c" not in sources:
+            raise ValueError(f"{topic}/{merged.get('name')}: btf = true needs a c case")
         recorded = None
         if "verdict" in merged:
             recorded = Recorded(
@@ -261,7 +265,7 @@ class Case:
             flags=tuple(merged.get("flags", ())), maps=maps, asm=merged.get("asm", ""),
             insns=tuple(merged.get("insns", ())), c=merged.get("c", ""),
             object=merged.get("object", ""), program=merged.get("program", ""),
-            note=merged.get("note", ""), recorded=recorded,
+            btf=bool(merged.get("btf", False)), note=merged.get("note", ""), recorded=recorded,
         )
 
     def to_toml(self) -> dict[str, Any]:
@@ -284,6 +288,8 @@ class Case:
                 out["object"] = self.object
             if self.program:
                 out["program"] = self.program
+            if self.btf:
+                out["btf"] = True
         elif self.insns:
             out["insns"] = list(self.insns)
         else:
@@ -459,11 +465,15 @@ def _raw_program(case: Case) -> tuple[Any, ...]:
     return tuple(decode(raw_bytes(case)))
 
 
-def _c_program(case: Case) -> Built:
+def _c_collection(case: Case) -> Any:
     from pybpf.elf import load_collection
 
+    return load_collection(case.object_path)
+
+
+def _c_program(case: Case) -> Built:
     obj = case.object_path
-    coll = load_collection(obj)
+    coll = _c_collection(case)
     progs = coll.programs
     if case.program:
         prog = progs[case.program]
@@ -485,9 +495,10 @@ def _c_program(case: Case) -> Built:
 def build(case: Case) -> Built:
     """The case as a ProgramSpec with MapReferences, plus the MapSpecs it refers to.
 
-    For C cases the program comes from the committed object, with the BTF func and line info
-    removed: the kernel loads of the corpus pass no BTF (as ``KernelCollection`` does), so
-    pybpf must judge the program on the same terms.
+    For C cases the program comes from the committed object. Without ``btf = true`` its BTF
+    func and line info are removed: the kernel load passes no BTF
+    (``KernelCollection(..., btf=False)``), so pybpf must judge the program on the same
+    terms. With ``btf = true`` both keep them (and the spec its BTF), as libbpf loads.
     """
     from pybpf.platform.attach import AttachType
     from pybpf.platform.enums import ProgType
@@ -499,8 +510,10 @@ def build(case: Case) -> Built:
         built = _c_program(case)
         program = dataclasses.replace(
             built.program, prog_type=prog_type, expected_attach_type=attach,
-            license=case.license, flags=case.prog_flags, func_info=(), line_info=(),
+            license=case.license, flags=case.prog_flags,
         )
+        if not case.btf:
+            program = dataclasses.replace(program, func_info=(), line_info=(), btf=None)
         return Built(program, built.maps)
     if case.insns:
         insns, refs = _raw_program(case), ()
@@ -524,26 +537,33 @@ class KernelJob:
     license: str
     prog_flags: int
     expected_attach_type: int
+    #: Loaded with BTF: the BTF object's fd, the func and line info records.
+    prog_btf_fd: int = 0
+    func_info: bytes = b""
+    line_info: bytes = b""
 
     def to_json(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "insns": self.insns.hex()}
+        return {**dataclasses.asdict(self), "insns": self.insns.hex(),
+                "func_info": self.func_info.hex(), "line_info": self.line_info.hex()}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> KernelJob:
-        return cls(**{**data, "insns": bytes.fromhex(data["insns"])})
+        return cls(**{**data, "insns": bytes.fromhex(data["insns"]),
+                      "func_info": bytes.fromhex(data["func_info"]),
+                      "line_info": bytes.fromhex(data["line_info"])})
 
 
 def kernel_release() -> str:
     return platform.release()
 
 
-def _create_maps(maps: Mapping[str, Any]) -> dict[str, Any]:
+def _create_maps(maps: Mapping[str, Any], btf_fd: int = 0) -> dict[str, Any]:
     from pybpf.kernel.collection import _create  # the collection loader's map creation
 
     fds: dict[str, Any] = {}
     try:
         for name, spec in maps.items():
-            fds[name] = _create(spec)
+            fds[name] = _create(spec, btf_fd)
     except BaseException:
         for fd in fds.values():
             fd.close()
@@ -569,16 +589,38 @@ def kernel_job(case: Case) -> Iterator[tuple[KernelJob, list[int]]]:
         return
     built = build(case)
     prog = built.program
-    fds = _create_maps(built.maps)
+    btf_fd = None
+    info = None
+    if case.btf:  # as libbpf: the object's BTF, maps with BTF types, func/line info
+        from pybpf.kernel.collection import LoadableBtf, prog_btf_info
+        from pybpf.kernel.sys import btf_load
+
+        loadable = LoadableBtf.from_collection(_c_collection(case))
+        btf_fd = btf_load(loadable.data)
+        info = prog_btf_info(prog, loadable)
+    try:
+        fds = _create_maps(built.maps, btf_fd.fd if btf_fd is not None else 0)
+    except BaseException:
+        if btf_fd is not None:
+            btf_fd.close()
+        raise
     try:
         insns = encode(patch_map_fds(prog, fds))
-        yield KernelJob(
+        extra: list[int] = []
+        job = KernelJob(
             case.id, prog.prog_type, insns, prog.license, prog.flags,
             prog.expected_attach_type or 0,
-        ), [fd.fd for fd in fds.values()]
+        )
+        if btf_fd is not None and info is not None:
+            job = dataclasses.replace(job, prog_btf_fd=btf_fd.fd, func_info=info.func_info,
+                                      line_info=info.line_info)  # fmt: skip
+            extra.append(btf_fd.fd)
+        yield job, [fd.fd for fd in fds.values()] + extra
     finally:
         for fd in fds.values():
             fd.close()
+        if btf_fd is not None:
+            btf_fd.close()
 
 
 #: ``log_level`` of the corpus's loads: BPF_LOG_STATS, the verifier's messages and the
@@ -598,6 +640,7 @@ def load_job(job: KernelJob, log_level: int = LOG_LEVEL) -> tuple[int, str]:
         prog = prog_load(
             job.prog_type, job.insns, license=job.license, log_level=log_level,
             prog_flags=job.prog_flags, expected_attach_type=job.expected_attach_type,
+            prog_btf_fd=job.prog_btf_fd, func_info=job.func_info, line_info=job.line_info,
         )
     except KernelError as exc:
         return exc.errno, exc.log or ""

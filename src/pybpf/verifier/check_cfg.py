@@ -375,9 +375,11 @@ def check_max_stack_depth(env: Env) -> None:
 
 def run_cfg_checks(env: Env) -> None:
     """The pre-exploration passes of ``bpf_check()``, in the kernel's order."""
+    from pybpf.verifier.func_info import check_btf_info, check_btf_info_early
+
+    check_btf_info_early(env)
     add_subprogs(env)
     check_subprogs(env)
-    if env.spec is None or not (env.spec.func_info or env.spec.line_info):
-        check_abnormal_return(env)
+    check_btf_info(env, check_abnormal_return)
     resolve_pseudo_ldimm64(env)
     check_cfg(env)

@@ -166,6 +166,8 @@ class Env:
     free_list_size: int = 0
     #: Stack liveness (:mod:`pybpf.verifier.stack_liveness`).
     liveness: object | None = None
+    #: Func info of a program loaded with BTF (:class:`pybpf.verifier.func_info.BtfInfo`).
+    btf_info: object | None = None
     #: The kernel's BTF once loaded (``btf_vmlinux``); see :meth:`btf_vmlinux`.
     _btf_vmlinux: Btf | None = field(default=None, init=False, repr=False)
     _btf_vmlinux_loaded: bool = field(default=False, init=False, repr=False)
