@@ -370,6 +370,47 @@ RULES: tuple[Rule, ...] = (
           "legacy packet loads (LD_ABS/LD_IND) need a socket-buffer program with the skb "
           "in R6.",
           "use direct packet access or bpf_skb_load_bytes"),
+    # -- global functions (programs loaded with BTF) -------------------------------------------
+    _rule("global-func-args", r"arg#(?P<n>\d+) expects pointer to ctx",
+          "argument {n} of the global function is the program's context in its BTF prototype, "
+          "but the caller passes something else.",
+          "pass the context pointer the program received, unmodified"),
+    _rule("global-func-args", _R + r" is not a scalar",
+          "{reg} is passed to a global function whose BTF prototype takes a number there, but "
+          "it holds a pointer.",
+          "pass an integer, or change the function's parameter to a pointer type"),
+    _rule("global-func-args", r"arg#(?P<n>\d+) is expected to be non-NULL",
+          "argument {n} of the global function is tagged __arg_nonnull, but the caller may pass "
+          "NULL.",
+          "test the pointer for NULL before the call, or drop __arg_nonnull and test it in the "
+          "function"),
+    _rule("global-func-proto", r"Global function (?P<name>\w+)\(\) doesn't return scalar",
+          "{name}() is a global function: the kernel verifies it on its own and only allows "
+          "it to return an integer.",
+          "return an integer, or make the function static (verified in its caller's context)"),
+    _rule("global-func-proto", r"Global function (?P<name>\w+)\(\) with (?P<n>\d+) > 5 args",
+          "{name}() takes {n} arguments; BPF functions take at most 5.",
+          "pass the extra values in a struct through a pointer"),
+    _rule("global-func-proto",
+          r"Arg#(?P<n>\d+) type (?P<kind>\w+) in (?P<name>\w+)\(\) is not supported yet",
+          "argument {n} of the global function {name}() is a {kind} passed by value; global "
+          "functions take only integers, the context and pointers to sized memory.",
+          "pass a pointer to the {kind} instead, or make the function static"),
+    _rule("global-func-proto",
+          r"arg#(?P<n>\d+) reference type\('(?P<kind>\w+) ?(?P<tname>[^']*)'\) size cannot "
+          r"be determined",
+          "argument {n} of the global function points to a type without a size ({kind} "
+          "{tname}, e.g. void), so the kernel cannot tell how much memory it may access.",
+          "use a pointer to a sized type (a struct, an integer, an array), or make the "
+          "function static"),
+    _rule("global-func-return",
+          r"At subprogram exit the register (?P<reg>R\d+) is not a scalar value \((?P<kind>[^)]*)\)",
+          "a global function returns a {kind} pointer in {reg}; global functions may only "
+          "return integers.",
+          "return a number; pass results back through a pointer argument"),
+    _rule("global-func-lock", r"global function calls are not allowed while holding a lock",
+          "a global function is called while a bpf_spin_lock is held.",
+          "release the lock before the call, or make the function static"),
     # -- return value ---------------------------------------------------------------------------
     _rule("return-range", r"At program exit the register (?P<reg>R\d+) (?:has|is not a known "
           r"value).*should have been in \[(?P<lo>-?\d+), (?P<hi>-?\d+)\]",
