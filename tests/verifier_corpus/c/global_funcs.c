@@ -159,6 +159,31 @@ __noinline int gf_ret_fp(int x)
 	return x;
 }
 
+unsigned long long load_byte(void *skb, unsigned long long off) asm("llvm.bpf.load.byte");
+
+__noinline int gf_ld_abs(struct __sk_buff *skb)
+{
+	return load_byte(skb, 14) & 1;
+}
+
+__noinline void gf_void(__u32 *p)
+{
+	if (p)
+		*p = 1;
+}
+
+__noinline int gf_adjust(struct xdp_md *ctx)
+{
+	return bpf_xdp_adjust_head(ctx, 0);
+}
+
+enum verdict { V_PASS = 2, V_DROP = 1 };
+
+__noinline enum verdict gf_enum(enum verdict v)
+{
+	return v == V_DROP ? V_DROP : V_PASS;
+}
+
 /* --- the programs -------------------------------------------------------------------- */
 
 /* accept: a ctx argument */
@@ -406,6 +431,51 @@ SEC("socket")
 int sock_plain(struct __sk_buff *skb)
 {
 	return skb->len & 1;
+}
+
+/* accept: with BTF, LD_ABS in a global function returning int */
+SEC("socket")
+int ld_abs_in_global(struct __sk_buff *skb)
+{
+	return gf_ld_abs(skb);
+}
+
+/* reject: a global function returning void */
+SEC("xdp")
+int void_global(struct xdp_md *ctx)
+{
+	__u32 v = 0;
+
+	gf_void(&v);
+	return v & 1;
+}
+
+/* reject: the global function may change the packet, so the old packet pointer is gone */
+SEC("xdp")
+int pkt_changed_by_global(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	__u8 *p = data;
+
+	if ((void *)(p + 1) > end)
+		return XDP_PASS;
+	if (gf_adjust(ctx))
+		return XDP_DROP;
+	return *p & 1;
+}
+
+/* accept: enum argument and enum result */
+SEC("xdp")
+int enum_args(struct xdp_md *ctx)
+{
+	return gf_enum(ctx->rx_queue_index & 1 ? V_DROP : V_PASS);
+}
+
+/* reject: the context where the prototype says pointer to memory */
+SEC("xdp")
+int ctx_for_mem_arg(struct xdp_md *ctx)
+{
+	return gf_sum_nullable((const __u32 *)ctx) & 1;
 }
 
 char LICENSE[] SEC("license") = "GPL";
