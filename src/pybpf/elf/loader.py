@@ -288,6 +288,6 @@ def _load(obj: ELFObject, opts: _Options, where: str) -> CollectionSpec:
             autoload=not func.section.startswith("?"),
             extern_references=tuple(linked.externs),
             source=where,
-            btf=btf if linked.func_info or linked.line_info else None,
+            btf=btf,
         )
     return CollectionSpec(programs, maps, license, kern_version, btf, where)

@@ -23,7 +23,6 @@ map-in-map static initialisation.
 
 from __future__ import annotations
 
-
 from dataclasses import dataclass
 
 from pybpf.errors import KernelError, PybpfError
@@ -40,19 +39,10 @@ from pybpf.kernel.sys import (
     prog_load,
 )
 from pybpf.platform.enums import MapType
+from pybpf.platform.maptypes import NO_BTF_MAP_TYPES
 from pybpf.program.spec import CollectionSpec, MapSpec, ProgramSpec
 
 _OF_MAPS = (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS)
-
-#: Map types ``bpf_object__create_map()`` creates without key/value BTF.
-_NO_BTF_MAPS = frozenset(
-    int(getattr(MapType, name)) for name in (
-        "PERF_EVENT_ARRAY", "CGROUP_ARRAY", "STACK_TRACE", "ARRAY_OF_MAPS", "HASH_OF_MAPS",
-        "DEVMAP", "DEVMAP_HASH", "CPUMAP", "XSKMAP", "SOCKMAP", "SOCKHASH", "QUEUE", "STACK",
-        "ARENA",
-    ) if hasattr(MapType, name)
-)  # fmt: skip
-
 
 def _create(spec: MapSpec, btf_fd: int = 0) -> MapFd:
     """``bpf_object__create_map()``: with key/value BTF when ``btf_fd`` is given."""
@@ -63,21 +53,23 @@ def _create(spec: MapSpec, btf_fd: int = 0) -> MapFd:
                 raise PybpfError(f"map '{spec.name}': map-in-map without an inner map template")
             inner_fd = _create(spec.inner_map, btf_fd)
         key_type = value_type = 0
-        if btf_fd and spec.map_type not in _NO_BTF_MAPS:
+        if btf_fd and spec.map_type not in NO_BTF_MAP_TYPES:
             key_type, value_type = spec.key_type, spec.value_type
-        args = (spec.map_type, spec.key_size, spec.value_size, spec.max_entries, spec.flags)
-        kw = dict(name=spec.name[:15], inner_map_fd=inner_fd.fd if inner_fd else 0,
-                  map_extra=spec.map_extra)
+        inner = inner_fd.fd if inner_fd else 0
+
+        def create(btf: bool) -> MapFd:
+            return map_create(spec.map_type, spec.key_size, spec.value_size, spec.max_entries,
+                              spec.flags, name=spec.name[:15], inner_map_fd=inner,
+                              map_extra=spec.map_extra, btf_fd=btf_fd if btf else 0,
+                              btf_key_type_id=key_type if btf else 0,
+                              btf_value_type_id=value_type if btf else 0)
+
         try:
-            if key_type or value_type:
-                fd = map_create(*args, **kw, btf_fd=btf_fd,  # type: ignore[arg-type]
-                                btf_key_type_id=key_type, btf_value_type_id=value_type)
-            else:
-                fd = map_create(*args, **kw)  # type: ignore[arg-type]
+            fd = create(bool(key_type or value_type))
         except KernelError:
             if not (key_type or value_type):
                 raise
-            fd = map_create(*args, **kw)  # "Retrying without BTF." # type: ignore[arg-type]
+            fd = create(False)  # libbpf: "Retrying without BTF."
     finally:
         if inner_fd is not None:
             inner_fd.close()

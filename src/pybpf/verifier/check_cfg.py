@@ -19,6 +19,7 @@ from pybpf.isa import OP_LDDW, CallSrc, InsnClass, JumpOp, Mode, PseudoSrc
 from pybpf.platform.enums import MapType
 from pybpf.btf.types import BtfKind
 from pybpf.verifier.env import Env, Subprog
+from pybpf.verifier.map_btf import check_map_prog_compatibility
 
 __all__ = [
     "BPF_MAX_VAR_OFF",
@@ -186,6 +187,8 @@ def resolve_pseudo_ldimm64(env: Env) -> None:
                 env.reject(f"fd {s.imm} is not pointing to valid bpf_map", errno.EBADF)
             aux = env.aux[i]
             aux.map = m
+            env.insn_idx = i
+            check_map_prog_compatibility(env, m)  # map values with BTF (spin locks)
             if s.src == PseudoSrc.MAP_VALUE:
                 off = slots[i + 1].imm & 0xFFFFFFFF
                 if off >= BPF_MAX_VAR_OFF:

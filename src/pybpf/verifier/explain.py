@@ -411,6 +411,37 @@ RULES: tuple[Rule, ...] = (
     _rule("global-func-lock", r"global function calls are not allowed while holding a lock",
           "a global function is called while a bpf_spin_lock is held.",
           "release the lock before the call, or make the function static"),
+    # -- spin locks -----------------------------------------------------------------------------
+    _rule("spin-lock-calls", r"function calls are not allowed while holding a lock",
+          "a helper is called while a bpf_spin_lock is held; only bpf_spin_unlock may be.",
+          "keep the locked region to plain loads and stores; call helpers before locking or "
+          "after unlocking"),
+    _rule("spin-lock-twice", r"Locking two bpf_spin_locks are not allowed",
+          "a second bpf_spin_lock is taken while one is held.",
+          "release the first lock before taking another"),
+    _rule("spin-lock-pairing",
+          r"bpf_spin_unlock (?:of different lock|without taking a lock|cannot be out of order)",
+          "bpf_spin_unlock releases a lock that is not the one held (another map value, or "
+          "no lock at all).",
+          "unlock through the same pointer the lock was taken with"),
+    _rule("spin-lock-access", r"bpf_spin_lock cannot be accessed directly by load/store",
+          "the program reads or writes the struct bpf_spin_lock inside the map value.",
+          "only pass the lock to bpf_spin_lock()/bpf_spin_unlock(); access the other fields"),
+    _rule("spin-lock-field", r"map '(?P<name>[^']*)' has no valid bpf_spin_lock",
+          "the value type of map '{name}' has no struct bpf_spin_lock field.",
+          "add a `struct bpf_spin_lock` member to the map's value struct"),
+    _rule("spin-lock-field", r"map '(?P<name>[^']*)' has to have BTF in order to use bpf_spin_lock",
+          "map '{name}' was created without BTF, so the kernel cannot find its lock.",
+          "create the map with BTF (libbpf does for BTF-defined maps)"),
+    _rule("spin-lock-offset",
+          r"off (?P<off>-?\d+) doesn't point to 'struct bpf_spin_lock' that is at (?P<at>\d+)",
+          "bpf_spin_lock gets a pointer to offset {off} of the map value, but the lock is at "
+          "offset {at}.",
+          "pass &value->lock (the struct bpf_spin_lock member) itself"),
+    _rule("spin-lock-prog-type", r"(?P<kind>socket filter|tracing) progs cannot use bpf_spin_lock",
+          "{kind} programs may not use maps whose values hold a bpf_spin_lock.",
+          "use another program type, or a map without a lock (atomic operations)",
+          at_insn=False),
     # -- return value ---------------------------------------------------------------------------
     _rule("return-range", r"At program exit the register (?P<reg>R\d+) (?:has|is not a known "
           r"value).*should have been in \[(?P<lo>-?\d+), (?P<hi>-?\d+)\]",

@@ -141,7 +141,9 @@ def _do_check_insn(env: Env, insn: Instruction) -> object | None:
                 env.reject("BPF_CALL uses reserved fields")
             st = env.cur_state
             assert st is not None
-            if st.active_locks and (insn.src != 0 or insn.imm != 94):  # bpf_spin_unlock
+            # bpf-to-bpf calls are allowed under a lock (global ones refused by the call)
+            if st.active_locks and ((insn.src == 0 and insn.imm != 94)  # bpf_spin_unlock
+                                    or insn.src == 2):
                 env.reject("function calls are not allowed while holding a lock")
             if insn.src == 1:
                 call.check_func_call(env, insn)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from pybpf.btf import Btf, BtfKind, DeclTag, Func, FuncLinkage, FuncProto, Ptr
+from pybpf.btf import Btf, BtfKind, BtfType, DeclTag, Func, FuncLinkage, FuncProto, Ptr
 from pybpf.isa import InsnClass, JumpOp
 from pybpf.platform.enums import ProgType
 from pybpf.platform.helper_ids import HelperId
@@ -129,11 +129,11 @@ class BtfInfo:
 
 
 # -- BTF helpers ------------------------------------------------------------------------------
-def _skip_modifiers(btf: Btf, type_id: int) -> tuple[int, object]:
+def _skip_modifiers(btf: Btf, type_id: int) -> tuple[int, BtfType]:
     """``btf_type_skip_modifiers()``."""
     t = btf[type_id]
     while t.kind in _MODIFIERS:
-        type_id = t.type  # type: ignore[attr-defined]
+        type_id = t.type  # type: ignore[union-attr]
         t = btf[type_id]
     return type_id, t
 
@@ -155,20 +155,20 @@ def _resolve_size(btf: Btf, type_id: int) -> int | None:
         kind = t.kind
         if kind in (BtfKind.INT, BtfKind.STRUCT, BtfKind.UNION, BtfKind.ENUM, BtfKind.FLOAT,
                     BtfKind.ENUM64):
-            size = t.size  # type: ignore[attr-defined]
+            size = t.size  # type: ignore[union-attr]
             break
         if kind == BtfKind.PTR:
             size = 8
             break
         if kind in _MODIFIERS:
-            t = btf[t.type]  # type: ignore[attr-defined]
+            t = btf[t.type]  # type: ignore[union-attr]
             continue
         if kind == BtfKind.ARRAY:
-            n = t.nelems  # type: ignore[attr-defined]
+            n = t.nelems  # type: ignore[union-attr]
             if nelems and n > 0xFFFFFFFF // nelems:
                 return None
             nelems *= n
-            t = btf[t.type]  # type: ignore[attr-defined]
+            t = btf[t.type]  # type: ignore[union-attr]
             continue
         return None
     else:
@@ -190,7 +190,7 @@ def _ctx_type_names(env: Env) -> tuple[str, ...]:
     if conv is None:
         return ()
     want = f"BPF_PROG_TYPE_{ProgType(env.prog_type).name}_prog"
-    for m in vmlinux[conv].members:  # type: ignore[attr-defined]
+    for m in vmlinux[conv].members:  # type: ignore[union-attr]
         if m.name != want:
             continue
         names = []
@@ -199,7 +199,7 @@ def _ctx_type_names(env: Env) -> tuple[str, ...]:
             names.append(t.name)
             if t.kind not in _MODIFIERS:
                 break
-            t = vmlinux[t.type]  # type: ignore[attr-defined]
+            t = vmlinux[t.type]  # type: ignore[union-attr]
         return tuple(names)
     return ()
 
@@ -209,11 +209,11 @@ def _is_prog_ctx_type(env: Env, btf: Btf, ptr: Ptr) -> bool:
     t = btf[ptr.type]
     if env.prog_type == ProgType.KPROBE:
         while t.kind in _MODIFIERS and t.kind != BtfKind.TYPEDEF:
-            t = btf[t.type]  # type: ignore[attr-defined]
+            t = btf[t.type]  # type: ignore[union-attr]
         if t.kind == BtfKind.TYPEDEF and t.name == "bpf_user_pt_regs_t":
             return True
     while t.kind in _MODIFIERS:
-        t = btf[t.type]  # type: ignore[attr-defined]
+        t = btf[t.type]  # type: ignore[union-attr]
     if t.kind not in (BtfKind.STRUCT, BtfKind.UNION):
         return False
     tname = t.name
@@ -246,9 +246,13 @@ def check_btf_info_early(env: Env) -> None:
     """``check_btf_info_early()`` / ``check_btf_func_early()``: the func info records are in
     order, start at 0 and name FUNC types with a FUNC_PROTO."""
     spec = env.spec
-    if spec is None or not (spec.func_info or spec.line_info):
+    if spec is None:
         return
     btf = spec.btf
+    if not (spec.func_info or spec.line_info):
+        if isinstance(btf, Btf):  # maps with BTF, no func info
+            env.btf_info = BtfInfo(btf)
+        return
     if not isinstance(btf, Btf):
         env.reject("pybpf does not verify func/line info without the program's BTF "
                    "(ProgramSpec.btf)", errno.EOPNOTSUPP)  # fmt: skip
@@ -298,9 +302,9 @@ def _check_btf_func(env: Env, info: BtfInfo) -> None:
         sub = env.subprogs[i]
         if sub.start != rec.pc:
             env.reject("func_info BTF section doesn't match subprog layout in BPF program")
-        proto = btf[btf[rec.type_id].type]  # type: ignore[attr-defined]
-        _, ret = _skip_modifiers(btf, proto.ret)  # type: ignore[attr-defined]
-        scalar_return = (_is_int(ret) and ret.size <= 8) or _is_any_enum(ret)  # type: ignore[attr-defined]
+        proto = btf[btf[rec.type_id].type]  # type: ignore[union-attr]
+        _, ret = _skip_modifiers(btf, proto.ret)  # type: ignore[union-attr]
+        scalar_return = (_is_int(ret) and ret.size <= 8) or _is_any_enum(ret)  # type: ignore[union-attr]
         if i and not scalar_return and sub.has_ld_abs:
             env.reject("LD_ABS is only allowed in functions that return 'int'.")
         if i and not scalar_return and sub.has_tail_call:
@@ -390,7 +394,7 @@ def btf_prepare_func_args(env: Env, subprog: int) -> int:
     is_global = aux.is_global
     fn = btf[aux.type_id]
     tname = fn.name
-    proto = btf[fn.type]  # type: ignore[attr-defined]
+    proto = btf[fn.type]  # type: ignore[union-attr]
     assert isinstance(proto, FuncProto)
     nargs = len(proto.params)
     if nargs > MAX_BPF_FUNC_REG_ARGS:

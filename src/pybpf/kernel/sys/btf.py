@@ -22,8 +22,8 @@ from .verifier_log import decode_log, summary_line
 __all__ = [
     "FUNC_INFO_REC_SIZE",
     "LINE_INFO_REC_SIZE",
-    "BtfFd",
     "BpfBtfLoadAttr",
+    "BtfFd",
     "btf_load",
     "encode_func_info",
     "encode_line_info",
