@@ -184,6 +184,27 @@ __noinline enum verdict gf_enum(enum verdict v)
 	return v == V_DROP ? V_DROP : V_PASS;
 }
 
+__noinline int gf_big_stack(int x)
+{
+	volatile __u8 buf[300];
+
+	for (int i = 0; i < 300; i += 60)
+		buf[i] = x;
+	return buf[x & 0xff];
+}
+
+static __noinline int sf_read(const __u32 *p)
+{
+	return *p + 1;
+}
+
+__noinline int gf_calls_static(int x)
+{
+	__u32 v = x;
+
+	return sf_read(&v);
+}
+
 /* --- the programs -------------------------------------------------------------------- */
 
 /* accept: a ctx argument */
@@ -476,6 +497,25 @@ SEC("xdp")
 int ctx_for_mem_arg(struct xdp_md *ctx)
 {
 	return gf_sum_nullable((const __u32 *)ctx) & 1;
+}
+
+/* reject: main's and the global function's stacks together exceed 512 bytes */
+SEC("xdp")
+int stack_main_plus_global(struct xdp_md *ctx)
+{
+	volatile __u8 buf[300];
+	__u32 q = ctx->rx_queue_index;
+
+	for (int i = 0; i < 300; i += 60)
+		buf[i] = q;
+	return (gf_big_stack(q) + buf[q & 0xff]) & 1;
+}
+
+/* accept: a global function calling a static one with a stack pointer */
+SEC("xdp")
+int global_calls_static(struct xdp_md *ctx)
+{
+	return gf_calls_static(ctx->rx_queue_index) & 1;
 }
 
 char LICENSE[] SEC("license") = "GPL";
