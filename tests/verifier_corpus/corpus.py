@@ -65,7 +65,7 @@ MAP_FLAGS: Mapping[str, int] = {
 RECORDED_FIELDS = ("verdict", "errno", "error", "error_context", "processed_insns", "kernel")
 _INPUT_FIELDS = (
     "name", "note", "prog_type", "expected_attach_type", "privileged", "license", "flags",
-    "func_info", "maps", "asm", "insns", "c", "object", "program",
+    "func_info", "maps", "asm", "insns", "c", "object", "program", "btf",
 )  # fmt: skip
 
 # -- the error line ------------------------------------------------------------------------------
@@ -229,6 +229,8 @@ class Case:
     c: str = ""
     object: str = ""
     program: str = ""
+    #: C cases: load with the object's BTF, func info and line info, as libbpf does.
+    btf: bool = False
     note: str = ""
     recorded: Recorded | None = None
 
@@ -258,6 +260,8 @@ class Case:
         sources = [k for k in ("asm", "insns", "c") if merged.get(k)]
         if len(sources) != 1:
             raise ValueError(f"{topic}/{merged.get('name')}: needs exactly one of asm, insns, c")
+        if merged.get("btf") and "c" not in sources:
+            raise ValueError(f"{topic}/{merged.get('name')}: btf = true needs a c case")
         recorded = None
         if "verdict" in merged:
             recorded = Recorded(
@@ -275,7 +279,7 @@ class Case:
             maps=maps, asm=merged.get("asm", ""),
             insns=tuple(merged.get("insns", ())), c=merged.get("c", ""),
             object=merged.get("object", ""), program=merged.get("program", ""),
-            note=merged.get("note", ""), recorded=recorded,
+            btf=bool(merged.get("btf", False)), note=merged.get("note", ""), recorded=recorded,
         )
 
     def to_toml(self) -> dict[str, Any]:
@@ -300,6 +304,8 @@ class Case:
                 out["object"] = self.object
             if self.program:
                 out["program"] = self.program
+            if self.btf:
+                out["btf"] = True
         elif self.insns:
             out["insns"] = list(self.insns)
         else:
@@ -475,11 +481,15 @@ def _raw_program(case: Case) -> tuple[Any, ...]:
     return tuple(decode(raw_bytes(case)))
 
 
-def _c_program(case: Case) -> Built:
+def _c_collection(case: Case) -> Any:
     from pybpf.elf import load_collection
 
+    return load_collection(case.object_path)
+
+
+def _c_program(case: Case) -> Built:
     obj = case.object_path
-    coll = load_collection(obj)
+    coll = _c_collection(case)
     progs = coll.programs
     if case.program:
         prog = progs[case.program]
@@ -551,9 +561,10 @@ def _func_infos(insns: Iterable[Any]) -> tuple[Any, ...]:
 def build(case: Case) -> Built:
     """The case as a ProgramSpec with MapReferences, plus the MapSpecs it refers to.
 
-    For C cases the program comes from the committed object, with the BTF func and line info
-    removed: the kernel loads of the corpus pass no BTF (as ``KernelCollection`` does), so
-    pybpf must judge the program on the same terms. A ``func_info = true`` case gets the
+    For C cases the program comes from the committed object. With ``btf = true`` it keeps
+    its BTF func and line info (and the spec its BTF), as libbpf loads it. Otherwise both are
+    removed, as the kernel load passes no BTF (``KernelCollection(..., btf=False)``), so
+    pybpf must judge the program on the same terms; a ``func_info = true`` case gets the
     func info of :func:`func_info_btf` instead (C and assembly alike).
     """
     from pybpf.platform.attach import AttachType
@@ -567,8 +578,10 @@ def build(case: Case) -> Built:
         infos = _func_infos(built.program.instructions) if case.func_info else ()
         program = dataclasses.replace(
             built.program, prog_type=prog_type, expected_attach_type=attach,
-            license=case.license, flags=case.prog_flags, func_info=infos, line_info=(),
+            license=case.license, flags=case.prog_flags,
         )
+        if not case.btf:
+            program = dataclasses.replace(program, func_info=infos, line_info=(), btf=None)
         return Built(program, built.maps)
     if case.insns:
         insns, refs = _raw_program(case), ()
@@ -593,24 +606,28 @@ class KernelJob:
     license: str
     prog_flags: int
     expected_attach_type: int
+    #: Loaded with BTF: the BTF object's fd, the func and line info records.
     prog_btf_fd: int = 0
     func_info: bytes = b""
+    line_info: bytes = b""
 
     def to_json(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "insns": self.insns.hex(),
-                "func_info": self.func_info.hex()}
+                "func_info": self.func_info.hex(), "line_info": self.line_info.hex()}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> KernelJob:
         return cls(**{**data, "insns": bytes.fromhex(data["insns"]),
-                      "func_info": bytes.fromhex(data["func_info"])})
+                      "func_info": bytes.fromhex(data["func_info"]),
+                      "line_info": bytes.fromhex(data["line_info"])})
 
 
 def kernel_release() -> str:
     return platform.release()
 
 
-def _create_maps(maps: Mapping[str, Any], freeze: frozenset[str] = frozenset()) -> dict[str, Any]:
+def _create_maps(maps: Mapping[str, Any], btf_fd: int = 0,
+                 freeze: frozenset[str] = frozenset()) -> dict[str, Any]:
     from pybpf.kernel.collection import _create  # the collection loader's map creation
 
     from pybpf.kernel.sys.maps import map_freeze
@@ -618,7 +635,7 @@ def _create_maps(maps: Mapping[str, Any], freeze: frozenset[str] = frozenset()) 
     fds: dict[str, Any] = {}
     try:
         for name, spec in maps.items():
-            fds[name] = _create(spec)
+            fds[name] = _create(spec, btf_fd)
             if name in freeze:  # a map of the case with frozen = true
                 map_freeze(fds[name])
     except BaseException:
@@ -646,21 +663,39 @@ def kernel_job(case: Case) -> Iterator[tuple[KernelJob, list[int]]]:
         return
     built = build(case)
     prog = built.program
-    fds = _create_maps(built.maps, frozenset(m.name for m in case.maps if m.frozen))
     btf_fd = None
+    info = None
+    if case.btf:  # as libbpf: the object's BTF, maps with BTF types, func/line info
+        from pybpf.kernel.collection import LoadableBtf, prog_btf_info
+        from pybpf.kernel.sys import btf_load
+
+        loadable = LoadableBtf.from_collection(_c_collection(case))
+        btf_fd = btf_load(loadable.data)
+        info = prog_btf_info(prog, loadable)
+    try:
+        fds = _create_maps(built.maps, btf_fd.fd if btf_fd is not None else 0,
+                           frozenset(m.name for m in case.maps if m.frozen))
+    except BaseException:
+        if btf_fd is not None:
+            btf_fd.close()
+        raise
     try:
         insns = encode(patch_map_fds(prog, fds))
-        func_info = b""
-        if case.func_info:
+        job = KernelJob(
+            case.id, prog.prog_type, insns, prog.license, prog.flags,
+            prog.expected_attach_type or 0,
+        )
+        if btf_fd is not None and info is not None:
+            job = dataclasses.replace(job, prog_btf_fd=btf_fd.fd, func_info=info.func_info,
+                                      line_info=info.line_info)  # fmt: skip
+        elif case.func_info:  # a generated BTF with one function per subprogram
             from pybpf.kernel.sys.btf import btf_load
 
-            blob, func_info = func_info_btf([info.pc for info in prog.func_info])
+            blob, func_info = func_info_btf([i.pc for i in prog.func_info])
             btf_fd = btf_load(blob)
+            job = dataclasses.replace(job, prog_btf_fd=btf_fd.fd, func_info=func_info)
         extra = [btf_fd.fd] if btf_fd is not None else []
-        yield KernelJob(
-            case.id, prog.prog_type, insns, prog.license, prog.flags,
-            prog.expected_attach_type or 0, btf_fd.fd if btf_fd is not None else 0, func_info,
-        ), [fd.fd for fd in fds.values()] + extra
+        yield job, [fd.fd for fd in fds.values()] + extra
     finally:
         for fd in fds.values():
             fd.close()
@@ -685,7 +720,7 @@ def load_job(job: KernelJob, log_level: int = LOG_LEVEL) -> tuple[int, str]:
         prog = prog_load(
             job.prog_type, job.insns, license=job.license, log_level=log_level,
             prog_flags=job.prog_flags, expected_attach_type=job.expected_attach_type,
-            prog_btf_fd=job.prog_btf_fd, func_info=job.func_info,
+            prog_btf_fd=job.prog_btf_fd, func_info=job.func_info, line_info=job.line_info,
         )
     except KernelError as exc:
         return exc.errno, exc.log or ""

@@ -52,15 +52,21 @@ def verify_target(target: Target, *, privileged: bool, log_level: int) -> Report
               "register state.")
 @click.option("--unprivileged", is_flag=True,
               help="Verify as a user without CAP_BPF/CAP_PERFMON (stricter rules).")
+@click.option("--no-btf", "no_btf", is_flag=True,
+              help="ELF: verify as if loaded without BTF (no func/line info): global "
+              "functions are then verified like static ones.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable results.")
 @click.pass_context
 def verify_cmd(ctx: click.Context, obj: Path, section: str | None, program: str | None,
-               type_name: str | None, log_level: int, unprivileged: bool, as_json: bool) -> None:
+               type_name: str | None, log_level: int, unprivileged: bool, no_btf: bool,
+               as_json: bool) -> None:
     """Verify the programs of OBJ as the Linux kernel's verifier would.
 
     OBJ is a clang-compiled ELF object (every program, or those chosen with --section or
-    --program; CO-RE relocated against the running kernel, loaded without BTF func/line
-    info as pybpf's kernel loader does) or an assembly file (either syntax).
+    --program; CO-RE relocated against the running kernel) or an assembly file (either
+    syntax). An object's programs are verified as libbpf loads them, with their BTF func
+    and line info: global (non-static) functions are verified on their own from their BTF
+    prototypes, as the kernel does. --no-btf verifies them as loaded without BTF.
 
     For each program: the verdict, the processed instructions and states; for a rejection
     the failing instruction, its C source line, the kernel's message word for word and what
@@ -72,9 +78,10 @@ def verify_cmd(ctx: click.Context, obj: Path, section: str | None, program: str 
       pybpf verify mistakes.o --program missing_null_check
       pybpf verify prog.s --type xdp --log-level 2
       pybpf verify fw.o --unprivileged --json
+      pybpf verify mistakes.o --program global_func_without_btf --no-btf
     """
     try:
-        targets = load_targets(obj, section, program, type_name)
+        targets = load_targets(obj, section, program, type_name, btf=not no_btf)
     except PybpfError as exc:
         if ctx.find_root().obj and ctx.find_root().obj.get("debug"):
             raise

@@ -1,11 +1,12 @@
 """What ``pybpf verify`` verifies: the programs of an ELF object or an assembly file, each
 as the ProgramSpec the verifier gets, the maps it refers to and its BTF source lines.
 
-An object's programs are prepared as pybpf's kernel loader (``KernelCollection``) and the
-verifier corpus load them: CO-RE relocations applied against the running kernel's BTF, the
-maps the program refers to, and no BTF func/line info in the verified spec (the line info
-is kept aside, to name the C line of a failing instruction). Not owned here: verification
-and rendering (``cmd_verify``).
+An object's programs are prepared as libbpf and pybpf's kernel loader (``KernelCollection``)
+load them: CO-RE relocations applied against the running kernel's BTF, the maps the program
+refers to, and the BTF func/line info (global functions are then verified on their own, as
+the kernel does). With ``btf=False`` they are prepared as a loader without BTF would load
+them: no func/line info in the verified spec (the line info is kept aside, to name the C
+line of a failing instruction). Not owned here: verification and rendering (``cmd_verify``).
 """
 
 from __future__ import annotations
@@ -92,8 +93,9 @@ def asm_targets(path: Path, choice: TypeChoice | None) -> list[Target]:
 
 
 def object_targets(path: Path, section: str | None, program: str | None,
-                   choice: TypeChoice | None) -> list[Target]:
-    """The selected programs of an ELF object (all loadable ones by default)."""
+                   choice: TypeChoice | None, btf: bool = True) -> list[Target]:
+    """The selected programs of an ELF object (all loadable ones by default), with their
+    BTF func/line info unless ``btf`` is False."""
     from pybpf.elf import load_collection
 
     coll = load_collection(path, allow_unknown=True)
@@ -128,17 +130,18 @@ def object_targets(path: Path, section: str | None, program: str | None,
             spec = apply_core(spec, coll.btf, target_btf)
         used = {ref.map_name for ref in spec.map_references}
         maps = {name: m for name, m in coll.maps.items() if name in used}
-        verified = dataclasses.replace(spec, func_info=(), line_info=())
+        verified = spec if btf else dataclasses.replace(spec, func_info=(), line_info=(),
+                                                        btf=None)
         targets.append(Target(prog.name, prog.section, verified, maps, prog.line_info))
     return targets
 
 
 def load_targets(path: Path, section: str | None, program: str | None,
-                 type_name: str | None) -> list[Target]:
+                 type_name: str | None, btf: bool = True) -> list[Target]:
     """The programs ``pybpf verify PATH`` checks (see the module docstring)."""
     choice = parse_type(type_name) if type_name else None
     if is_elf(path):
-        return object_targets(path, section, program, choice)
+        return object_targets(path, section, program, choice, btf)
     if section is not None or program is not None:
         raise PybpfError(f"{path}: --section and --program select programs of ELF objects; "
                          "an assembly file holds one program")

@@ -288,5 +288,6 @@ def _load(obj: ELFObject, opts: _Options, where: str) -> CollectionSpec:
             autoload=not func.section.startswith("?"),
             extern_references=tuple(linked.externs),
             source=where,
+            btf=btf,
         )
     return CollectionSpec(programs, maps, license, kern_version, btf, where)

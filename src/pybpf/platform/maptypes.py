@@ -37,6 +37,7 @@ from pybpf.platform.helper_types import RegType
 __all__ = [
     "HELPER_MAP_TYPES",
     "MAP_TYPES",
+    "NO_BTF_MAP_TYPES",
     "MapTypeInfo",
     "incompatible_message",
     "map_func_compatible",
@@ -262,3 +263,13 @@ def incompatible_message(map_type: M, helper: H) -> str:
     if helper is H.TAIL_CALL:
         return "expected prog array map for tail call"
     return f"cannot pass map_type {int(map_type)} into func {helper_name(helper)}#{int(helper)}"
+
+
+#: Map types libbpf's ``bpf_object__create_map()`` creates without key/value BTF (even for
+#: an object with BTF): the kernel loader does the same, and pybpf's verifier then sees
+#: these maps without BTF.
+NO_BTF_MAP_TYPES: frozenset[int] = frozenset(int(t) for t in (
+    M.PERF_EVENT_ARRAY, M.CGROUP_ARRAY, M.STACK_TRACE, M.ARRAY_OF_MAPS, M.HASH_OF_MAPS,
+    M.DEVMAP, M.DEVMAP_HASH, M.CPUMAP, M.XSKMAP, M.SOCKMAP, M.SOCKHASH, M.QUEUE, M.STACK,
+    M.ARENA,
+))  # fmt: skip

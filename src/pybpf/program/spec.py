@@ -95,6 +95,13 @@ class ProgramSpec:
     extern_references: tuple[ExternReference, ...] = ()
     source: str = ""
     meta: tuple[tuple[str, str], ...] = field(default=())
+    #: The object's BTF (a ``pybpf.btf.Btf``, the collection's) that ``func_info`` type ids
+    #: and the maps' ``key_type``/``value_type`` refer to; None for programs loaded without
+    #: BTF. A program with ``func_info`` is verified as the kernel verifies a program loaded
+    #: with ``prog_btf_fd`` (global functions on their own), and its maps as created with
+    #: BTF (spin locks); drop ``func_info``/``line_info`` and ``btf`` to verify it as
+    #: loaded without BTF.
+    btf: object | None = field(default=None, repr=False)
 
     @classmethod
     def from_instructions(

@@ -21,6 +21,7 @@ from pybpf.program.spec import MapSpec, ProgramSpec
 from pybpf.verifier.check_cfg import check_max_stack_depth, run_cfg_checks
 from pybpf.verifier.env import BPF_COMPLEXITY_LIMIT_INSNS, Env, Reject, VerifyOptions
 from pybpf.verifier.explore import do_check_main, insn_text
+from pybpf.verifier.func_info import do_check_subprogs
 from pybpf.verifier.insn_graph import compute_postorder, compute_scc
 from pybpf.verifier.liveness import compute_live_registers, live_regs_table
 from pybpf.verifier.log import VerifierLog
@@ -101,6 +102,7 @@ def _run(program: Program, options: VerifyOptions, spec: ProgramSpec | None,
             env.log(live_regs_table(env, lambda pc: insn_text(env, pc)))
         env.msg_mark = len(env.messages)
         do_check_main(env)
+        do_check_subprogs(env)
         env.msg_mark = len(env.messages)
         env.insn_idx = 0
         check_max_stack_depth(env)

@@ -24,6 +24,7 @@ from pybpf.isa import OP_LDDW, CallSrc, InsnClass, JumpOp, Mode, PseudoSrc
 from pybpf.platform.enums import MapType
 from pybpf.btf.types import BtfKind
 from pybpf.verifier.env import Env, Subprog
+from pybpf.verifier.map_btf import check_map_prog_compatibility
 
 __all__ = [
     "BPF_MAX_VAR_OFF",
@@ -197,6 +198,8 @@ def resolve_pseudo_ldimm64(env: Env) -> None:
                 env.reject(f"fd {s.imm} is not pointing to valid bpf_map", errno.EBADF)
             aux = env.aux[i]
             aux.map = m
+            env.insn_idx = i
+            check_map_prog_compatibility(env, m)  # map values with BTF (spin locks)
             if s.src == PseudoSrc.MAP_VALUE:
                 off = slots[i + 1].imm & 0xFFFFFFFF
                 if off >= BPF_MAX_VAR_OFF:
@@ -405,9 +408,11 @@ def _check_max_stack_depth_subprog(env: Env, root: int) -> None:
 
 def run_cfg_checks(env: Env) -> None:
     """The pre-exploration passes of ``bpf_check()``, in the kernel's order."""
+    from pybpf.verifier.func_info import check_btf_info, check_btf_info_early
+
+    check_btf_info_early(env)
     add_subprogs(env)
     check_subprogs(env)
-    if env.spec is None or not (env.spec.func_info or env.spec.line_info):
-        check_abnormal_return(env)
+    check_btf_info(env, check_abnormal_return)
     resolve_pseudo_ldimm64(env)
     check_cfg(env)

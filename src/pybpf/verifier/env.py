@@ -173,6 +173,10 @@ class Env:
     free_list_size: int = 0
     #: Stack liveness (:mod:`pybpf.verifier.stack_liveness`).
     liveness: object | None = None
+    #: Func info of a program loaded with BTF (:class:`pybpf.verifier.func_info.BtfInfo`).
+    btf_info: object | None = None
+    #: ``btf_record`` of each map value, by ``id(MapSpec)`` (:mod:`pybpf.verifier.map_btf`).
+    map_records: dict = field(default_factory=dict)  # type: ignore[type-arg]
     #: The kernel's BTF once loaded (``btf_vmlinux``); see :meth:`btf_vmlinux`.
     _btf_vmlinux: Btf | None = field(default=None, init=False, repr=False)
     _btf_vmlinux_loaded: bool = field(default=False, init=False, repr=False)

@@ -370,6 +370,78 @@ RULES: tuple[Rule, ...] = (
           "legacy packet loads (LD_ABS/LD_IND) need a socket-buffer program with the skb "
           "in R6.",
           "use direct packet access or bpf_skb_load_bytes"),
+    # -- global functions (programs loaded with BTF) -------------------------------------------
+    _rule("global-func-args", r"arg#(?P<n>\d+) expects pointer to ctx",
+          "argument {n} of the global function is the program's context in its BTF prototype, "
+          "but the caller passes something else.",
+          "pass the context pointer the program received, unmodified"),
+    _rule("global-func-args", _R + r" is not a scalar",
+          "{reg} is passed to a global function whose BTF prototype takes a number there, but "
+          "it holds a pointer.",
+          "pass an integer, or change the function's parameter to a pointer type"),
+    _rule("global-func-args", r"arg#(?P<n>\d+) is expected to be non-NULL",
+          "argument {n} of the global function is tagged __arg_nonnull, but the caller may pass "
+          "NULL.",
+          "test the pointer for NULL before the call, or drop __arg_nonnull and test it in the "
+          "function"),
+    _rule("global-func-proto", r"Global function (?P<name>\w+)\(\) doesn't return scalar",
+          "{name}() is a global function: the kernel verifies it on its own and only allows "
+          "it to return an integer.",
+          "return an integer, or make the function static (verified in its caller's context)"),
+    _rule("global-func-proto", r"Global function (?P<name>\w+)\(\) with (?P<n>\d+) > 5 args",
+          "{name}() takes {n} arguments; BPF functions take at most 5.",
+          "pass the extra values in a struct through a pointer"),
+    _rule("global-func-proto",
+          r"Arg#(?P<n>\d+) type (?P<kind>\w+) in (?P<name>\w+)\(\) is not supported yet",
+          "argument {n} of the global function {name}() is a {kind} passed by value; global "
+          "functions take only integers, the context and pointers to sized memory.",
+          "pass a pointer to the {kind} instead, or make the function static"),
+    _rule("global-func-proto",
+          r"arg#(?P<n>\d+) reference type\('(?P<kind>\w+) ?(?P<tname>[^']*)'\) size cannot "
+          r"be determined",
+          "argument {n} of the global function points to a type without a size ({kind} "
+          "{tname}, e.g. void), so the kernel cannot tell how much memory it may access.",
+          "use a pointer to a sized type (a struct, an integer, an array), or make the "
+          "function static"),
+    _rule("global-func-return",
+          r"At subprogram exit the register (?P<reg>R\d+) is not a scalar value \((?P<kind>[^)]*)\)",
+          "a global function returns a {kind} pointer in {reg}; global functions may only "
+          "return integers.",
+          "return a number; pass results back through a pointer argument"),
+    _rule("global-func-lock", r"global function calls are not allowed while holding a lock",
+          "a global function is called while a bpf_spin_lock is held.",
+          "release the lock before the call, or make the function static"),
+    # -- spin locks -----------------------------------------------------------------------------
+    _rule("spin-lock-calls", r"function calls are not allowed while holding a lock",
+          "a helper is called while a bpf_spin_lock is held; only bpf_spin_unlock may be.",
+          "keep the locked region to plain loads and stores; call helpers before locking or "
+          "after unlocking"),
+    _rule("spin-lock-twice", r"Locking two bpf_spin_locks are not allowed",
+          "a second bpf_spin_lock is taken while one is held.",
+          "release the first lock before taking another"),
+    _rule("spin-lock-pairing",
+          r"bpf_spin_unlock (?:of different lock|without taking a lock|cannot be out of order)",
+          "bpf_spin_unlock releases a lock that is not the one held (another map value, or "
+          "no lock at all).",
+          "unlock through the same pointer the lock was taken with"),
+    _rule("spin-lock-access", r"bpf_spin_lock cannot be accessed directly by load/store",
+          "the program reads or writes the struct bpf_spin_lock inside the map value.",
+          "only pass the lock to bpf_spin_lock()/bpf_spin_unlock(); access the other fields"),
+    _rule("spin-lock-field", r"map '(?P<name>[^']*)' has no valid bpf_spin_lock",
+          "the value type of map '{name}' has no struct bpf_spin_lock field.",
+          "add a `struct bpf_spin_lock` member to the map's value struct"),
+    _rule("spin-lock-field", r"map '(?P<name>[^']*)' has to have BTF in order to use bpf_spin_lock",
+          "map '{name}' was created without BTF, so the kernel cannot find its lock.",
+          "create the map with BTF (libbpf does for BTF-defined maps)"),
+    _rule("spin-lock-offset",
+          r"off (?P<off>-?\d+) doesn't point to 'struct bpf_spin_lock' that is at (?P<at>\d+)",
+          "bpf_spin_lock gets a pointer to offset {off} of the map value, but the lock is at "
+          "offset {at}.",
+          "pass &value->lock (the struct bpf_spin_lock member) itself"),
+    _rule("spin-lock-prog-type", r"(?P<kind>socket filter|tracing) progs cannot use bpf_spin_lock",
+          "{kind} programs may not use maps whose values hold a bpf_spin_lock.",
+          "use another program type, or a map without a lock (atomic operations)",
+          at_insn=False),
     # -- return value ---------------------------------------------------------------------------
     _rule("return-range", r"At program exit the register (?P<reg>R\d+) (?:has|is not a known "
           r"value).*should have been in \[(?P<lo>-?\d+), (?P<hi>-?\d+)\]",

@@ -19,6 +19,7 @@ from pybpf.asm import format_insn
 from pybpf.isa import InsnClass, Instruction, JumpOp, Mode, PseudoSrc, Size, Source
 from pybpf.platform.helper_types import RegType
 from pybpf.verifier.env import BPF_COMPLEXITY_LIMIT_INSNS, Env, Reject
+from pybpf.verifier.func_info import check_subprog_return, linfo_text, prepare_main_args
 from pybpf.verifier.log import LOG_LEVEL2, format_func_state
 from pybpf.verifier.precision import push_jmp_history
 from pybpf.verifier.prune import is_state_visited
@@ -75,14 +76,18 @@ def _print_insn_state(env: Env) -> None:
 
 
 def _linfo(env: Env, pc: int, prev: list[object]) -> None:
-    """``verbose_linfo()``: the C source line, once per change of line."""
+    """``verbose_linfo()``: the C source line, once per change of line (records of the same
+    file and line, other columns, are not repeated)."""
     if env.spec is None or not env.spec.line_info:
         return
     info = env.spec.line_at(pc)
     if info is None or info is prev[0]:
         return
+    last = prev[0]
+    if last is not None and (last.file, last.line) == (info.file, info.line):  # type: ignore[attr-defined]
+        return  # the same source line again (another column)
     prev[0] = info
-    env.log(f"; {info.text.lstrip()}\n")
+    env.log(linfo_text(info.file, info.line, info.text))
 
 
 def _process_exit(env: Env) -> object | None:
@@ -97,6 +102,9 @@ def _process_exit(env: Env) -> object | None:
         liveness.update()  # prepare_func_exit() starts with bpf_update_live_stack()
         call.prepare_func_exit(env)
         return _RETURNED
+    if st.frame[0].subprogno:  # a global function verified on its own
+        check_subprog_return(env)
+        return _EXIT
     call.check_return_code(env, 0, "R0")
     return _EXIT
 
@@ -133,7 +141,9 @@ def _do_check_insn(env: Env, insn: Instruction) -> object | None:
                 env.reject("BPF_CALL uses reserved fields")
             st = env.cur_state
             assert st is not None
-            if st.active_locks and (insn.src != 0 or insn.imm != 94):  # bpf_spin_unlock
+            # bpf-to-bpf calls are allowed under a lock (global ones refused by the call)
+            if st.active_locks and ((insn.src == 0 and insn.imm != 94)  # bpf_spin_unlock
+                                    or insn.src == 2):
                 env.reject("function calls are not allowed while holding a lock")
             if insn.src == 1:
                 call.check_func_call(env, insn)
@@ -255,6 +265,7 @@ def do_check_main(env: Env) -> None:
     mark_reg_known_zero(r1)
     r1.type = RegType.PTR_TO_CTX
     env.cur_state = VerifierState([frame])
+    prepare_main_args(env)
     env.insn_idx = 0
     env.mark_state_scratched()
     do_check(env)

@@ -171,7 +171,7 @@ def format_func_state(
             out.append(f"{name}={chars[:first]}{format_reg(slot.spilled_ptr, frame.frameno)}")
         else:
             out.append(f"{name}={chars}")
-    if state.refs:
+    if state.refs and state.refs[0].id:  # print_verifier_state(): only from a non-zero id
         out.append(" refs=" + ",".join(str(r.id) for r in state.refs if r.id))
     if frame.in_callback_fn:
         out.append(" cb")

@@ -213,3 +213,20 @@ def test_bad_input_files_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert code == 2 and "does not exist" in err
     code, _, err = run(capsys, "verify", FIREWALL, "--log-level", "3")
     assert code == 2
+
+
+# -- BTF: objects are verified as libbpf loads them --------------------------------------------
+GLOBAL_FUNCS = ROOT / "tests" / "verifier_corpus" / "c" / "global_funcs.o"
+
+
+def test_global_function_verified_with_btf_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "verify", GLOBAL_FUNCS, "--program", "deref_maybe_null")
+    assert code == 1
+    assert "  kernel: R1 invalid mem access 'mem_or_null'\n" in out
+    assert "  source: global_funcs.c:" in out
+
+
+def test_no_btf_verifies_as_loaded_without_btf(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "verify", GLOBAL_FUNCS, "--program", "deref_maybe_null",
+                       "--no-btf")
+    assert code == 0 and "deref_maybe_null (section xdp, xdp): accepted" in out

@@ -8,6 +8,7 @@ the kernel reports is a :class:`pybpf.errors.KernelError` carrying ``errno`` (an
 
 from __future__ import annotations
 
+from .btf import BtfFd, btf_load, encode_func_info, encode_line_info
 from .constants import BpfCmd, MapType, ProgType
 from .fd import FdLike, OwnedFd
 from .info import MapInfo, ProgInfo, map_info, obj_get_info_by_fd, prog_info
@@ -27,6 +28,7 @@ from .testrun import TestRunResult, prog_test_run
 
 __all__ = [
     "BpfCmd",
+    "BtfFd",
     "FdLike",
     "MapFd",
     "MapInfo",
@@ -38,6 +40,9 @@ __all__ = [
     "TestRunResult",
     "bpf",
     "bpf_available",
+    "btf_load",
+    "encode_func_info",
+    "encode_line_info",
     "map_create",
     "map_delete",
     "map_get_next_key",

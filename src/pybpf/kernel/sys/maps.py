@@ -93,8 +93,15 @@ def map_create(
     *,
     numa_node: int = 0,
     map_extra: int = 0,
+    btf_fd: int = 0,
+    btf_key_type_id: int = 0,
+    btf_value_type_id: int = 0,
 ) -> MapFd:
-    """Create a map: ``BPF_MAP_CREATE``. Raises :class:`KernelError` when refused."""
+    """Create a map: ``BPF_MAP_CREATE``. Raises :class:`KernelError` when refused.
+
+    ``btf_fd`` with ``btf_key_type_id``/``btf_value_type_id`` give the map key and value
+    BTF types (needed for values holding ``struct bpf_spin_lock``, timers, kptrs).
+    """
     attr = BpfMapCreateAttr(
         map_type=map_type,
         key_size=key_size,
@@ -105,6 +112,9 @@ def map_create(
         numa_node=numa_node,
         map_name=encode_obj_name(name),
         map_extra=map_extra,
+        btf_fd=btf_fd,
+        btf_key_type_id=btf_key_type_id,
+        btf_value_type_id=btf_value_type_id,
     )
     fd = bpf(BpfCmd.MAP_CREATE, attr)
     return MapFd(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pybpf.errors import KernelError
 
 from .attr import BpfProgLoadAttr, encode_obj_name
+from .btf import FUNC_INFO_REC_SIZE, LINE_INFO_REC_SIZE
 from .constants import BpfCmd
 from .fd import OwnedFd
 from .syscall import bpf, kernel_error
@@ -33,8 +34,6 @@ __all__ = [
 
 INSN_SIZE = 8
 """Bytes per ``struct bpf_insn``."""
-FUNC_INFO_REC_SIZE = 8
-"""Bytes per ``struct bpf_func_info``."""
 DEFAULT_LOG_SIZE = 1 << 20
 """Initial log buffer when a log is asked for (grown on ``ENOSPC``)."""
 FAILURE_LOG_SIZE = 1 << 24
@@ -107,6 +106,7 @@ def prog_load(
     attach_prog_fd: int = 0,
     prog_btf_fd: int = 0,
     func_info: bytes = b"",
+    line_info: bytes = b"",
 ) -> ProgFd:
     """Load a program: ``BPF_PROG_LOAD``.
 
@@ -115,8 +115,9 @@ def prog_load(
     ``.log`` (the verifier log) when the kernel refuses; ``str()`` of the error is one line,
     e.g. ``BPF_PROG_LOAD failed: Permission denied (EACCES): R0 !read_ok``.
 
-    ``prog_btf_fd`` and ``func_info`` (``struct bpf_func_info`` records, 8 bytes each:
-    ``insn_off``, ``type_id``) give the program's BTF function information.
+    ``prog_btf_fd`` with ``func_info``/``line_info`` (records as encoded by
+    :func:`pybpf.kernel.sys.btf.encode_func_info` / ``encode_line_info``) load the program
+    with BTF, as libbpf does.
     """
     if len(insns) % INSN_SIZE:
         raise ValueError(f"instruction stream of {len(insns)} bytes is not a multiple of 8")
@@ -126,7 +127,8 @@ def prog_load(
     license_buf = ctypes.create_string_buffer(license.encode("ascii"))
     if len(func_info) % FUNC_INFO_REC_SIZE:
         raise ValueError(f"func_info of {len(func_info)} bytes is not a multiple of 8")
-    func_info_buf = ctypes.create_string_buffer(bytes(func_info), max(len(func_info), 1))
+    func_buf = ctypes.create_string_buffer(bytes(func_info), max(len(func_info), 1))
+    line_buf = ctypes.create_string_buffer(bytes(line_info), max(len(line_info), 1))
     template = BpfProgLoadAttr(
         prog_type=prog_type,
         insn_cnt=len(insns) // INSN_SIZE,
@@ -140,10 +142,15 @@ def prog_load(
         attach_btf_id=attach_btf_id,
         attach_prog_fd=attach_prog_fd,
         prog_btf_fd=prog_btf_fd,
-        func_info_rec_size=FUNC_INFO_REC_SIZE if func_info else 0,
-        func_info=ctypes.addressof(func_info_buf) if func_info else 0,
-        func_info_cnt=len(func_info) // FUNC_INFO_REC_SIZE,
     )
+    if func_info:
+        template.func_info_rec_size = FUNC_INFO_REC_SIZE
+        template.func_info = ctypes.addressof(func_buf)
+        template.func_info_cnt = len(func_info) // FUNC_INFO_REC_SIZE
+    if line_info:
+        template.line_info_rec_size = LINE_INFO_REC_SIZE
+        template.line_info = ctypes.addressof(line_buf)
+        template.line_info_cnt = len(line_info) // LINE_INFO_REC_SIZE
     result = _load_once(template, log_level, log_size)
     if (
         result.fd is None

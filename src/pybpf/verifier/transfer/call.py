@@ -33,6 +33,7 @@ from pybpf.verifier.precision import mark_chain_precision, mark_chain_precision_
 from pybpf.verifier.bounds import reg_bound_offset, reg_deduce_bounds, s32
 from pybpf.verifier.env import Env
 from pybpf.verifier.log import format_func_state
+from pybpf.verifier.map_btf import check_map_fields, may_point_to_spin_lock
 from pybpf.verifier.regstate import DEF_NOT_SUBREG, RegState, mark_reg_known_zero, reg_type_str
 from pybpf.verifier.state import MAX_CALL_FRAMES, RefState, new_func_state
 from pybpf.verifier.tnum import tnum_equals_const, tnum_is_const
@@ -191,6 +192,7 @@ def check_helper_mem_access(env: Env, regno: int, access_size: int, write: bool,
                        f"size={access_size}", errno.EACCES)  # fmt: skip
         check_mem_region_access(env, regno, reg.off, access_size, m.value_size,
                                 zero_size_allowed)  # fmt: skip
+        check_map_fields(env, reg, reg.off, access_size)
     elif base == R.PTR_TO_MEM:
         if reg.type & F.MEM_RDONLY and write:
             env.reject(f"R{regno} cannot write into {reg_type_str(reg.type)}", errno.EACCES)
@@ -341,7 +343,7 @@ def _check_func_arg(env: Env, arg: int, meta: _Meta, fn: HelperProto) -> None:
         meta.mem_size = reg.var_off.value
         mark_chain_precision(env, regno)
     elif arg_type == ArgType.PTR_TO_SPIN_LOCK:
-        _process_spin_lock(env, regno, reg)
+        _process_spin_lock(env, regno, reg, meta.func_id == H.SPIN_LOCK)
     elif arg_type == ArgType.PTR_TO_TIMER:
         _process_timer_func(env, regno, reg)
     elif arg_type == ArgType.PTR_TO_CONST_STR:
@@ -352,29 +354,24 @@ def _check_func_arg(env: Env, arg: int, meta: _Meta, fn: HelperProto) -> None:
                    errno.EOPNOTSUPP)  # fmt: skip
 
 
-def _process_spin_lock(env: Env, regno: int, reg: RegState) -> None:
-    """``process_spin_lock()``, as far as pybpf's maps go: they carry no BTF (pybpf loads
-    programs and maps into the kernel without it, as the corpus does), so the lock's field
-    cannot be found and a map value never qualifies."""
-    if not tnum_is_const(reg.var_off):
-        env.reject(f"R{regno} doesn't have constant offset. bpf_spin_lock has to be at the "
-                   "constant offset")  # fmt: skip
-    if reg.type == R.PTR_TO_MAP_VALUE:
-        name = reg.map_ptr.name if reg.map_ptr is not None else ""
-        env.reject(f"map '{name}' has to have BTF in order to use bpf_spin_lock")
-    env.reject("pybpf does not verify bpf_spin_lock on allocated objects", errno.EOPNOTSUPP)
+def _process_spin_lock(env: Env, regno: int, reg: RegState, is_lock: bool) -> None:
+    """``process_spin_lock()``: see :mod:`pybpf.verifier.map_btf` (map values with BTF)."""
+    from pybpf.verifier.map_btf import process_spin_lock
+
+    process_spin_lock(env, regno, reg, is_lock)
 
 
 def _process_timer_func(env: Env, regno: int, reg: RegState) -> None:
     """``process_timer_func()`` / ``check_map_field_pointer()``: the ``struct bpf_timer``
-    is found through the map's value BTF. pybpf loads maps without BTF (as the corpus
-    does), so the kernel's answer is the refusal below; a map spec that does carry value
-    BTF is not modelled."""
+    is found through the map's value BTF. For a map without BTF the kernel's answer is the
+    refusal below; timers in maps with BTF are not modelled (:mod:`pybpf.verifier.map_btf`)."""
+    from pybpf.verifier.map_btf import map_record
+
     if not tnum_is_const(reg.var_off):
         env.reject(f"R{regno} doesn't have constant offset. bpf_timer has to be at the "
                    "constant offset")  # fmt: skip
     m = reg.map_ptr
-    if m is not None and getattr(m, "value_type", None):
+    if m is not None and map_record(env, m) is not None:
         env.reject("pybpf does not verify bpf_timer in maps with BTF", errno.EOPNOTSUPP)
     name = m.name if m is not None else ""
     env.reject(f"map '{name}' has to have BTF in order to use bpf_timer")
@@ -506,6 +503,8 @@ def check_helper_call(env: Env, insn: Instruction) -> None:
             r0.map_ptr = m
             r0.map_uid = meta.map_uid
             r0.type = R.PTR_TO_MAP_VALUE | ret_flag
+            if not ret_flag & F.PTR_MAYBE_NULL and may_point_to_spin_lock(env, r0):
+                r0.id = env.new_id()  # the lock is identified by the pointer's id
     elif ret in (RetType.PTR_TO_SOCKET, RetType.PTR_TO_SOCK_COMMON, RetType.PTR_TO_TCP_SOCK,
                  RetType.PTR_TO_MEM):
         mark_unknown(env, r0)
@@ -569,6 +568,10 @@ def check_func_call(env: Env, insn: Instruction) -> None:
     assert st is not None
     target = env.insn_idx + insn.imm + 1
     subprog = next(i for i, sp in enumerate(env.subprogs) if sp.start == target)
+    from pybpf.verifier.func_info import check_subprog_call
+
+    if check_subprog_call(env, subprog):  # BTF arguments; a global callee is not entered
+        return
     if st.curframe + 1 >= MAX_CALL_FRAMES:
         env.reject(f"the call stack of {st.curframe + 2} frames is too deep", errno.E2BIG)
     caller = st.cur

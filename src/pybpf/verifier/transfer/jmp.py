@@ -23,6 +23,7 @@ from pybpf.verifier.bounds import mark_reg_known, reg_bounds_sync, s64, zext_32_
 from pybpf.verifier.branch import flip_opcode, is_scalar_branch_taken, reg_set_min_max
 from pybpf.verifier.env import Env
 from pybpf.verifier.log import format_func_state
+from pybpf.verifier.map_btf import may_point_to_spin_lock
 from pybpf.verifier.prune import widen_imprecise_scalars
 from pybpf.verifier.scc import frame_insn_idx
 from pybpf.verifier.precision import (
@@ -212,7 +213,7 @@ def mark_ptr_not_null_reg(reg: RegState) -> None:
     reg.type &= ~TypeFlag.PTR_MAYBE_NULL
 
 
-def _mark_ptr_or_null_regs(vstate: VerifierState, regno: int, is_null: bool) -> None:
+def _mark_ptr_or_null_regs(env: Env, vstate: VerifierState, regno: int, is_null: bool) -> None:
     reg0 = vstate.regs[regno]
     ref_obj_id, ident = reg0.ref_obj_id, reg0.id
     if ref_obj_id and ref_obj_id == ident and is_null:
@@ -228,8 +229,7 @@ def _mark_ptr_or_null_regs(vstate: VerifierState, regno: int, is_null: bool) -> 
             reg.ref_obj_id = 0
             continue
         mark_ptr_not_null_reg(reg)
-        if not (reg.type == RegType.PTR_TO_MAP_VALUE and reg.map_ptr is not None
-                and getattr(reg.map_ptr, "spin_lock", False)):
+        if not (reg.type == RegType.PTR_TO_MAP_VALUE and may_point_to_spin_lock(env, reg)):
             reg.id = 0
 
 
@@ -455,8 +455,8 @@ def check_cond_jmp_op(env: Env, insn: Instruction) -> None:
             mark_ptr_not_null_reg(eq_regs[which])
     if (not jmp32 and insn.source == Source.K and insn.imm == 0
             and op in (JumpOp.JEQ, JumpOp.JNE) and type_may_be_null(dst.type)):  # fmt: skip
-        _mark_ptr_or_null_regs(this, insn.dst, op == JumpOp.JNE)
-        _mark_ptr_or_null_regs(other, insn.dst, op == JumpOp.JEQ)
+        _mark_ptr_or_null_regs(env, this, insn.dst, op == JumpOp.JNE)
+        _mark_ptr_or_null_regs(env, other, insn.dst, op == JumpOp.JEQ)
     elif not _try_match_pkt_pointers(insn, dst, regs[insn.src], this, other) and \
             is_pointer_value(env, insn.dst):
         env.reject(f"R{insn.dst} pointer comparison prohibited", errno.EACCES)

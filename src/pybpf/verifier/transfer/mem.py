@@ -24,6 +24,7 @@ from pybpf.platform.enums import ProgType
 from pybpf.platform.helper_types import RegType, TypeFlag, base_type
 from pybpf.verifier.bounds import S64_MIN, coerce_reg_to_size, coerce_reg_to_size_sx
 from pybpf.verifier.env import Env
+from pybpf.verifier.map_btf import check_map_fields
 from pybpf.verifier.regstate import DEF_NOT_SUBREG, RegState, mark_reg_known_zero, reg_type_str
 from pybpf.verifier.tnum import tnum_add, tnum_const, tnum_is_aligned, tnum_is_const
 from pybpf.verifier.transfer.btf_ptr import check_ptr_to_btf_access, check_ptr_to_map_access
@@ -230,6 +231,7 @@ def check_mem_access(env: Env, regno: int, off: int, bpf_size: int, write: bool,
             env.reject(f"read from map forbidden, value_size={m.value_size} off={off} size="
                        f"{size}", errno.EACCES)  # fmt: skip
         check_mem_region_access(env, regno, off, size, m.value_size, False)
+        check_map_fields(env, reg, off, size)
         if not write and value_regno >= 0:
             mark_unknown(env, regs[value_regno])
     elif base == RegType.PTR_TO_MEM:
