@@ -558,6 +558,18 @@ def _func_infos(insns: Iterable[Any]) -> tuple[Any, ...]:
                  for i, pc in enumerate(subprog_starts(insns)))
 
 
+def _generated_btf(program: Any, maps: Mapping[str, Any]) -> Built:
+    """A ``func_info = true`` case as pybpf sees it: the spec carries the generated BTF its
+    func info refers to (:func:`func_info_btf`), and its maps none (they are created without
+    BTF, so no key/value type of theirs refers into it)."""
+    from pybpf.btf import Btf
+
+    blob, _ = func_info_btf([info.pc for info in program.func_info])
+    return Built(dataclasses.replace(program, btf=Btf.from_bytes(blob)),
+                 {name: dataclasses.replace(m, key_type=0, value_type=0)
+                  for name, m in maps.items()})
+
+
 def build(case: Case) -> Built:
     """The case as a ProgramSpec with MapReferences, plus the MapSpecs it refers to.
 
@@ -580,9 +592,11 @@ def build(case: Case) -> Built:
             built.program, prog_type=prog_type, expected_attach_type=attach,
             license=case.license, flags=case.prog_flags,
         )
-        if not case.btf:
-            program = dataclasses.replace(program, func_info=infos, line_info=(), btf=None)
-        return Built(program, built.maps)
+        if case.btf:
+            return Built(program, built.maps)
+        program = dataclasses.replace(program, func_info=infos, line_info=(), btf=None)
+        return _generated_btf(program, built.maps) if case.func_info else \
+            Built(program, built.maps)
     if case.insns:
         insns, refs = _raw_program(case), ()
     else:
@@ -592,7 +606,8 @@ def build(case: Case) -> Built:
         expected_attach_type=attach, map_references=refs, flags=case.prog_flags,
         func_info=_func_infos(insns) if case.func_info else (),
     )
-    return Built(program, {m.name: m.map_spec() for m in case.maps})
+    maps = {m.name: m.map_spec() for m in case.maps}
+    return _generated_btf(program, maps) if case.func_info else Built(program, maps)
 
 
 # -- the kernel ----------------------------------------------------------------------------------
