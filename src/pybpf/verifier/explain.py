@@ -384,6 +384,11 @@ RULES: tuple[Rule, ...] = (
           "NULL.",
           "test the pointer for NULL before the call, or drop __arg_nonnull and test it in the "
           "function"),
+    _rule("global-func-args", r"arg#(?P<n>\d+) has invalid combination of tags",
+          "the __arg_* tags of argument {n} of the global function do not go together "
+          "(__arg_nullable is only for __arg_trusted kernel pointers; plain pointers to "
+          "memory may be NULL anyway).",
+          "drop the tag, or use the combination the kernel documents"),
     _rule("global-func-proto", r"Global function (?P<name>\w+)\(\) doesn't return scalar",
           "{name}() is a global function: the kernel verifies it on its own and only allows "
           "it to return an integer.",

@@ -19,9 +19,10 @@ libbpf passes). Mirrors, in kernel/bpf/verifier.c and kernel/bpf/btf.c (Linux 6.
   on its own, from registers set up from its argument types, until no new one is called;
 * the sub-program case of ``check_return_code()``.
 
-Refused (``EOPNOTSUPP``, "pybpf does not verify ..."): the ``arg:ctx``, ``arg:trusted``,
-``arg:untrusted`` and ``arg:arena`` tags, ``struct bpf_dynptr *`` arguments, and calls to
-global functions that may sleep. Not modelled: ``BPF_PROG_TYPE_EXT`` and exception
+Modelled tags: ``arg:nonnull`` and ``arg:nullable`` (which only combines with
+``arg:trusted``). Refused (``EOPNOTSUPP``, "pybpf does not verify ..."): the ``arg:ctx``,
+``arg:trusted``, ``arg:untrusted`` and ``arg:arena`` tags, ``struct bpf_dynptr *``
+arguments, and calls to global functions that may sleep. Not modelled: ``BPF_PROG_TYPE_EXT`` and exception
 callbacks.
 """
 
@@ -420,7 +421,8 @@ def btf_prepare_func_args(env: Env, subprog: int) -> int:
             if tag not in ("ctx", "trusted", "untrusted", "nonnull", "nullable", "arena"):
                 env.verbose(f"arg#{i} has unsupported set of tags\n")
                 return errno.EOPNOTSUPP
-            if tag != "nonnull":
+        for tag in tags:
+            if tag not in ("nonnull", "nullable"):
                 env.reject(f"pybpf does not verify global function arguments tagged "
                            f"arg:{tag} ({tname}() arg#{i})", errno.EOPNOTSUPP)  # fmt: skip
         _, t = _skip_modifiers(btf, param.type)
@@ -436,6 +438,9 @@ def btf_prepare_func_args(env: Env, subprog: int) -> int:
                 env.reject(f"pybpf does not verify struct bpf_dynptr arguments ({tname}() "
                            f"arg#{i})", errno.EOPNOTSUPP)  # fmt: skip
             if is_global:
+                if "nullable" in tags:  # only meaningful with arg:trusted
+                    env.verbose(f"arg#{i} has invalid combination of tags\n")
+                    return errno.EINVAL
                 pid, pointee = _skip_modifiers(btf, t.type)
                 size = _resolve_size(btf, pid)
                 if size is None:

@@ -13,6 +13,10 @@
 /* Hides a value from the compiler, so that calls are not folded away. */
 #define OPAQUE(x) asm volatile("" : "+r"(x))
 
+#ifndef __arg_nullable
+#define __arg_nullable __attribute((btf_decl_tag("arg:nullable")))
+#endif
+
 #ifndef __arg_nonnull
 #define __arg_nonnull __attribute((btf_decl_tag("arg:nonnull")))
 #endif
@@ -203,6 +207,11 @@ __noinline int gf_calls_static(int x)
 	__u32 v = x;
 
 	return sf_read(&v);
+}
+
+__noinline int gf_nullable(const __u32 *p __arg_nullable)
+{
+	return p ? *p : 0;
 }
 
 /* --- the programs -------------------------------------------------------------------- */
@@ -516,6 +525,15 @@ SEC("xdp")
 int global_calls_static(struct xdp_md *ctx)
 {
 	return gf_calls_static(ctx->rx_queue_index) & 1;
+}
+
+/* reject: __arg_nullable is only for trusted kernel pointers */
+SEC("xdp")
+int nullable_tag(struct xdp_md *ctx)
+{
+	__u32 v = ctx->rx_queue_index;
+
+	return gf_nullable(&v) & 1;
 }
 
 char LICENSE[] SEC("license") = "GPL";
