@@ -11,6 +11,8 @@ asked for (the kernel's ~6 MB vmlinux BTF parses in a fraction of a second that 
 
 from __future__ import annotations
 
+import functools
+import os
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
@@ -93,13 +95,17 @@ class Btf:
 
     @classmethod
     def load_vmlinux(cls, path: str = VMLINUX_PATH) -> Btf:
-        """The running kernel's BTF (``btf__load_vmlinux_btf()``)."""
+        """The running kernel's BTF (``btf__load_vmlinux_btf()``).
+
+        Parsed once per process for as long as the file stays the same (identified by its
+        inode, size and modification time): verifying a program may need it several times
+        (context types, kfuncs, BTF pointers), and parsing the 6 MB of vmlinux BTF and
+        indexing its names costs a good part of a second."""
         try:
-            with open(path, "rb") as f:
-                data = f.read()
+            st = os.stat(path)
         except OSError as e:
             raise BTFError(f"cannot read kernel BTF {path}: {e.strerror or e}") from e
-        return cls(data)
+        return _parsed_file(path, (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
 
     def to_bytes(self) -> bytes:
         """The blob this BTF was parsed from."""
@@ -304,3 +310,14 @@ class Btf:
     def to_python(self, type_id: int, data: bytes) -> object:
         """``data`` read as ``type_id`` as JSON-able Python values (dict/list/int/str/float)."""
         return to_python(self, type_id, data)
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed_file(path: str, identity: tuple[int, int, int, int]) -> Btf:
+    """:meth:`Btf.load_vmlinux`'s cache: ``path`` parsed, for one ``identity`` of the file."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise BTFError(f"cannot read kernel BTF {path}: {e.strerror or e}") from e
+    return Btf(data)

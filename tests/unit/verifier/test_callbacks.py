@@ -9,7 +9,10 @@ verifier assumed.
 from __future__ import annotations
 
 from pybpf.asm import assemble
+from pybpf.btf import Btf, write
+from pybpf.btf.types import Func, FuncLinkage, FuncProto, Int, IntEncoding
 from pybpf.interp import Interpreter
+from pybpf.isa import OP_LDDW, PseudoSrc, pcs
 from pybpf.platform.enums import MapType, ProgType
 from pybpf.program import ProgramSpec
 from pybpf.program.spec import FuncInfo, MapSpec
@@ -40,15 +43,23 @@ body:
 """
 
 
-def _spec(text: str, prog_type: ProgType, cb_pcs: tuple[int, ...]) -> ProgramSpec:
+def _spec(text: str, prog_type: ProgType) -> ProgramSpec:
+    """The program with BTF func info (the kernel takes a callback's address only then):
+    ``int main(void)`` global, an ``int cbN(void)`` static one per callback."""
+    insns = tuple(assemble(text, syntax="llvm"))
+    cb_pcs = tuple(sorted({pc + i.imm + 1 for pc, i in zip(pcs(insns), insns, strict=True)
+                           if i.code == OP_LDDW and i.src == PseudoSrc.FUNC}))
+    types = [Int(1, "int", 4, IntEncoding.SIGNED, 32), FuncProto(2, "", 1, ()),
+             Func(3, "main", 2, FuncLinkage.GLOBAL)]
+    types += [Func(4 + i, f"cb{i}", 2, FuncLinkage.STATIC) for i in range(len(cb_pcs))]
     infos = (FuncInfo(0, 3, "main"),) + tuple(
         FuncInfo(pc, 4 + i, f"cb{i}") for i, pc in enumerate(cb_pcs))
-    return ProgramSpec("t", tuple(assemble(text, syntax="llvm")), prog_type=int(prog_type),
-                       func_info=infos)
+    return ProgramSpec("t", insns, prog_type=int(prog_type),
+                       func_info=infos, btf=Btf.from_bytes(write.encode(types)))
 
 
 def test_verified_bpf_loop_runs_on_the_interpreter() -> None:
-    spec = _spec(LOOP, ProgType.XDP, (13,))
+    spec = _spec(LOOP, ProgType.XDP)
     result = verify(spec)
     assert result.accepted, result.error
     assert result.processed_insns == 35  # as Linux 6.18 counts it (same level-2 log too)
@@ -91,7 +102,7 @@ body:
 def test_verified_for_each_map_elem_runs_on_the_interpreter() -> None:
     from pybpf.program.spec import MapReference
 
-    spec = _spec(EACH, ProgType.XDP, (15,))
+    spec = _spec(EACH, ProgType.XDP)
     mspec = MapSpec("m", MapType.ARRAY, 4, 8, 3)
     import dataclasses
 
