@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench bench-verifier clean
+.PHONY: demo test test-long bench bench-verifier clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "pybpf needs Python >= 3.11"'
@@ -18,6 +18,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The random differential tests (interpreter vs kernel, JIT vs interpreter, verified
+# programs on all three) with many more examples than `make test` runs: about 15 minutes.
+LONG_EXAMPLES ?= 2000
+test-long: $(STAMP)
+	PYBPF_DIFF_EXAMPLES=$(LONG_EXAMPLES) $(BIN)/python -m pytest -q \
+		tests/differential/test_interp_vs_kernel.py tests/differential/test_jit_vs_interp.py \
+		tests/differential/test_jit_verified_vs_interp.py
 
 # The benchmark suite (benchmarks/run.py; not part of `make test`). The bench extra brings
 # matplotlib for the PNG chart; without it the suite still runs and says why it has no PNG.
