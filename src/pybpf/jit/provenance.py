@@ -35,7 +35,10 @@ flag is set, the shadow describes that pointer's region* (a scalar's shadow mean
   which is why births happen at accesses and not where pointers are made.
 
 When the frame escapes (a pointer to it exists besides r10), a store through any other
-pointer or any call may write a spill slot: the slots are then forgotten.
+pointer may write a spill slot: an 8-byte store of what may be a pointer (or an atomic) and
+any call make the slots forgotten; any other store can only leave a scalar in a slot, so the
+slots keep their shadows (a scalar's shadow means nothing) and only stop being pointers for
+sure.
 
 Not modelled: code that is not verified (``checked`` code translates every address).
 """
@@ -233,6 +236,17 @@ class Facts:
             self.sure.update([loc] if key is None else
                              [other for other, k in self.copies.items() if k == key])
 
+    def _overwritten_slots(self) -> None:
+        """A store through a pointer that may reach the frame and cannot spill a pointer
+        (narrower than 8 bytes, an immediate or a scalar for sure): a slot may now hold a
+        scalar (``check_stack_write_fixed_off()``/``_var_off()`` make a partly or wholly
+        overwritten spill ``STACK_MISC``, and refuse a narrow spill of a pointer), never
+        another pointer, so the slots keep their shadows but are no longer pointers for
+        sure."""
+        for slot in self.slots:
+            self.sure.discard(slot)
+            self.copies.pop(slot, None)
+
     def _forget_slots(self, shadows: Shadows | None) -> None:
         for slot in self.slots:
             self._unknown(slot, shadows)
@@ -305,7 +319,11 @@ class Facts:
         atomic = insn.mode == Mode.ATOMIC
         if dst != FRAME:
             if self.escapes:
-                self._forget_slots(shadows)
+                if atomic or (insn.code & 0x07 == InsnClass.STX and insn.size == Size.DW
+                              and self.may_point(insn.src)):
+                    self._forget_slots(shadows)
+                else:  # may overwrite a slot, but only with a scalar
+                    self._overwritten_slots()
         elif not atomic and (slot := _spill(insn)) is not None and slot in self.slots \
                 and (insn.code & 0x07) == InsnClass.STX:
             self._copy(slot, insn.src, shadows)

@@ -116,6 +116,48 @@ def test_stack_pointers_in_registers_and_spill_slots(jit: Callable) -> None:
     assert both(STACK, jit)[0][0] == (7 + 7 + 7 + ((5 << 32) | 7) + 12) & 0xFFFFFFFF
 
 
+
+ALIASED = """
+    r6 = *(u32 *)(r1 + 0)
+    r7 = *(u32 *)(r1 + 4)
+    r2 = r6
+    r2 += 32
+    r0 = 0
+    if r2 > r7 goto out
+    *(u64 *)(r10 - 8) = r6
+    *(u64 *)(r10 - 16) = r6
+    r8 = r10
+    r8 += -40
+    r3 = *(u8 *)(r6 + 3)
+    *(u32 *)(r8 + 0) = r3
+    *(u32 *)(r8 + 24) = r3
+    *(u8 *)(r8 + 28) = 9
+    r4 = r6
+    r4 += 5
+    *(u64 *)(r8 + 8) = r4
+    r6 = 0
+    r1 = *(u64 *)(r10 - 8)
+    r0 = *(u8 *)(r1 + 1)
+    r1 = *(u64 *)(r10 - 32)
+    r2 = *(u8 *)(r1 + 2)
+    r0 += r2
+    r2 = *(u64 *)(r10 - 16)
+    r0 += r2
+    r2 = *(u32 *)(r8 + 0)
+    r0 += r2
+out:
+    exit
+"""
+
+
+def test_stores_through_a_frame_alias(jit: Callable) -> None:
+    """The frame escapes (r8 points into it): narrow stores through the alias keep the other
+    slots' pointers usable and turn a partly overwritten spill into a scalar; an 8-byte
+    store of a pointer through it plants a pointer the fill must find."""
+    results = both(ALIASED, jit)
+    assert [r for r, _, _ in results][-1] == 0  # the 64-byte frame of zeros
+
+
 MAPS = """
     r6 = r1
     *(u32 *)(r10 - 4) = 1
