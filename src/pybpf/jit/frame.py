@@ -199,7 +199,9 @@ class Frame:
         """The shadow of the constant ``value`` (an ``lddw`` of a map or global data
         address), looked up once per call in the prologue: the regions such constants point
         into (maps) stay mapped while the program runs. A constant that is no address gets
-        a shadow that means nothing (it is never dereferenced)."""
+        a shadow that means nothing (it is never dereferenced). Its load flag is its own:
+        read-only data (``.rodata``, frozen maps: ``const`` tables and configuration) is
+        loaded in place; the store flag requires both."""
         w = (value - REGION_START) & 0xFFFFFFFFFFFFFFFF
         index = (w >> 32) - FIRST_REGION_ID
         if not 0 <= index < (1 << 32):
@@ -210,17 +212,20 @@ class Frame:
         return found
 
     def _row_shadow(self, index: int) -> Shadow:
-        """(host - start of region ``index``, both directly accessible) from the table."""
+        """(host - start of region ``index``, directly loadable, directly storable) from
+        the table."""
         fn = self.fn
         inside = fn.op(f"icmp ult i64 {index}, {self.ntable}")
         row = fn.op(f"getelementptr [{ROW_SIZE} x i8], ptr {self.table}, "
                     f"i64 {fn.op(f'select i1 {inside}, i64 {index}, i64 0')}")
         host = fn.load("ptr", fn.gep(row, ROW_OFFSETS["host"]), tbaa=TBAA_TABLE)
-        direct = inside
+        flags = []
         for name in ("load_size", "store_size"):
             size = fn.load("i32", fn.gep(row, ROW_OFFSETS[name]), tbaa=TBAA_TABLE)
-            direct = fn.op(f"and i1 {direct}, {fn.op(f'icmp ne i32 {size}, 0')}")
-        return fn.gep(host, i64(-region_base(index + FIRST_REGION_ID))), direct
+            flags.append(fn.op(f"icmp ne i32 {size}, 0"))
+        loads = fn.op(f"and i1 {inside}, {flags[0]}")
+        return (fn.gep(host, i64(-region_base(index + FIRST_REGION_ID))), loads,
+                fn.op(f"and i1 {loads}, {flags[1]}"))
 
     def in_entry(self, emit: Callable[[], T]) -> T:
         """Run ``emit`` with its IR going to the end of the prologue (values computed once

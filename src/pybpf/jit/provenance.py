@@ -10,8 +10,9 @@ one addition the x86 addressing modes do for free, instead of a table lookup per
 
 Every *location* (r0..r9, and the 8-byte stack slots the function spills registers to)
 carries a *shadow* (:data:`Shadow`: ``base`` and whether the region may be loaded from and
-stored to directly) with one invariant: *if the location holds a pointer and the shadow's
-flag is set, the shadow describes that pointer's region* (a scalar's shadow means nothing).
+whether it may be stored to directly) with one invariant: *if the location holds a pointer and
+one of the shadow's flags is set, the shadow describes that pointer's region* (a scalar's
+shadow means nothing).
 :class:`Facts` follows the verifier's pointer rules to keep it, instruction by instruction:
 
 * ``r10`` and ``mov rX, r10``: the call frame's stack, directly addressable;
@@ -65,16 +66,19 @@ from pybpf.jit.irtext import FunctionText
 from pybpf.program.cfg import Function, jump_target
 from pybpf.runtime.execstate import MAX_BPF_STACK
 
-__all__ = ["Facts", "Shadow", "Shadows", "block_facts", "frame_escapes", "spill_slots",
+__all__ = ["FLAG", "Facts", "Shadow", "Shadows", "block_facts", "frame_escapes", "spill_slots",
            "successors"]
 
-#: A shadow: (base ``ptr``, whether the region may be loaded from and stored to directly,
-#: ``i1``) as IR operands. One flag for both: a pointer is then tested once, not once per
-#: kind of access, and LLVM threads every later test of the flag (a read-only region is
-#: simply not direct).
-Shadow = tuple[str, str]
-UNDEF: Shadow = ("undef", "undef")
-UNKNOWN: Shadow = ("undef", "false")
+#: A shadow: (base ``ptr``, whether the region may be loaded from directly, whether it may
+#: be loaded from and stored to directly; ``i1`` each) as IR operands. Births from the table
+#: give both flags one value (a pointer is then tested once, and LLVM threads every later
+#: test); constant addresses have a load flag of their own, so read-only data (``.rodata``,
+#: frozen maps) is loaded in place.
+Shadow = tuple[str, str, str]
+UNDEF: Shadow = ("undef", "undef", "undef")
+UNKNOWN: Shadow = ("undef", "false", "false")
+#: Index in a :data:`Shadow` of the flag an access tests, by the region table's size field.
+FLAG = {"load_size": 1, "store_size": 2}
 #: Location of the spill slot at ``r10 + off``: ``SLOT0 + off`` (registers are 0..9).
 SLOT0 = 1024
 FRAME = 10
@@ -367,19 +371,20 @@ def block_facts(fn: Function, slots: frozenset[int], escapes: bool,
 
 
 class Shadows:
-    """The shadows of one function's locations: an ``alloca`` pair each (promoted to SSA
+    """The shadows of one function's locations: three ``alloca`` each (promoted to SSA
     values by LLVM), cached within a basic block like the registers themselves
     (:class:`~pybpf.jit.frame.Frame`), and the constant shadow of ``r10``."""
 
     def __init__(self, fn: FunctionText, stack_base: str, slots: frozenset[int],
                  constant: Callable[[int], Shadow]) -> None:
         self.fn = fn
-        self.frame: Shadow = (stack_base, "true")
+        self.frame: Shadow = (stack_base, "true", "true")
         #: The shadow of a constant address (``lddw``), found once per call.
         self.constant = constant
         for loc in [*range(10), *sorted(slots)]:
             fn.emit(f"%sb{loc} = alloca ptr")
             fn.emit(f"%sd{loc} = alloca i1")
+            fn.emit(f"%sw{loc} = alloca i1")
         for reg in range(1, 6):
             self._store(reg, UNKNOWN)
         self.begin_block()
@@ -394,7 +399,8 @@ class Shadows:
         value = self._cache.get(loc)
         if value is None:
             fn = self.fn
-            value = (fn.load("ptr", f"%sb{loc}"), fn.load("i1", f"%sd{loc}"))
+            value = (fn.load("ptr", f"%sb{loc}"), fn.load("i1", f"%sd{loc}"),
+                     fn.load("i1", f"%sw{loc}"))
             self._cache[loc] = value
         return value
 
@@ -409,6 +415,7 @@ class Shadows:
         self._dirty.clear()
 
     def _store(self, loc: int, value: Shadow) -> None:
-        base, direct = value
+        base, loads, stores = value
         self.fn.store("ptr", base, f"%sb{loc}")
-        self.fn.store("i1", direct, f"%sd{loc}")
+        self.fn.store("i1", loads, f"%sd{loc}")
+        self.fn.store("i1", stores, f"%sw{loc}")

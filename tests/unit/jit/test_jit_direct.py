@@ -245,6 +245,40 @@ sum:
 """
 
 
+READ_ONLY = """
+    r6 = r1
+    *(u32 *)(r10 - 4) = 1
+    r2 = r10
+    r2 += -4
+    r1 = {m0} ll
+    call 1
+    if r0 == 0 goto out
+    r1 = *(u64 *)(r0 + 8)
+    r2 = *(u32 *)(r0 + 4)
+    r0 = *(u8 *)(r0 + 1)
+    r0 += r1
+    r0 += r2
+    r1 = *(u32 *)(r6 + 0)
+    r2 = *(u32 *)(r6 + 4)
+    r3 = r1
+    r3 += 8
+    if r3 > r2 goto out
+    r2 = *(u32 *)(r1 + 0)
+    r0 += r2
+out:
+    exit
+"""
+
+
+def test_read_only_map_values_loaded_in_place(jit: Callable) -> None:
+    """Values of a read-only map (``.rodata``, BPF_F_RDONLY_PROG) are loaded directly: the
+    shadow's load flag is set where its store flag is not."""
+    contents = ((bytes([1, 0, 0, 0]), bytes(range(3, 19))),)
+    maps = (MapSpec("ro", MapType.ARRAY, 4, 16, 2, read_only=True, contents=contents),)
+    results = both(READ_ONLY, jit, maps=maps)
+    assert results[0][0] == (4 + 0x1211100F0E0D0C0B + 0x0A090807 * 2) & 0xFFFFFFFF
+
+
 def test_pointers_passed_to_a_sub_program(jit: Callable) -> None:
     assert len(split_functions(tuple(assemble(SUBPROGRAM, syntax="llvm")))) == 2
     both(SUBPROGRAM, jit)
