@@ -142,7 +142,7 @@ class Frame:
     def __init__(self, fn: FunctionText, module: ModuleText, stubs: RuntimeStubs,
                  slow: SlowPaths, *, count_budget: bool, uses_may_goto: bool,
                  private_stack: bool = False, compact: bool = False,
-                 direct: frozenset[int] | None = None) -> None:
+                 direct: frozenset[int] | None = None, private_below: int = 0) -> None:
         self.fn = fn
         #: Fewer blocks rather than the best code (see :mod:`pybpf.jit.lower_mem`).
         self.compact = compact
@@ -178,6 +178,15 @@ class Frame:
         module.declare("llvm.memset.p0.i64", MEMSET)
         fn.emit(f"call void @llvm.memset.p0.i64(ptr {self.stack}, i8 0, i64 {MAX_BPF_STACK}, "
                 "i1 false)")
+        #: The frame's private part (bytes ``[0, private_end)`` of the frame, accessed only
+        #: through ``r10 + k``) when the rest escapes: an ``alloca`` of its own.
+        self.private: str | None = None
+        self.private_end = 0
+        if not private_stack and private_below > 0:
+            fn.emit(f"%private = alloca [{MAX_BPF_STACK} x i8], align 8")
+            fn.emit(f"call void @llvm.memset.p0.i64(ptr %private, i8 0, i64 {private_below}, "
+                    "i1 false)")
+            self.private, self.private_end = "%private", private_below
         self.scratch = fn.gep(self.env, ENV_OFFSETS["scratch"])
         #: Registers' region shadows (verified code, :mod:`pybpf.jit.provenance`), or None.
         self.shadows: Shadows | None = None
@@ -189,6 +198,13 @@ class Frame:
         self._constants: dict[int, Shadow] = {}
         self._exhausted: list[tuple[str, str]] = []
         self.begin_block()
+
+    def frame_slot(self, slot: int, n: int) -> str:
+        """The host pointer of ``n`` bytes at ``slot`` (offset in the frame, from its
+        start) of an ``r10 + k`` access."""
+        if self.private is not None and slot + n <= self.private_end:
+            return self.fn.gep(self.private, slot)
+        return self.fn.gep(self.stack, slot)
 
     def finish_entry(self, first: str) -> None:
         """End the prologue with a jump to the first block."""

@@ -220,7 +220,7 @@ def load(f: Frame, base: int, off: int, n: int, signed: bool, pc: int, *, checke
     ty = f"i{8 * n}"
     slot = _stack_slot(base, off, n)
     if slot is not None:
-        raw = fn.load(ty, fn.gep(f.stack, slot), align=1, tbaa=TBAA_PROGRAM)
+        raw = fn.load(ty, f.frame_slot(slot, n), align=1, tbaa=TBAA_PROGRAM)
         return _extend(f, raw, n, signed)
     addr = address(f, base, off)
     if f.shadows is not None and base != 10:
@@ -262,7 +262,7 @@ def store(f: Frame, base: int, off: int, n: int, value: str, pc: int, *, checked
     narrow = value if n == 8 else fn.op(f"trunc i64 {value} to {ty}")
     slot = _stack_slot(base, off, n)
     if slot is not None:
-        fn.store(ty, narrow, fn.gep(f.stack, slot), align=1, tbaa=TBAA_PROGRAM)
+        fn.store(ty, narrow, f.frame_slot(slot, n), align=1, tbaa=TBAA_PROGRAM)
         return
     addr = address(f, base, off)
     if f.shadows is not None and base != 10:

@@ -66,7 +66,8 @@ from pybpf.jit.irtext import FunctionText
 from pybpf.program.cfg import Function, jump_target
 from pybpf.runtime.execstate import MAX_BPF_STACK
 
-__all__ = ["FLAG", "Facts", "Shadow", "Shadows", "block_facts", "frame_escapes", "spill_slots",
+__all__ = ["FLAG", "Facts", "Shadow", "Shadows", "block_facts", "frame_escapes",
+           "private_bound", "spill_slots",
            "successors"]
 
 #: A shadow: (base ``ptr``, whether the region may be loaded from directly, whether it may
@@ -139,6 +140,32 @@ def frame_escapes(fn: Function) -> bool:
     return False
 
 
+def private_bound(fn: Function, exposed: int | None) -> int:
+    """The ``r10``-relative offset below which the frame of ``fn`` is private: ``exposed``
+    (the lowest offset anything but ``fn``'s own ``r10 + k`` accesses may reach, from the
+    verifier; None: unknown, nothing is private), lowered so that no ``r10 + k`` access
+    straddles it and no atomic operation at ``r10 + k`` (made through the region table)
+    lies below it."""
+    if exposed is None:
+        return -MAX_BPF_STACK
+    accesses = []
+    for block in fn.blocks:
+        for _, insn in block.insns:
+            cls = insn.code & 0x07
+            base = insn.src if cls == InsnClass.LDX else insn.dst
+            if cls in (InsnClass.LDX, InsnClass.ST, InsnClass.STX) and base == FRAME:
+                atomic = cls == InsnClass.STX and insn.mode == Mode.ATOMIC
+                accesses.append((insn.off, SIZE_BYTES[Size(insn.size)], atomic))
+    bound = min(exposed, 0)
+    changed = True
+    while changed:
+        changed = False
+        for off, n, atomic in accesses:
+            if off < bound and (atomic or off + n > bound):
+                bound, changed = off, True
+    return max(bound, -MAX_BPF_STACK)
+
+
 @dataclass(slots=True)
 class Facts:
     """What is known of the locations at one point of a function: ``maybe`` may hold a
@@ -156,15 +183,21 @@ class Facts:
     classes: dict[int, int] = field(default_factory=dict)
     copies: dict[int, int] = field(default_factory=dict)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    #: The slots something other than ``r10 + k`` may reach when the frame escapes (None:
+    #: all; the others are in the function's private part of the frame).
+    exposed: frozenset[int] | None = None
 
     @classmethod
-    def entry(cls, slots: frozenset[int] = frozenset(), escapes: bool = False) -> Facts:
+    def entry(cls, slots: frozenset[int] = frozenset(), escapes: bool = False,
+              exposed: frozenset[int] | None = None) -> Facts:
         args = {1, 2, 3, 4, 5}
-        return cls(slots, escapes, set(args), set(args))
+        return cls(slots, escapes, set(args), set(args), exposed=exposed)
 
     @classmethod
-    def thawed(cls, slots: frozenset[int], escapes: bool, state: State) -> Facts:
-        return cls(slots, escapes, set(state[0]), set(state[1]), set(state[2]))
+    def thawed(cls, slots: frozenset[int], escapes: bool, state: State,
+               exposed: frozenset[int] | None = None) -> Facts:
+        return cls(slots, escapes, set(state[0]), set(state[1]), set(state[2]),
+                   exposed=exposed)
 
     def frozen(self) -> State:
         return frozenset(self.maybe), frozenset(self.unborn), frozenset(self.sure)
@@ -247,12 +280,12 @@ class Facts:
         overwritten spill ``STACK_MISC``, and refuse a narrow spill of a pointer), never
         another pointer, so the slots keep their shadows but are no longer pointers for
         sure."""
-        for slot in self.slots:
+        for slot in self.slots if self.exposed is None else self.exposed:
             self.sure.discard(slot)
             self.copies.pop(slot, None)
 
     def _forget_slots(self, shadows: Shadows | None) -> None:
-        for slot in self.slots:
+        for slot in self.slots if self.exposed is None else self.exposed:
             self._unknown(slot, shadows)
 
     def step(self, insn: Instruction, shadows: Shadows | None = None,
@@ -347,17 +380,18 @@ class Facts:
 
 
 def block_facts(fn: Function, slots: frozenset[int], escapes: bool,
-                lookups: dict[int, int]) -> dict[int, State]:
+                lookups: dict[int, int],
+                exposed: frozenset[int] | None = None) -> dict[int, State]:
     """``maybe``, ``unborn`` and ``sure`` at the start of each block of ``fn`` (``lookups``:
     the calls whose r0 points into a known region, see :meth:`Facts.step`; the fixed
     point of :meth:`Facts.step`: unions of ``maybe`` and ``unborn``, intersections of
     ``sure`` where paths meet; blocks control never reaches are absent)."""
     index = {block.start: i for i, block in enumerate(fn.blocks)}
-    states = {fn.start: Facts.entry(slots, escapes).frozen()}
+    states = {fn.start: Facts.entry(slots, escapes, exposed).frozen()}
     work = [fn.start]
     while work:
         start = work.pop()
-        facts = Facts.thawed(slots, escapes, states[start])
+        facts = Facts.thawed(slots, escapes, states[start], exposed)
         for pc, insn in fn.blocks[index[start]].insns:
             facts.step(insn, None, lookups.get(pc))
         out = facts.frozen()

@@ -58,6 +58,9 @@ class Verdict:
     message: str = ""
     pc: int | None = None
     log: str = ""
+    #: Accepted programs: per function (start pc), the lowest frame offset anything but its
+    #: own ``r10 + k`` may reach (:attr:`pybpf.verifier.api.VerificationResult.stack_exposed`).
+    stack_exposed: tuple[tuple[int, int], ...] = ()
 
     def error(self, name: str) -> VerifierError:
         return VerifierError(
@@ -131,7 +134,8 @@ def cached_verdict(spec: ProgramSpec, maps: Mapping[str, MapSpec] | None,
         return None
     accepted, _, rest = text.partition("\n")
     if accepted == "accepted":
-        return Verdict(True)
+        pairs = (pair.split(":") for pair in rest.split())
+        return Verdict(True, stack_exposed=tuple((int(a), int(b)) for a, b in pairs))
     pc_text, _, rest = rest.partition("\n")
     message, _, log = rest.partition("\n")
     return Verdict(False, message, int(pc_text) if pc_text else None, log)
@@ -148,13 +152,14 @@ def verdict(spec: ProgramSpec, maps: Mapping[str, MapSpec] | None,
 
     result = verify(spec, maps=maps or {})
     if result.accepted:
-        found = Verdict(True)
+        found = Verdict(True, stack_exposed=result.stack_exposed)
     else:
         logged = verify(spec, maps=maps or {}, log_level=1)  # again, for the log
         found = Verdict(False, result.error or "", result.pc, logged.log)
     if cache is not None:
         pc = "" if found.pc is None else str(found.pc)
         message = found.message.replace("\n", " ")
-        cache.put_text(key, "accepted" if found.accepted
+        exposed = " ".join(f"{start}:{low}" for start, low in found.stack_exposed)
+        cache.put_text(key, f"accepted\n{exposed}" if found.accepted
                        else f"rejected\n{pc}\n{message}\n{found.log}")
     return found

@@ -245,6 +245,57 @@ sum:
 """
 
 
+PARTLY_EXPOSED = """
+    r6 = *(u32 *)(r1 + 0)
+    r7 = *(u32 *)(r1 + 4)
+    r2 = r6
+    r2 += 16
+    r0 = 0
+    if r2 > r7 goto out
+    *(u64 *)(r10 - 48) = r6
+    r3 = *(u32 *)(r6 + 0)
+    *(u32 *)(r10 - 40) = r3
+    *(u64 *)(r10 - 16) = r3
+    *(u32 *)(r10 - 32) = r3
+    r8 = r10
+    r8 += -16
+    r4 = *(u8 *)(r6 + 5)
+    *(u32 *)(r8 + 4) = r4
+    *(u64 *)(r10 - 24) = r4
+    EXTRA
+    r1 = *(u64 *)(r10 - 48)
+    r0 = *(u8 *)(r1 + 2)
+    r2 = *(u32 *)(r10 - 40)
+    r0 += r2
+    r2 = *(u64 *)(r10 - 16)
+    r0 += r2
+    r2 = *(u64 *)(r10 - 24)
+    r0 += r2
+    r2 = *(u32 *)(r10 - 32)
+    r0 += r2
+    r2 = *(u32 *)(r8 - 4)
+    r0 += r2
+out:
+    exit
+"""
+
+
+@pytest.mark.parametrize("extra", ["", "lock *(u32 *)(r10 - 32) += r4",
+                                   "r2 = r10\n r2 += -40\n r2 = *(u32 *)(r2 + 0)\n r0 += r2"])
+def test_frame_partly_exposed(jit: Callable, extra: str) -> None:
+    """The frame escapes (r8 = r10 - 16): only what the verifier saw reached through other
+    pointers (here [-20, 0), lowered to -24 by a straddling access, to -32 by an atomic at
+    r10, to -40 by another alias) stays in the shared frame; the rest is the function's
+    private part. Spills, fills and aliased accesses keep the interpreter's results."""
+    from pybpf.verifier import verify
+
+    text = PARTLY_EXPOSED.replace("EXTRA", extra)
+    spec = ProgramSpec("t", tuple(assemble(text, syntax="llvm")), prog_type=ProgType.XDP)
+    low = -40 if "r2 += -40" in extra else -20
+    assert verify(spec).stack_exposed == ((0, low),)
+    both(text, jit)
+
+
 READ_ONLY = """
     r6 = r1
     *(u32 *)(r10 - 4) = 1
