@@ -125,11 +125,12 @@ def verification_digest(spec: ProgramSpec, maps: Mapping[str, MapSpec] | None) -
 
 
 def cached_verdict(spec: ProgramSpec, maps: Mapping[str, MapSpec] | None,
-                   cache: CompileCache | None) -> Verdict | None:
-    """The verdict on ``spec`` if ``cache`` has it, else None."""
+                   cache: CompileCache | None, *, digest: str | None = None) -> Verdict | None:
+    """The verdict on ``spec`` if ``cache`` has it, else None (``digest``: its
+    :func:`verification_digest`, when already known)."""
     if cache is None:
         return None
-    text = cache.get_text("verdict-" + verification_digest(spec, maps))
+    text = cache.get_text("verdict-" + (digest or verification_digest(spec, maps)))
     if text is None:
         return None
     accepted, _, rest = text.partition("\n")
@@ -144,8 +145,9 @@ def cached_verdict(spec: ProgramSpec, maps: Mapping[str, MapSpec] | None,
 def verdict(spec: ProgramSpec, maps: Mapping[str, MapSpec] | None,
             cache: CompileCache | None) -> Verdict:
     """The verifier's verdict on ``spec`` (from ``cache`` when it has one)."""
-    key = "verdict-" + verification_digest(spec, maps)
-    found = cached_verdict(spec, maps, cache)
+    digest = verification_digest(spec, maps)
+    key = "verdict-" + digest
+    found = cached_verdict(spec, maps, cache, digest=digest)
     if found is not None:
         return found
     from pybpf.verifier import verify
