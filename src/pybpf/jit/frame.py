@@ -30,7 +30,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from pybpf.jit.abi import ENV_OFFSETS, ROW_OFFSETS, ROW_SIZE, Fault, RuntimeOp
-from pybpf.jit.irtext import TBAA_TABLE, UNLIKELY, FunctionText, ModuleText, i64
+from pybpf.jit.irtext import TBAA_PROGRAM, TBAA_TABLE, UNLIKELY, FunctionText, ModuleText, i64
 from pybpf.jit.provenance import UNKNOWN, Facts, Shadow, Shadows
 from pybpf.native.layout import NativeKind
 from pybpf.runtime.execstate import BPF_MAX_LOOPS, MAX_BPF_STACK
@@ -90,10 +90,12 @@ class RuntimeStubs:
 
 class SlowPaths:
     """The module's out-of-line slow path of loads, ``bpf_load_slow(env, depth, code, addr,
-    n)``: an XDP context's packet pointers from its native half
-    (:class:`~pybpf.native.layout.XdpMdNative`, 8 bytes per 4-byte field of ``xdp_md``,
-    as the kernel's rewritten loads read ``xdp_buff``), anything else through ``rt(LOAD)``
-    (``Memory.load``: context hooks, faults)."""
+    n)``: the bytes themselves when the region's row allows a direct load of them (so
+    verified code sends every load through a pointer whose region is not directly
+    accessible for both loads and stores here, in one call), an XDP context's packet
+    pointers from its native half (:class:`~pybpf.native.layout.XdpMdNative`, 8 bytes per
+    4-byte field of ``xdp_md``, as the kernel's rewritten loads read ``xdp_buff``), anything
+    else through ``rt(LOAD)`` (``Memory.load``: context hooks, faults)."""
 
     def __init__(self, module: ModuleText, stubs: RuntimeStubs) -> None:
         self.module = module
@@ -110,7 +112,7 @@ class SlowPaths:
         fn = FunctionText("bpf_load_slow", "i64", [("ptr", "env"), ("i64", "depth"),
                                                     ("i64", "code"), ("i64", "addr"),
                                                     ("i64", "n")],
-                          linkage="internal", attrs="noinline cold")
+                          linkage="internal", attrs="noinline")
         fn.start("entry")
         w = fn.op(f"sub i64 %addr, {REGION_START}")
         index = fn.op(f"sub i64 {fn.op(f'lshr i64 {w}, 32')}, {FIRST_REGION_ID}")
@@ -119,8 +121,22 @@ class SlowPaths:
         fn.cbr(fn.op(f"icmp ult i64 {index}, {ntable}"), "row", "python")
         fn.start("row")
         row = fn.op(f"getelementptr [{ROW_SIZE} x i8], ptr {table}, i64 {index}")
-        kind = fn.load("i32", fn.gep(row, ROW_OFFSETS["kind"]), tbaa=TBAA_TABLE)
         field = fn.op(f"and i64 {w}, 4294967295")
+        size = fn.load("i32", fn.gep(row, ROW_OFFSETS["load_size"]), tbaa=TBAA_TABLE)
+        fits = fn.op(f"icmp ule i64 {fn.op(f'add i64 {field}, %n')}, "
+                     f"{fn.op(f'zext i32 {size} to i64')}")
+        fn.cbr(fits, "direct", "context")
+        fn.start("direct")
+        host = fn.load("ptr", fn.gep(row, ROW_OFFSETS["host"]), tbaa=TBAA_TABLE)
+        at = fn.gep(host, field)
+        cases = [(str(n), f"direct{n}") for n in (1, 2, 4)]
+        fn.switch("i64", "%n", "direct8", cases)
+        for n in (1, 2, 4, 8):
+            fn.start(f"direct{n}")
+            raw = fn.load(f"i{8 * n}", at, align=1, tbaa=TBAA_PROGRAM)
+            fn.ret(raw if n == 8 else fn.op(f"zext i{8 * n} {raw} to i64"))
+        fn.start("context")
+        kind = fn.load("i32", fn.gep(row, ROW_OFFSETS["kind"]), tbaa=TBAA_TABLE)
         pointer_field = fn.op(f"icmp ule i64 {field}, 8")
         aligned = fn.op(f"icmp eq i64 {fn.op(f'and i64 {field}, 3')}, 0")
         is_ctx = fn.op(f"and i1 {fn.op(f'icmp eq i32 {kind}, {int(NativeKind.XDP_MD)}')}, "
@@ -176,8 +192,12 @@ class Frame:
             self.stack = fn.load("ptr", self.env_ptr("stack_host", self.depth), tbaa=TBAA_TABLE)
         self.fp = self.load_env("frame_pointer", self.depth)
         module.declare("llvm.memset.p0.i64", MEMSET)
-        fn.emit(f"call void @llvm.memset.p0.i64(ptr {self.stack}, i8 0, i64 {MAX_BPF_STACK}, "
-                "i1 false)")
+        # the frame is zeroed, but for its private part: nothing reaches the shared stack
+        # there (a verified program's accesses through other pointers and by helpers are all
+        # above it)
+        shared = 0 if private_stack else max(0, private_below)
+        fn.emit(f"call void @llvm.memset.p0.i64(ptr {fn.gep(self.stack, shared)}, i8 0, "
+                f"i64 {MAX_BPF_STACK - shared}, i1 false)")
         #: The frame's private part (bytes ``[0, private_end)`` of the frame, accessed only
         #: through ``r10 + k``) when the rest escapes: an ``alloca`` of its own.
         self.private: str | None = None
