@@ -59,7 +59,8 @@ class Verdict:
     pc: int | None = None
     log: str = ""
     #: Accepted programs: per function (start pc), the lowest frame offset anything but its
-    #: own ``r10 + k`` may reach (:attr:`pybpf.verifier.api.VerificationResult.stack_exposed`).
+    #: own ``r10 + k`` may reach (:attr:`pybpf.verifier.api.VerificationResult.stack_exposed`,
+    #: every function; 0: nothing).
     stack_exposed: tuple[tuple[int, int], ...] = ()
 
     def error(self, name: str) -> VerifierError:

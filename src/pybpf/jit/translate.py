@@ -63,8 +63,9 @@ class Options:
     #: Compact code (fewer blocks, for the light compile tier of large programs).
     compact: bool = False
     #: Verified code: per function (start pc), the lowest frame offset anything but its own
-    #: ``r10 + k`` accesses may reach (the verifier's; absent: none). Below it the frame is
-    #: private to the function (:class:`~pybpf.jit.frame.Frame`). None: not known.
+    #: ``r10 + k`` accesses may reach (the verifier's). Below it the frame is private to the
+    #: function (:class:`~pybpf.jit.frame.Frame`). None, or a function absent: not known
+    #: (nothing is private).
     stack_exposed: tuple[tuple[int, int], ...] | None = None
 
 
@@ -116,7 +117,7 @@ class _FunctionLowering:
         self.escapes = escapes
         bound = -MAX_BPF_STACK
         if direct and escapes and options.stack_exposed is not None:
-            bound = provenance.private_bound(fn, dict(options.stack_exposed).get(fn.start, 0))
+            bound = provenance.private_bound(fn, dict(options.stack_exposed).get(fn.start))
         #: Spill slots something other than ``r10 + k`` may reach (the rest are private).
         self.exposed = frozenset(s for s in self.slots if s - provenance.SLOT0 + 8 > bound)
         self.f = Frame(self.text, module, stubs, slow, count_budget=options.count_budget,

@@ -54,9 +54,9 @@ class VerificationResult:
     peak_states: int = 0
     log: str = ""
     messages: tuple[str, ...] = field(default=())
-    #: Per function (start pc), the lowest offset of its frame that anything but its own
-    #: ``r10 + k`` accesses may reach (absent: none); accepted programs only. pybpf's JIT
-    #: keeps the frame below it private (not in the kernel's verdict).
+    #: Per function (start pc; every sub-program), the lowest offset of its frame that
+    #: anything but its own ``r10 + k`` accesses may reach (0: none); accepted programs
+    #: only. pybpf's JIT keeps the frame below it private (not in the kernel's verdict).
     stack_exposed: tuple[tuple[int, int], ...] = field(default=())
 
     def raise_for_error(self) -> None:
@@ -123,8 +123,8 @@ def _run(program: Program, options: VerifyOptions, spec: ProgramSpec | None,
         peak_states=env.peak_states,
         log=env.log.text(),
         messages=lines,
-        stack_exposed=() if err else tuple(sorted(
-            (env.subprogs[i].start, low) for i, low in env.stack_exposed.items())),
+        stack_exposed=() if err else tuple(
+            (sp.start, env.stack_exposed.get(i, 0)) for i, sp in enumerate(env.subprogs)),
     )
 
 

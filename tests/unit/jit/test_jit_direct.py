@@ -330,6 +330,16 @@ def test_read_only_map_values_loaded_in_place(jit: Callable) -> None:
     assert results[0][0] == (4 + 0x1211100F0E0D0C0B + 0x0A090807 * 2) & 0xFFFFFFFF
 
 
+def test_exposure_is_reported_for_every_function() -> None:
+    """The verifier reports every function's exposed frame (0: nothing but its own r10 + k
+    reaches it); the JIT treats a function it does not find there as wholly exposed."""
+    from pybpf.verifier import verify
+
+    spec = ProgramSpec("t", tuple(assemble(SUBPROGRAM, syntax="llvm")), prog_type=ProgType.XDP)
+    starts = [fn.start for fn in split_functions(spec.instructions)]
+    assert verify(spec).stack_exposed == ((starts[0], -8), (starts[1], 0))
+
+
 def test_pointers_passed_to_a_sub_program(jit: Callable) -> None:
     assert len(split_functions(tuple(assemble(SUBPROGRAM, syntax="llvm")))) == 2
     both(SUBPROGRAM, jit)
