@@ -16,8 +16,13 @@ ever the base of loads and stores with constant offsets; see
 :func:`pybpf.jit.provenance.frame_escapes`): there nothing but those accesses can reach the
 frame, and it becomes a private ``alloca`` that LLVM promotes to registers, as a C compiler
 does with spills. Its address is still the frame's virtual address, so out-of-frame offsets
-fault exactly as in the interpreter. (Not modelled: a program that forges a pointer to such a
-frame from a constant reaches the execution state's copy, not the private one.)
+fault exactly as in the interpreter. In verified code whose frame does escape, the part below
+the lowest offset the verifier saw reached through anything but ``r10 + k`` (other stack
+pointers, stack pointers passed to calls: :attr:`pybpf.verifier.api.VerificationResult.
+stack_exposed`, :func:`pybpf.jit.provenance.private_bound`) is such a private ``alloca``
+too, and only the rest of the execution state's frame is zeroed. (Not modelled: a program
+that forges a pointer to such a frame from a constant reaches the execution state's copy,
+not the private one.)
 
 Calls into Python go through the module's :class:`RuntimeStubs`, cold out-of-line functions,
 so hot code carries only a direct call with the arguments it needs; a callback that raised

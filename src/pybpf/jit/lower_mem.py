@@ -224,11 +224,13 @@ def load(f: Frame, base: int, off: int, n: int, signed: bool, pc: int, *, checke
         return _extend(f, raw, n, signed)
     addr = address(f, base, off)
     if f.shadows is not None and base != 10:
-        slow = lambda: _slow_load(f, addr, n, signed, pc)  # noqa: E731 - also direct loads
+        def out_of_line() -> str:  # bpf_load_slow also loads from directly loadable regions
+            return _slow_load(f, addr, n, signed, pc)
+
         return lower_direct.access(
             f, base, addr, n, "load_size",
             lambda ptr: _extend(f, fn.load(ty, ptr, align=1, tbaa=TBAA_PROGRAM), n, signed),
-            slow, slow)
+            out_of_line, out_of_line)
     if f.compact:
         return fn.call("i64", _load_accessor(f, n, signed, checked),
                        [("ptr", f.env), ("i64", f.depth), ("i64", _code(RuntimeOp.LOAD, pc)),
