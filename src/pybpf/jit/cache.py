@@ -1,7 +1,8 @@
 """The on-disk compile cache: native object code keyed by everything that shaped it.
 
 The key is a SHA-256 over the ABI version (:data:`pybpf.jit.abi.ABI_VERSION`), the pybpf,
-llvmlite and LLVM versions, the host triple, CPU and features, the translation options
+llvmlite and LLVM versions, a digest of the code generator's own source
+(:func:`codegen_fingerprint`), the host triple, CPU and features, the translation options
 (checked mode, budget counting, the helper ids the runtime provides, the program's load
 number when it takes function addresses) and the program's instruction bytes *after*
 relocation, so the map layout (map and global-data addresses in ``lddw``) is part of it.
@@ -18,6 +19,7 @@ reclaim space.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -39,10 +41,31 @@ def default_cache_dir() -> Path:
     return Path(base) / "pybpf" / "jit"
 
 
+#: The sources the generated code depends on (relative to the package): the translation,
+#: the native library and the layouts and constants they bake in.
+CODEGEN_SOURCES = ("jit", "native", "runtime/memory.py", "runtime/execstate.py",
+                   "program/cfg.py")
+
+
+@functools.cache
+def codegen_fingerprint() -> str:
+    """A digest of :data:`CODEGEN_SOURCES` (computed once per process): an object compiled
+    by other code generation is never reused, even under the same version number."""
+    root = Path(pybpf.__file__).parent
+    h = hashlib.sha256()
+    for name in CODEGEN_SOURCES:
+        path = root / name
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            h.update(file.relative_to(root).as_posix().encode())
+            h.update(file.read_bytes())
+    return h.hexdigest()
+
+
 def cache_key(program: bytes, options: Sequence[object]) -> str:
     """The key of ``program`` (instruction bytes) compiled with ``options``."""
     h = hashlib.sha256()
     h.update(f"abi {ABI_VERSION} pybpf {pybpf.__version__} {host_description()}\n".encode())
+    h.update(f"codegen {codegen_fingerprint()}\n".encode())
     h.update(repr(tuple(options)).encode())
     h.update(b"\n")
     h.update(program)

@@ -16,8 +16,13 @@ ever the base of loads and stores with constant offsets; see
 :func:`pybpf.jit.provenance.frame_escapes`): there nothing but those accesses can reach the
 frame, and it becomes a private ``alloca`` that LLVM promotes to registers, as a C compiler
 does with spills. Its address is still the frame's virtual address, so out-of-frame offsets
-fault exactly as in the interpreter. (Not modelled: a program that forges a pointer to such a
-frame from a constant reaches the execution state's copy, not the private one.)
+fault exactly as in the interpreter. In verified code whose frame does escape, the part below
+the lowest offset the verifier saw reached through anything but ``r10 + k`` (other stack
+pointers, stack pointers passed to calls: :attr:`pybpf.verifier.api.VerificationResult.
+stack_exposed`, :func:`pybpf.jit.provenance.private_bound`) is such a private ``alloca``
+too, and only the rest of the execution state's frame is zeroed. (Not modelled: a program
+that forges a pointer to such a frame from a constant reaches the execution state's copy,
+not the private one.)
 
 Calls into Python go through the module's :class:`RuntimeStubs`, cold out-of-line functions,
 so hot code carries only a direct call with the arguments it needs; a callback that raised
@@ -30,7 +35,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from pybpf.jit.abi import ENV_OFFSETS, ROW_OFFSETS, ROW_SIZE, Fault, RuntimeOp
-from pybpf.jit.irtext import TBAA_TABLE, UNLIKELY, FunctionText, ModuleText, i64
+from pybpf.jit.irtext import TBAA_PROGRAM, TBAA_TABLE, UNLIKELY, FunctionText, ModuleText, i64
 from pybpf.jit.provenance import UNKNOWN, Facts, Shadow, Shadows
 from pybpf.native.layout import NativeKind
 from pybpf.runtime.execstate import BPF_MAX_LOOPS, MAX_BPF_STACK
@@ -90,10 +95,12 @@ class RuntimeStubs:
 
 class SlowPaths:
     """The module's out-of-line slow path of loads, ``bpf_load_slow(env, depth, code, addr,
-    n)``: an XDP context's packet pointers from its native half
-    (:class:`~pybpf.native.layout.XdpMdNative`, 8 bytes per 4-byte field of ``xdp_md``,
-    as the kernel's rewritten loads read ``xdp_buff``), anything else through ``rt(LOAD)``
-    (``Memory.load``: context hooks, faults)."""
+    n)``: the bytes themselves when the region's row allows a direct load of them (so
+    verified code sends every load through a pointer whose region is not directly
+    accessible for both loads and stores here, in one call), an XDP context's packet
+    pointers from its native half (:class:`~pybpf.native.layout.XdpMdNative`, 8 bytes per
+    4-byte field of ``xdp_md``, as the kernel's rewritten loads read ``xdp_buff``), anything
+    else through ``rt(LOAD)`` (``Memory.load``: context hooks, faults)."""
 
     def __init__(self, module: ModuleText, stubs: RuntimeStubs) -> None:
         self.module = module
@@ -110,7 +117,7 @@ class SlowPaths:
         fn = FunctionText("bpf_load_slow", "i64", [("ptr", "env"), ("i64", "depth"),
                                                     ("i64", "code"), ("i64", "addr"),
                                                     ("i64", "n")],
-                          linkage="internal", attrs="noinline cold")
+                          linkage="internal", attrs="noinline")
         fn.start("entry")
         w = fn.op(f"sub i64 %addr, {REGION_START}")
         index = fn.op(f"sub i64 {fn.op(f'lshr i64 {w}, 32')}, {FIRST_REGION_ID}")
@@ -119,8 +126,22 @@ class SlowPaths:
         fn.cbr(fn.op(f"icmp ult i64 {index}, {ntable}"), "row", "python")
         fn.start("row")
         row = fn.op(f"getelementptr [{ROW_SIZE} x i8], ptr {table}, i64 {index}")
-        kind = fn.load("i32", fn.gep(row, ROW_OFFSETS["kind"]), tbaa=TBAA_TABLE)
         field = fn.op(f"and i64 {w}, 4294967295")
+        size = fn.load("i32", fn.gep(row, ROW_OFFSETS["load_size"]), tbaa=TBAA_TABLE)
+        fits = fn.op(f"icmp ule i64 {fn.op(f'add i64 {field}, %n')}, "
+                     f"{fn.op(f'zext i32 {size} to i64')}")
+        fn.cbr(fits, "direct", "context")
+        fn.start("direct")
+        host = fn.load("ptr", fn.gep(row, ROW_OFFSETS["host"]), tbaa=TBAA_TABLE)
+        at = fn.gep(host, field)
+        cases = [(str(n), f"direct{n}") for n in (1, 2, 4)]
+        fn.switch("i64", "%n", "direct8", cases)
+        for n in (1, 2, 4, 8):
+            fn.start(f"direct{n}")
+            raw = fn.load(f"i{8 * n}", at, align=1, tbaa=TBAA_PROGRAM)
+            fn.ret(raw if n == 8 else fn.op(f"zext i{8 * n} {raw} to i64"))
+        fn.start("context")
+        kind = fn.load("i32", fn.gep(row, ROW_OFFSETS["kind"]), tbaa=TBAA_TABLE)
         pointer_field = fn.op(f"icmp ule i64 {field}, 8")
         aligned = fn.op(f"icmp eq i64 {fn.op(f'and i64 {field}, 3')}, 0")
         is_ctx = fn.op(f"and i1 {fn.op(f'icmp eq i32 {kind}, {int(NativeKind.XDP_MD)}')}, "
@@ -142,7 +163,7 @@ class Frame:
     def __init__(self, fn: FunctionText, module: ModuleText, stubs: RuntimeStubs,
                  slow: SlowPaths, *, count_budget: bool, uses_may_goto: bool,
                  private_stack: bool = False, compact: bool = False,
-                 direct: frozenset[int] | None = None) -> None:
+                 direct: frozenset[int] | None = None, private_below: int = 0) -> None:
         self.fn = fn
         #: Fewer blocks rather than the best code (see :mod:`pybpf.jit.lower_mem`).
         self.compact = compact
@@ -176,8 +197,21 @@ class Frame:
             self.stack = fn.load("ptr", self.env_ptr("stack_host", self.depth), tbaa=TBAA_TABLE)
         self.fp = self.load_env("frame_pointer", self.depth)
         module.declare("llvm.memset.p0.i64", MEMSET)
-        fn.emit(f"call void @llvm.memset.p0.i64(ptr {self.stack}, i8 0, i64 {MAX_BPF_STACK}, "
-                "i1 false)")
+        # the frame is zeroed, but for its private part: nothing reaches the shared stack
+        # there (a verified program's accesses through other pointers and by helpers are all
+        # above it)
+        shared = 0 if private_stack else max(0, private_below)
+        fn.emit(f"call void @llvm.memset.p0.i64(ptr {fn.gep(self.stack, shared)}, i8 0, "
+                f"i64 {MAX_BPF_STACK - shared}, i1 false)")
+        #: The frame's private part (bytes ``[0, private_end)`` of the frame, accessed only
+        #: through ``r10 + k``) when the rest escapes: an ``alloca`` of its own.
+        self.private: str | None = None
+        self.private_end = 0
+        if not private_stack and private_below > 0:
+            fn.emit(f"%private = alloca [{MAX_BPF_STACK} x i8], align 8")
+            fn.emit(f"call void @llvm.memset.p0.i64(ptr %private, i8 0, i64 {private_below}, "
+                    "i1 false)")
+            self.private, self.private_end = "%private", private_below
         self.scratch = fn.gep(self.env, ENV_OFFSETS["scratch"])
         #: Registers' region shadows (verified code, :mod:`pybpf.jit.provenance`), or None.
         self.shadows: Shadows | None = None
@@ -190,6 +224,13 @@ class Frame:
         self._exhausted: list[tuple[str, str]] = []
         self.begin_block()
 
+    def frame_slot(self, slot: int, n: int) -> str:
+        """The host pointer of ``n`` bytes at ``slot`` (offset in the frame, from its
+        start) of an ``r10 + k`` access."""
+        if self.private is not None and slot + n <= self.private_end:
+            return self.fn.gep(self.private, slot)
+        return self.fn.gep(self.stack, slot)
+
     def finish_entry(self, first: str) -> None:
         """End the prologue with a jump to the first block."""
         self._entry_end = len(self.fn.lines)
@@ -199,7 +240,9 @@ class Frame:
         """The shadow of the constant ``value`` (an ``lddw`` of a map or global data
         address), looked up once per call in the prologue: the regions such constants point
         into (maps) stay mapped while the program runs. A constant that is no address gets
-        a shadow that means nothing (it is never dereferenced)."""
+        a shadow that means nothing (it is never dereferenced). Its load flag is its own:
+        read-only data (``.rodata``, frozen maps: ``const`` tables and configuration) is
+        loaded in place; the store flag requires both."""
         w = (value - REGION_START) & 0xFFFFFFFFFFFFFFFF
         index = (w >> 32) - FIRST_REGION_ID
         if not 0 <= index < (1 << 32):
@@ -210,17 +253,20 @@ class Frame:
         return found
 
     def _row_shadow(self, index: int) -> Shadow:
-        """(host - start of region ``index``, both directly accessible) from the table."""
+        """(host - start of region ``index``, directly loadable, directly storable) from
+        the table."""
         fn = self.fn
         inside = fn.op(f"icmp ult i64 {index}, {self.ntable}")
         row = fn.op(f"getelementptr [{ROW_SIZE} x i8], ptr {self.table}, "
                     f"i64 {fn.op(f'select i1 {inside}, i64 {index}, i64 0')}")
         host = fn.load("ptr", fn.gep(row, ROW_OFFSETS["host"]), tbaa=TBAA_TABLE)
-        direct = inside
+        flags = []
         for name in ("load_size", "store_size"):
             size = fn.load("i32", fn.gep(row, ROW_OFFSETS[name]), tbaa=TBAA_TABLE)
-            direct = fn.op(f"and i1 {direct}, {fn.op(f'icmp ne i32 {size}, 0')}")
-        return fn.gep(host, i64(-region_base(index + FIRST_REGION_ID))), direct
+            flags.append(fn.op(f"icmp ne i32 {size}, 0"))
+        loads = fn.op(f"and i1 {inside}, {flags[0]}")
+        return (fn.gep(host, i64(-region_base(index + FIRST_REGION_ID))), loads,
+                fn.op(f"and i1 {loads}, {flags[1]}"))
 
     def in_entry(self, emit: Callable[[], T]) -> T:
         """Run ``emit`` with its IR going to the end of the prologue (values computed once

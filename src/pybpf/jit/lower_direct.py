@@ -7,7 +7,10 @@ The birth is the table lookup of :mod:`pybpf.jit.lower_mem` (``split_address()``
 access, whose address the verifier proved inside its region, so the row found is the
 pointer's: it gives the access (direct when the row's size is not 0, as unchecked code
 does, else the interpreter's slow path) and the register's new shadow, ``host - start``
-with the row's load and store flags. A register whose region is not directly accessible
+with one flag for both loads and stores (set when the row allows both: a pointer is then
+tested once, and LLVM threads every later test of the flag; only constant addresses get a
+load flag of its own, see :meth:`~pybpf.jit.frame.Frame.constant_shadow`). A register whose
+region is not directly accessible
 (a context with load hooks) keeps cleared flags and every access through it takes the
 slow path, as before.
 """
@@ -19,7 +22,7 @@ from collections.abc import Callable
 from pybpf.jit.abi import ROW_OFFSETS, ROW_SIZE
 from pybpf.jit.frame import Frame
 from pybpf.jit.irtext import LIKELY, TBAA_TABLE, i64
-from pybpf.jit.provenance import Shadow
+from pybpf.jit.provenance import FLAG, Shadow
 from pybpf.runtime.memory import FIRST_REGION_ID, REGION_START
 
 __all__ = ["POINTERS", "access", "pointer_facts"]
@@ -47,7 +50,8 @@ def access(f: Frame, reg: int, addr: str, n: int, size_field: str, fast: Fast, s
     fn = f.fn
     shadows = f.shadows
     assert shadows is not None
-    base, flag = shadows.get(reg)
+    shadow = shadows.get(reg)
+    base, flag = shadow[0], shadow[FLAG[size_field]]
     misaligned = None
     if aligned and n > 1:
         misaligned = fn.op(f"icmp ne i64 {fn.op(f'and i64 {addr}, {n - 1}')}, 0")
@@ -66,7 +70,7 @@ def access(f: Frame, reg: int, addr: str, n: int, size_field: str, fast: Fast, s
         fn.start(direct)
         pointer_facts(f, f.get(reg))
         values.append((fast(fn.gep(base, addr)), fn.block))
-        births.append(((base, flag), fn.block))
+        births.append((shadow, fn.block))
         fn.br(join)
         fn.start(birth)
     # the birth: the row of the access's address
@@ -82,8 +86,8 @@ def access(f: Frame, reg: int, addr: str, n: int, size_field: str, fast: Fast, s
              for name in ("load_size", "store_size")}
     flags = {name: fn.op(f"icmp ne i32 {size}, 0") for name, size in sizes.items()}
     offset = fn.op(f"and i64 {w}, 4294967295")
-    new: Shadow = (fn.gep(host, fn.op(f"sub i64 {offset}, {addr}")),
-                   fn.op(f"and i1 {flags['load_size']}, {flags['store_size']}"))
+    both = fn.op(f"and i1 {flags['load_size']}, {flags['store_size']}")
+    new: Shadow = (fn.gep(host, fn.op(f"sub i64 {offset}, {addr}")), both, both)
     ok = flags[size_field]
     if misaligned is not None:
         ok = fn.op(f"and i1 {ok}, {fn.op(f'xor i1 {misaligned}, true')}")
@@ -96,14 +100,17 @@ def access(f: Frame, reg: int, addr: str, n: int, size_field: str, fast: Fast, s
     births.append((new, fn.block))
     fn.br(join)
     fn.start(slow_block)
+    slow_flag = fn.phi("i1", [("false", no_row), (both, row_end)])
     slow_shadow: Shadow = (fn.phi("ptr", [("undef", no_row), (new[0], row_end)]),
-                           fn.phi("i1", [("false", no_row), (new[1], row_end)]))
+                           slow_flag, slow_flag)
     values.append((slow(), fn.block))
     births.append((slow_shadow, fn.block))
     fn.br(join)
     fn.start(join)
-    born: Shadow = (fn.phi("ptr", [(s[0], b) for s, b in births]),
-                    fn.phi("i1", [(s[1], b) for s, b in births]))
+    loads = fn.phi("i1", [(s[1], b) for s, b in births])
+    same = all(s[1] == s[2] for s, _ in births)
+    born: Shadow = (fn.phi("ptr", [(s[0], b) for s, b in births]), loads,
+                    loads if same else fn.phi("i1", [(s[2], b) for s, b in births]))
     for loc in f.facts.members(reg):
         shadows.set(loc, born)
     if not values[0][0]:

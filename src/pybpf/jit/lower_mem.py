@@ -220,17 +220,17 @@ def load(f: Frame, base: int, off: int, n: int, signed: bool, pc: int, *, checke
     ty = f"i{8 * n}"
     slot = _stack_slot(base, off, n)
     if slot is not None:
-        raw = fn.load(ty, fn.gep(f.stack, slot), align=1, tbaa=TBAA_PROGRAM)
+        raw = fn.load(ty, f.frame_slot(slot, n), align=1, tbaa=TBAA_PROGRAM)
         return _extend(f, raw, n, signed)
     addr = address(f, base, off)
     if f.shadows is not None and base != 10:
+        def out_of_line() -> str:  # bpf_load_slow also loads from directly loadable regions
+            return _slow_load(f, addr, n, signed, pc)
+
         return lower_direct.access(
             f, base, addr, n, "load_size",
             lambda ptr: _extend(f, fn.load(ty, ptr, align=1, tbaa=TBAA_PROGRAM), n, signed),
-            lambda: _slow_load(f, addr, n, signed, pc),
-            lambda: fn.call("i64", _load_accessor(f, n, signed, False),
-                            [("ptr", f.env), ("i64", f.depth),
-                             ("i64", _code(RuntimeOp.LOAD, pc)), ("i64", addr)]))
+            out_of_line, out_of_line)
     if f.compact:
         return fn.call("i64", _load_accessor(f, n, signed, checked),
                        [("ptr", f.env), ("i64", f.depth), ("i64", _code(RuntimeOp.LOAD, pc)),
@@ -262,7 +262,7 @@ def store(f: Frame, base: int, off: int, n: int, value: str, pc: int, *, checked
     narrow = value if n == 8 else fn.op(f"trunc i64 {value} to {ty}")
     slot = _stack_slot(base, off, n)
     if slot is not None:
-        fn.store(ty, narrow, fn.gep(f.stack, slot), align=1, tbaa=TBAA_PROGRAM)
+        fn.store(ty, narrow, f.frame_slot(slot, n), align=1, tbaa=TBAA_PROGRAM)
         return
     addr = address(f, base, off)
     if f.shadows is not None and base != 10:

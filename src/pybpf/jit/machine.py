@@ -48,6 +48,7 @@ from pybpf.jit.lower_maps import DELETE, LOOKUP, UPDATE, MapInfo, map_info
 from pybpf.jit.runtime import NativeEntry, NativeRuntime
 from pybpf.jit.safety import (
     REFUSE_BY_DEFAULT,
+    Verdict,
     cached_verdict,
     is_verifiable,
     unrelocated,
@@ -282,8 +283,9 @@ class JIT:
         insns = spec.instructions
         pointers = uses_function_pointers(insns)
         tiered = self.light_above is not None and len(insns) > self.light_above
-        known = self._verdict(spec, source, maps,
+        found = self._verdict(spec, source, maps,
                               wait=self.strict or not (tiered and self.upgrade))
+        known = None if found is None else found.accepted
         budget = self.program_budget(verified=bool(known))
         job = CompileJob(tuple(insns), spec.name, Options(
             count_budget=budget is not None, number=number if pointers else 0,
@@ -291,7 +293,10 @@ class JIT:
             maps=maps_named(insns, self.memory)), function_pointers=pointers, cache=self.cache)
         upgrade = None
         tier = FULL
-        full = job.with_options(checked=not known) if known is not None else None
+        full = None
+        if found is not None:
+            full = job.with_options(checked=False, stack_exposed=found.stack_exposed) \
+                if known else job.with_options(checked=True)
         entry = full.cached() if full is not None and tiered else None  # O3 of an earlier load
         if entry is not None:
             cached = True
@@ -301,9 +306,12 @@ class JIT:
             entry, cached = light.run()
 
             def better() -> tuple[CachedObject, bool, bool]:
-                verified = known if known is not None else \
-                    bool(self._verdict(spec, source, maps, wait=True))
-                result, hit = job.with_options(checked=not verified).run()
+                final = found if found is not None else \
+                    self._verdict(spec, source, maps, wait=True)
+                assert final is not None
+                verified = final.accepted
+                result, hit = (job.with_options(checked=False, stack_exposed=final.stack_exposed)
+                               if verified else job.with_options(checked=True)).run()
                 return result, hit, not verified
 
             upgrade = Upgrade(better) if self.upgrade else None
@@ -326,12 +334,13 @@ class JIT:
         return self.budget
 
     def _verdict(self, spec: ProgramSpec, source: ProgramSpec | None,
-                 maps: Mapping[str, MapSpec] | None, *, wait: bool) -> bool | None:
-        """True when ``spec`` may be compiled without bounds checks (see :mod:`.safety`);
-        None when the verifier's verdict is not known yet and ``wait`` is false (it is then
-        known only when it was cached, or verification is required)."""
+                 maps: Mapping[str, MapSpec] | None, *, wait: bool) -> Verdict | None:
+        """An accepting verdict when ``spec`` may be compiled without bounds checks (see
+        :mod:`.safety`; it says which stack bytes are exposed); None when the verifier's
+        verdict is not known yet and ``wait`` is false (it is then known only when it was
+        cached, or verification is required)."""
         if self.checked is True or not is_verifiable(spec):
-            return False
+            return Verdict(False)
         cache = self.cache
         if source is None:
             checked_spec, maps = unrelocated(spec, self.memory)
@@ -343,11 +352,9 @@ class JIT:
                 return None
         else:
             found = verdict(checked_spec, maps, cache)
-        if found.accepted:
-            return True
-        if self.strict:
-            raise found.error(spec.name)
-        return False
+        if found.accepted or not self.strict:
+            return found
+        raise found.error(spec.name)
 
     @property
     def strict(self) -> bool:

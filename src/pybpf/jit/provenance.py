@@ -10,8 +10,9 @@ one addition the x86 addressing modes do for free, instead of a table lookup per
 
 Every *location* (r0..r9, and the 8-byte stack slots the function spills registers to)
 carries a *shadow* (:data:`Shadow`: ``base`` and whether the region may be loaded from and
-stored to directly) with one invariant: *if the location holds a pointer and the shadow's
-flag is set, the shadow describes that pointer's region* (a scalar's shadow means nothing).
+whether it may be stored to directly) with one invariant: *if the location holds a pointer and
+one of the shadow's flags is set, the shadow describes that pointer's region* (a scalar's
+shadow means nothing).
 :class:`Facts` follows the verifier's pointer rules to keep it, instruction by instruction:
 
 * ``r10`` and ``mov rX, r10``: the call frame's stack, directly addressable;
@@ -35,7 +36,10 @@ flag is set, the shadow describes that pointer's region* (a scalar's shadow mean
   which is why births happen at accesses and not where pointers are made.
 
 When the frame escapes (a pointer to it exists besides r10), a store through any other
-pointer or any call may write a spill slot: the slots are then forgotten.
+pointer may write a spill slot: an 8-byte store of what may be a pointer (or an atomic) and
+any call make the slots forgotten; any other store can only leave a scalar in a slot, so the
+slots keep their shadows (a scalar's shadow means nothing) and only stop being pointers for
+sure.
 
 Not modelled: code that is not verified (``checked`` code translates every address).
 """
@@ -62,16 +66,20 @@ from pybpf.jit.irtext import FunctionText
 from pybpf.program.cfg import Function, jump_target
 from pybpf.runtime.execstate import MAX_BPF_STACK
 
-__all__ = ["Facts", "Shadow", "Shadows", "block_facts", "frame_escapes", "spill_slots",
+__all__ = ["FLAG", "Facts", "Shadow", "Shadows", "block_facts", "frame_escapes",
+           "private_bound", "spill_slots",
            "successors"]
 
-#: A shadow: (base ``ptr``, whether the region may be loaded from and stored to directly,
-#: ``i1``) as IR operands. One flag for both: a pointer is then tested once, not once per
-#: kind of access, and LLVM threads every later test of the flag (a read-only region is
-#: simply not direct).
-Shadow = tuple[str, str]
-UNDEF: Shadow = ("undef", "undef")
-UNKNOWN: Shadow = ("undef", "false")
+#: A shadow: (base ``ptr``, whether the region may be loaded from directly, whether it may
+#: be loaded from and stored to directly; ``i1`` each) as IR operands. Births from the table
+#: give both flags one value (a pointer is then tested once, and LLVM threads every later
+#: test); constant addresses have a load flag of their own, so read-only data (``.rodata``,
+#: frozen maps) is loaded in place.
+Shadow = tuple[str, str, str]
+UNDEF: Shadow = ("undef", "undef", "undef")
+UNKNOWN: Shadow = ("undef", "false", "false")
+#: Index in a :data:`Shadow` of the flag an access tests, by the region table's size field.
+FLAG = {"load_size": 1, "store_size": 2}
 #: Location of the spill slot at ``r10 + off``: ``SLOT0 + off`` (registers are 0..9).
 SLOT0 = 1024
 FRAME = 10
@@ -132,6 +140,32 @@ def frame_escapes(fn: Function) -> bool:
     return False
 
 
+def private_bound(fn: Function, exposed: int | None) -> int:
+    """The ``r10``-relative offset below which the frame of ``fn`` is private: ``exposed``
+    (the lowest offset anything but ``fn``'s own ``r10 + k`` accesses may reach, from the
+    verifier; None: unknown, nothing is private), lowered so that no ``r10 + k`` access
+    straddles it and no atomic operation at ``r10 + k`` (made through the region table)
+    lies below it."""
+    if exposed is None:
+        return -MAX_BPF_STACK
+    accesses = []
+    for block in fn.blocks:
+        for _, insn in block.insns:
+            cls = insn.code & 0x07
+            base = insn.src if cls == InsnClass.LDX else insn.dst
+            if cls in (InsnClass.LDX, InsnClass.ST, InsnClass.STX) and base == FRAME:
+                atomic = cls == InsnClass.STX and insn.mode == Mode.ATOMIC
+                accesses.append((insn.off, SIZE_BYTES[Size(insn.size)], atomic))
+    bound = min(exposed, 0)
+    changed = True
+    while changed:
+        changed = False
+        for off, n, atomic in accesses:
+            if off < bound and (atomic or off + n > bound):
+                bound, changed = off, True
+    return max(bound, -MAX_BPF_STACK)
+
+
 @dataclass(slots=True)
 class Facts:
     """What is known of the locations at one point of a function: ``maybe`` may hold a
@@ -149,15 +183,21 @@ class Facts:
     classes: dict[int, int] = field(default_factory=dict)
     copies: dict[int, int] = field(default_factory=dict)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    #: The slots something other than ``r10 + k`` may reach when the frame escapes (None:
+    #: all; the others are in the function's private part of the frame).
+    exposed: frozenset[int] | None = None
 
     @classmethod
-    def entry(cls, slots: frozenset[int] = frozenset(), escapes: bool = False) -> Facts:
+    def entry(cls, slots: frozenset[int] = frozenset(), escapes: bool = False,
+              exposed: frozenset[int] | None = None) -> Facts:
         args = {1, 2, 3, 4, 5}
-        return cls(slots, escapes, set(args), set(args))
+        return cls(slots, escapes, set(args), set(args), exposed=exposed)
 
     @classmethod
-    def thawed(cls, slots: frozenset[int], escapes: bool, state: State) -> Facts:
-        return cls(slots, escapes, set(state[0]), set(state[1]), set(state[2]))
+    def thawed(cls, slots: frozenset[int], escapes: bool, state: State,
+               exposed: frozenset[int] | None = None) -> Facts:
+        return cls(slots, escapes, set(state[0]), set(state[1]), set(state[2]),
+                   exposed=exposed)
 
     def frozen(self) -> State:
         return frozenset(self.maybe), frozenset(self.unborn), frozenset(self.sure)
@@ -233,8 +273,19 @@ class Facts:
             self.sure.update([loc] if key is None else
                              [other for other, k in self.copies.items() if k == key])
 
+    def _overwritten_slots(self) -> None:
+        """A store through a pointer that may reach the frame and cannot spill a pointer
+        (narrower than 8 bytes, an immediate or a scalar for sure): a slot may now hold a
+        scalar (``check_stack_write_fixed_off()``/``_var_off()`` make a partly or wholly
+        overwritten spill ``STACK_MISC``, and refuse a narrow spill of a pointer), never
+        another pointer, so the slots keep their shadows but are no longer pointers for
+        sure."""
+        for slot in self.slots if self.exposed is None else self.exposed:
+            self.sure.discard(slot)
+            self.copies.pop(slot, None)
+
     def _forget_slots(self, shadows: Shadows | None) -> None:
-        for slot in self.slots:
+        for slot in self.slots if self.exposed is None else self.exposed:
             self._unknown(slot, shadows)
 
     def step(self, insn: Instruction, shadows: Shadows | None = None,
@@ -305,7 +356,11 @@ class Facts:
         atomic = insn.mode == Mode.ATOMIC
         if dst != FRAME:
             if self.escapes:
-                self._forget_slots(shadows)
+                if atomic or (insn.code & 0x07 == InsnClass.STX and insn.size == Size.DW
+                              and self.may_point(insn.src)):
+                    self._forget_slots(shadows)
+                else:  # may overwrite a slot, but only with a scalar
+                    self._overwritten_slots()
         elif not atomic and (slot := _spill(insn)) is not None and slot in self.slots \
                 and (insn.code & 0x07) == InsnClass.STX:
             self._copy(slot, insn.src, shadows)
@@ -325,17 +380,18 @@ class Facts:
 
 
 def block_facts(fn: Function, slots: frozenset[int], escapes: bool,
-                lookups: dict[int, int]) -> dict[int, State]:
+                lookups: dict[int, int],
+                exposed: frozenset[int] | None = None) -> dict[int, State]:
     """``maybe``, ``unborn`` and ``sure`` at the start of each block of ``fn`` (``lookups``:
     the calls whose r0 points into a known region, see :meth:`Facts.step`; the fixed
     point of :meth:`Facts.step`: unions of ``maybe`` and ``unborn``, intersections of
     ``sure`` where paths meet; blocks control never reaches are absent)."""
     index = {block.start: i for i, block in enumerate(fn.blocks)}
-    states = {fn.start: Facts.entry(slots, escapes).frozen()}
+    states = {fn.start: Facts.entry(slots, escapes, exposed).frozen()}
     work = [fn.start]
     while work:
         start = work.pop()
-        facts = Facts.thawed(slots, escapes, states[start])
+        facts = Facts.thawed(slots, escapes, states[start], exposed)
         for pc, insn in fn.blocks[index[start]].insns:
             facts.step(insn, None, lookups.get(pc))
         out = facts.frozen()
@@ -349,19 +405,20 @@ def block_facts(fn: Function, slots: frozenset[int], escapes: bool,
 
 
 class Shadows:
-    """The shadows of one function's locations: an ``alloca`` pair each (promoted to SSA
+    """The shadows of one function's locations: three ``alloca`` each (promoted to SSA
     values by LLVM), cached within a basic block like the registers themselves
     (:class:`~pybpf.jit.frame.Frame`), and the constant shadow of ``r10``."""
 
     def __init__(self, fn: FunctionText, stack_base: str, slots: frozenset[int],
                  constant: Callable[[int], Shadow]) -> None:
         self.fn = fn
-        self.frame: Shadow = (stack_base, "true")
+        self.frame: Shadow = (stack_base, "true", "true")
         #: The shadow of a constant address (``lddw``), found once per call.
         self.constant = constant
         for loc in [*range(10), *sorted(slots)]:
             fn.emit(f"%sb{loc} = alloca ptr")
             fn.emit(f"%sd{loc} = alloca i1")
+            fn.emit(f"%sw{loc} = alloca i1")
         for reg in range(1, 6):
             self._store(reg, UNKNOWN)
         self.begin_block()
@@ -376,7 +433,8 @@ class Shadows:
         value = self._cache.get(loc)
         if value is None:
             fn = self.fn
-            value = (fn.load("ptr", f"%sb{loc}"), fn.load("i1", f"%sd{loc}"))
+            value = (fn.load("ptr", f"%sb{loc}"), fn.load("i1", f"%sd{loc}"),
+                     fn.load("i1", f"%sw{loc}"))
             self._cache[loc] = value
         return value
 
@@ -391,6 +449,7 @@ class Shadows:
         self._dirty.clear()
 
     def _store(self, loc: int, value: Shadow) -> None:
-        base, direct = value
+        base, loads, stores = value
         self.fn.store("ptr", base, f"%sb{loc}")
-        self.fn.store("i1", direct, f"%sd{loc}")
+        self.fn.store("i1", loads, f"%sd{loc}")
+        self.fn.store("i1", stores, f"%sw{loc}")

@@ -58,6 +58,10 @@ class Verdict:
     message: str = ""
     pc: int | None = None
     log: str = ""
+    #: Accepted programs: per function (start pc), the lowest frame offset anything but its
+    #: own ``r10 + k`` may reach (:attr:`pybpf.verifier.api.VerificationResult.stack_exposed`,
+    #: every function; 0: nothing).
+    stack_exposed: tuple[tuple[int, int], ...] = ()
 
     def error(self, name: str) -> VerifierError:
         return VerifierError(
@@ -122,16 +126,18 @@ def verification_digest(spec: ProgramSpec, maps: Mapping[str, MapSpec] | None) -
 
 
 def cached_verdict(spec: ProgramSpec, maps: Mapping[str, MapSpec] | None,
-                   cache: CompileCache | None) -> Verdict | None:
-    """The verdict on ``spec`` if ``cache`` has it, else None."""
+                   cache: CompileCache | None, *, digest: str | None = None) -> Verdict | None:
+    """The verdict on ``spec`` if ``cache`` has it, else None (``digest``: its
+    :func:`verification_digest`, when already known)."""
     if cache is None:
         return None
-    text = cache.get_text("verdict-" + verification_digest(spec, maps))
+    text = cache.get_text("verdict-" + (digest or verification_digest(spec, maps)))
     if text is None:
         return None
     accepted, _, rest = text.partition("\n")
     if accepted == "accepted":
-        return Verdict(True)
+        pairs = (pair.split(":") for pair in rest.split())
+        return Verdict(True, stack_exposed=tuple((int(a), int(b)) for a, b in pairs))
     pc_text, _, rest = rest.partition("\n")
     message, _, log = rest.partition("\n")
     return Verdict(False, message, int(pc_text) if pc_text else None, log)
@@ -140,21 +146,23 @@ def cached_verdict(spec: ProgramSpec, maps: Mapping[str, MapSpec] | None,
 def verdict(spec: ProgramSpec, maps: Mapping[str, MapSpec] | None,
             cache: CompileCache | None) -> Verdict:
     """The verifier's verdict on ``spec`` (from ``cache`` when it has one)."""
-    key = "verdict-" + verification_digest(spec, maps)
-    found = cached_verdict(spec, maps, cache)
+    digest = verification_digest(spec, maps)
+    key = "verdict-" + digest
+    found = cached_verdict(spec, maps, cache, digest=digest)
     if found is not None:
         return found
     from pybpf.verifier import verify
 
     result = verify(spec, maps=maps or {})
     if result.accepted:
-        found = Verdict(True)
+        found = Verdict(True, stack_exposed=result.stack_exposed)
     else:
         logged = verify(spec, maps=maps or {}, log_level=1)  # again, for the log
         found = Verdict(False, result.error or "", result.pc, logged.log)
     if cache is not None:
         pc = "" if found.pc is None else str(found.pc)
         message = found.message.replace("\n", " ")
-        cache.put_text(key, "accepted" if found.accepted
+        exposed = " ".join(f"{start}:{low}" for start, low in found.stack_exposed)
+        cache.put_text(key, f"accepted\n{exposed}" if found.accepted
                        else f"rejected\n{pc}\n{message}\n{found.log}")
     return found

@@ -41,7 +41,7 @@ from pybpf.jit.budget import BudgetPlan
 from pybpf.jit.frame import PROGRAM_PARAMS, Frame, RuntimeStubs, SlowPaths
 from pybpf.jit.irtext import LIKELY, TBAA_TABLE, UNLIKELY, FunctionText, ModuleText, i64
 from pybpf.program.cfg import BasicBlock, Function, is_pseudo_func, jump_target
-from pybpf.runtime.execstate import MAX_CALL_FRAMES
+from pybpf.runtime.execstate import MAX_BPF_STACK, MAX_CALL_FRAMES
 
 BPF_FUNC_TAIL_CALL = 12
 
@@ -62,6 +62,11 @@ class Options:
     maps: tuple[lower_maps.MapInfo, ...] = ()
     #: Compact code (fewer blocks, for the light compile tier of large programs).
     compact: bool = False
+    #: Verified code: per function (start pc), the lowest frame offset anything but its own
+    #: ``r10 + k`` accesses may reach (the verifier's). Below it the frame is private to the
+    #: function (:class:`~pybpf.jit.frame.Frame`). None, or a function absent: not known
+    #: (nothing is private).
+    stack_exposed: tuple[tuple[int, int], ...] | None = None
 
 
 def _helper_name(helper_id: int) -> str:
@@ -110,15 +115,21 @@ class _FunctionLowering:
         escapes = provenance.frame_escapes(fn)
         self.slots = provenance.spill_slots(fn) if direct else frozenset()
         self.escapes = escapes
+        bound = -MAX_BPF_STACK
+        if direct and escapes and options.stack_exposed is not None:
+            bound = provenance.private_bound(fn, dict(options.stack_exposed).get(fn.start))
+        #: Spill slots something other than ``r10 + k`` may reach (the rest are private).
+        self.exposed = frozenset(s for s in self.slots if s - provenance.SLOT0 + 8 > bound)
         self.f = Frame(self.text, module, stubs, slow, count_budget=options.count_budget,
                        uses_may_goto=uses_may_goto, private_stack=not escapes,
-                       compact=options.compact, direct=self.slots if direct else None)
+                       compact=options.compact, direct=self.slots if direct else None,
+                       private_below=MAX_BPF_STACK + bound)
         #: Inline array lookups: call pc -> the values their r0 points into (or NULL).
         self.lookups = lower_maps.inline_lookups(
             fn, self.maps, options.native_maps & options.helpers) if direct else {}
         #: What is known of locations at each block start (direct addressing only).
-        self.facts_at = provenance.block_facts(fn, self.slots, escapes,
-                                               self.lookups) if direct else {}
+        self.facts_at = provenance.block_facts(fn, self.slots, escapes, self.lookups,
+                                               self.exposed) if direct else {}
         #: Verified code with a budget: a fast and a precise copy (:mod:`pybpf.jit.budget`).
         self.plan = BudgetPlan.of(fn) if direct and options.count_budget else None
         self.fast = False
@@ -245,7 +256,7 @@ class _FunctionLowering:
         if found is None:
             every = frozenset({*range(10), *self.slots})
             found = (every, every, frozenset())
-        return provenance.Facts.thawed(self.slots, self.escapes, found)
+        return provenance.Facts.thawed(self.slots, self.escapes, found, self.exposed)
 
     def _ld(self, pc: int, insn: Instruction) -> None:
         f = self.f

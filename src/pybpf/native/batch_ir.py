@@ -4,13 +4,14 @@ function is entered through (so a raised callback can unwind it).
 
 Mirrors the loop of ``bpf_test_run()`` (net/bpf/test_run.c) and what ``test_run`` does per
 frame in Python (:mod:`pybpf.runtime.test_run`): for each frame ``pb_xdp_batch`` copies the
-bytes into the reused XDP packet buffer after the headroom, sets the packet region's direct
+bytes (inline, no libc call) into the reused XDP packet buffer after the headroom, sets the packet region's direct
 sizes (headroom plus frame: the region starts at ``data_hard_start``) and the native
 ``xdp_md`` pointers (:class:`~pybpf.native.layout.XdpMdNative`), resets the instruction budget, calls the compiled program with the context, records r0 and
 the instruction count, copies the packet out, and ends the run's grace period for the maps
 in the RCU list (``pb_htab_sync``). ``pb_repeat`` runs one context ``count`` times.
 
-Both stop and hand over to Python (:class:`~pybpf.native.layout.BatchStatus`) where Python
+Both set their ``jmp_buf`` once per call, not once per run (a raised run unwinds to the
+loop, whose state is in its descriptor), and stop and hand over to Python (:class:`~pybpf.native.layout.BatchStatus`) where Python
 must act: a frame of a size the loop does not take (``PYTHON``), a run that raised
 (``RAISED``), or a run that called into Python for anything but a plain load (``FINALIZE``:
 Python may have changed the context, the packet's geometry or registered a map, so Python
@@ -71,9 +72,56 @@ def _enter(mod: ModuleText) -> None:
     b.ret(r0)
 
 
+def _guarded(mod: ModuleText, name: str, fields: dict[str, int]) -> None:
+    """``u64 <name>(s)``: ``<name>_loop(s)`` with a ``jmp_buf`` of its own, set once for
+    the whole loop (not per run, as ``pb_enter`` would): a run that raised unwinds to it
+    and the loop answers ``RAISED``; its state (``s->next``) is in memory. The previous
+    ``env->jmp`` is restored either way, so entries nest as with ``pb_enter``."""
+    mod.declare("_setjmp", "declare i32 @_setjmp(ptr) returns_twice")
+    b = Builder(mod, name, "i64", [("ptr", "s")], attrs="noinline")
+    buf = b.op(f"alloca [{JMP_BUF_SIZE} x i8], align 16")
+    env = b.ld("ptr", "%s", fields["env"])
+    slot = b.ptr(env, ENV_OFFSETS["jmp"])
+    old = b.ld("ptr", slot)
+    b.st("ptr", buf, slot)
+    jumped = b.op(f"call i32 @_setjmp(ptr {buf}) returns_twice")
+    with b.if_(b.op(f"icmp ne i32 {jumped}, 0")):
+        b.st("ptr", old, slot)
+        b.ret(int(BatchStatus.RAISED))
+    status = b.call("i64", f"{name}_loop", [("ptr", "%s")])
+    b.st("ptr", old, slot)
+    b.ret(status)
+
+
+def _copy(b: Builder, dst: str, src: str, length: str) -> None:
+    """``length`` (>= 8) bytes from ``src`` to ``dst`` inline, in 32-, 16- or 8-byte pieces
+    (the last one overlapping the one before): a frame costs no call of libc's memcpy."""
+    def piece(n: int, at: str | int) -> None:
+        ty = f"<{n} x i8>"
+        value = b.fn.load(ty, b.ptr(src, at), align=1)
+        b.fn.store(ty, value, b.ptr(dst, at), align=1)
+
+    with b.if_else(b.op(f"icmp uge i64 {length}, 32")) as (large, small):
+        with large:
+            o = b.var("i64", 0)
+            with b.loop() as lp:
+                at = o.get()
+                b.break_if(b.op(f"icmp uge i64 {b.op(f'add i64 {at}, 32')}, {length}"), lp)
+                piece(32, at)
+                o.set(b.op(f"add i64 {at}, 32"))
+            piece(32, b.op(f"sub i64 {length}, 32"))
+        with small, b.if_else(b.op(f"icmp uge i64 {length}, 16")) as (medium, tiny):
+            with medium:
+                piece(16, 0)
+                piece(16, b.op(f"sub i64 {length}, 16"))
+            with tiny:
+                piece(8, 0)
+                piece(8, b.op(f"sub i64 {length}, 8"))
+
+
 def _run(b: Builder, s: str, fields: dict[str, int]) -> tuple[str, str]:
-    """Reset the budget, call the program on the context; unwind on a raised run.
-    Returns (r0, py_calls before the run)."""
+    """Reset the budget, call the program on the context (a raised run unwinds to the
+    loop's ``jmp_buf``, see :func:`_guarded`). Returns (r0, py_calls before the run)."""
     env = b.ld("ptr", s, fields["env"])
     budget = b.ld("i64", s, fields["budget"])
     b.st("i64", budget, env, ENV_OFFSETS["budget"])
@@ -82,8 +130,7 @@ def _run(b: Builder, s: str, fields: dict[str, int]) -> tuple[str, str]:
     calls = b.ld("i64", env, ENV_OFFSETS["py_calls"])
     entry = b.ld("ptr", s, fields["entry"])
     ctx = b.ld("i64", s, fields["ctx"])
-    r0 = b.call("i64", "pb_enter", [("ptr", env), ("ptr", entry), ("i64", ctx), ("i64", 0),
-                                    ("i64", 0), ("i64", 0), ("i64", 0), ("i64", 0)])
+    r0 = b.op(f"call i64 {entry}(ptr {env}, i64 {ctx}, i64 0, i64 0, i64 0, i64 0, i64 0)")
     status = b.ld("i64", env, ENV_OFFSETS["status"])
     b.return_if(b.op(f"icmp ne i64 {status}, 0"), int(BatchStatus.RAISED))
     return r0, calls
@@ -109,7 +156,9 @@ def _sync_rcu(b: Builder, s: str, fields: dict[str, int]) -> None:
 
 
 def _batch(mod: ModuleText) -> None:
-    b = Builder(mod, "pb_xdp_batch", "i64", [("ptr", "s")])
+    _guarded(mod, "pb_xdp_batch", B)
+    b = Builder(mod, "pb_xdp_batch_loop", "i64", [("ptr", "s")], linkage="internal",
+                attrs='noinline "no-builtins"')
     with b.loop():
         i = b.ld("i64", "%s", B["next"])
         b.return_if(b.op(f"icmp uge i64 {i}, {b.ld('i64', '%s', B['count'])}"),
@@ -122,7 +171,7 @@ def _batch(mod: ModuleText) -> None:
         offsets = b.ld("ptr", "%s", B["offsets"])
         offset = b.ld("i64", b.op(f"getelementptr i64, ptr {offsets}, i64 {i}"))
         packet = b.ld("ptr", "%s", B["packet"])
-        b.memcpy(packet, b.ptr(b.ld("ptr", "%s", B["frames"]), offset), length)
+        _copy(b, packet, b.ptr(b.ld("ptr", "%s", B["frames"]), offset), length)
         row = b.ld("ptr", "%s", B["packet_row"])
         # the region runs from data_hard_start (the row's host address) to data_end
         headroom = b.op(f"sub i64 {b.op(f'ptrtoint ptr {packet} to i64')}, "
@@ -144,14 +193,16 @@ def _batch(mod: ModuleText) -> None:
         b.st("i64", used, b.op(f"getelementptr i64, ptr {counts}, i64 {i}"))
         called = b.op(f"icmp ne i64 {b.ld('i64', env, ENV_OFFSETS['py_calls'])}, {calls}")
         b.return_if(called, int(BatchStatus.FINALIZE))
-        b.memcpy(b.ptr(b.ld("ptr", "%s", B["out"]), offset), packet, length)
+        _copy(b, b.ptr(b.ld("ptr", "%s", B["out"]), offset), packet, length)
         _sync_rcu(b, "%s", B)
         b.st("i64", b.op(f"add i64 {i}, 1"), "%s", B["next"])
     b.ret(int(BatchStatus.DONE))
 
 
 def _repeat(mod: ModuleText) -> None:
-    b = Builder(mod, "pb_repeat", "i64", [("ptr", "s")])
+    _guarded(mod, "pb_repeat", R)
+    b = Builder(mod, "pb_repeat_loop", "i64", [("ptr", "s")], linkage="internal",
+                attrs="noinline")
     with b.loop():
         i = b.ld("i64", "%s", R["next"])
         b.return_if(b.op(f"icmp uge i64 {i}, {b.ld('i64', '%s', R['count'])}"),

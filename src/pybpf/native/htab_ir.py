@@ -127,27 +127,38 @@ def _jhash(mod: ModuleText) -> None:
     b.return_if(b.op(f"icmp eq i64 {rest}, 0"), vc.get(), "i32")
     tail = b.op("alloca [12 x i8], align 4")
     b.memset0(tail, 12)
-    b.memcpy(tail, k.get(), rest)
+    for size in range(1, 13):  # a copy of constant size each: no call of libc's memcpy
+        with b.if_(b.op(f"icmp eq i64 {rest}, {size}")):
+            b.memcpy(tail, k.get(), size)
     a = b.op(f"add i32 {va.get()}, {b.ld('i32', tail)}")
     bb = b.op(f"add i32 {vb.get()}, {b.ld('i32', tail, 4)}")
     c = b.op(f"add i32 {vc.get()}, {b.ld('i32', tail, 8)}")
     b.ret(_final(b, a, bb, c), "i32")
 
 
+#: Key sizes compared with one integer comparison (ports, IPv4, u64, IPv6 addresses).
+_WORD_KEYS = (4, 8, 2, 16)
+
+
 def _key_equal(b: Builder, m: str, rec_key: str, key: str) -> str:
-    """i1: the record's key equals ``key`` (fast paths for 4- and 8-byte keys)."""
+    """i1: the record's key equals ``key`` (one comparison for the sizes of
+    :data:`_WORD_KEYS`, ``memcmp`` otherwise)."""
     size = field64(b, m, "key_size")
     result = b.var("i1")
-    with b.if_else(b.op(f"icmp eq i64 {size}, 4")) as (four, other):
-        with four:
-            result.set(b.op(f"icmp eq i32 {b.fn.load('i32', rec_key, align=1)}, "
-                            f"{b.fn.load('i32', key, align=1)}"))
-        with other, b.if_else(b.op(f"icmp eq i64 {size}, 8")) as (eight, general):
-            with eight:
-                result.set(b.op(f"icmp eq i64 {b.fn.load('i64', rec_key, align=1)}, "
-                                f"{b.fn.load('i64', key, align=1)}"))
-            with general:
-                result.set(b.memcmp_eq(rec_key, key, size))
+
+    def compare(sizes: tuple[int, ...]) -> None:
+        if not sizes:
+            result.set(b.memcmp_eq(rec_key, key, size))
+            return
+        ty = f"i{8 * sizes[0]}"
+        with b.if_else(b.op(f"icmp eq i64 {size}, {sizes[0]}")) as (word, other):
+            with word:
+                result.set(b.op(f"icmp eq {ty} {b.fn.load(ty, rec_key, align=1)}, "
+                                f"{b.fn.load(ty, key, align=1)}"))
+            with other:
+                compare(sizes[1:])
+
+    compare(_WORD_KEYS)
     return result.get()
 
 

@@ -55,6 +55,10 @@ class VerificationResult:
     peak_states: int = 0
     log: str = ""
     messages: tuple[str, ...] = field(default=())
+    #: Per function (start pc; every sub-program), the lowest offset of its frame that
+    #: anything but its own ``r10 + k`` accesses may reach (0: none); accepted programs
+    #: only. pybpf's JIT keeps the frame below it private (not in the kernel's verdict).
+    stack_exposed: tuple[tuple[int, int], ...] = field(default=())
 
     def raise_for_error(self) -> None:
         """Raise :class:`~pybpf.errors.VerifierError` if the program was rejected."""
@@ -121,6 +125,8 @@ def _run(program: Program, options: VerifyOptions, spec: ProgramSpec | None,
         peak_states=env.peak_states,
         log=env.log.text(),
         messages=lines,
+        stack_exposed=() if err else tuple(
+            (sp.start, env.stack_exposed.get(i, 0)) for i, sp in enumerate(env.subprogs)),
     )
 
 

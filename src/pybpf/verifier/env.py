@@ -149,6 +149,10 @@ class Env:
     prev_insn_processed: int = 0
     jmps_processed: int = 0
     prev_jmps_processed: int = 0
+    #: Per sub-program (index), the lowest frame offset anything but its own ``r10 + k``
+    #: may reach: accesses through other stack pointers, stack pointers passed to calls.
+    #: Not the kernel's: what pybpf's JIT needs to keep the rest of a frame private.
+    stack_exposed: dict[int, int] = field(default_factory=dict)
     total_states: int = 0
     peak_states: int = 0
     max_states_per_insn: int = 0

@@ -27,6 +27,7 @@ from pybpf.verifier.stack_liveness import StackLiveness
 from pybpf.verifier.state import VerifierState, new_func_state
 from pybpf.verifier.transfer import alu, call, jmp, mem
 from pybpf.verifier.transfer.common import RegArg, check_reg_arg
+from pybpf.verifier.transfer.stack import expose_call_args
 from pybpf.verifier.worklist import pop_stack, update_branch_counts
 
 __all__ = ["do_check_main", "insn_text"]
@@ -145,6 +146,7 @@ def _do_check_insn(env: Env, insn: Instruction) -> object | None:
             if st.active_locks and ((insn.src == 0 and insn.imm != 94)  # bpf_spin_unlock
                                     or insn.src == 2):
                 env.reject("function calls are not allowed while holding a lock")
+            expose_call_args(env)
             if insn.src == 1:
                 call.check_func_call(env, insn)
                 return None

@@ -116,6 +116,48 @@ def test_stack_pointers_in_registers_and_spill_slots(jit: Callable) -> None:
     assert both(STACK, jit)[0][0] == (7 + 7 + 7 + ((5 << 32) | 7) + 12) & 0xFFFFFFFF
 
 
+
+ALIASED = """
+    r6 = *(u32 *)(r1 + 0)
+    r7 = *(u32 *)(r1 + 4)
+    r2 = r6
+    r2 += 32
+    r0 = 0
+    if r2 > r7 goto out
+    *(u64 *)(r10 - 8) = r6
+    *(u64 *)(r10 - 16) = r6
+    r8 = r10
+    r8 += -40
+    r3 = *(u8 *)(r6 + 3)
+    *(u32 *)(r8 + 0) = r3
+    *(u32 *)(r8 + 24) = r3
+    *(u8 *)(r8 + 28) = 9
+    r4 = r6
+    r4 += 5
+    *(u64 *)(r8 + 8) = r4
+    r6 = 0
+    r1 = *(u64 *)(r10 - 8)
+    r0 = *(u8 *)(r1 + 1)
+    r1 = *(u64 *)(r10 - 32)
+    r2 = *(u8 *)(r1 + 2)
+    r0 += r2
+    r2 = *(u64 *)(r10 - 16)
+    r0 += r2
+    r2 = *(u32 *)(r8 + 0)
+    r0 += r2
+out:
+    exit
+"""
+
+
+def test_stores_through_a_frame_alias(jit: Callable) -> None:
+    """The frame escapes (r8 points into it): narrow stores through the alias keep the other
+    slots' pointers usable and turn a partly overwritten spill into a scalar; an 8-byte
+    store of a pointer through it plants a pointer the fill must find."""
+    results = both(ALIASED, jit)
+    assert [r for r, _, _ in results][-1] == 0  # the 64-byte frame of zeros
+
+
 MAPS = """
     r6 = r1
     *(u32 *)(r10 - 4) = 1
@@ -201,6 +243,101 @@ sum:
     *(u64 *)(r2 + 0) = r3
     exit
 """
+
+
+PARTLY_EXPOSED = """
+    r6 = *(u32 *)(r1 + 0)
+    r7 = *(u32 *)(r1 + 4)
+    r2 = r6
+    r2 += 16
+    r0 = 0
+    if r2 > r7 goto out
+    *(u64 *)(r10 - 48) = r6
+    r3 = *(u32 *)(r6 + 0)
+    *(u32 *)(r10 - 40) = r3
+    *(u64 *)(r10 - 16) = r3
+    *(u32 *)(r10 - 32) = r3
+    r8 = r10
+    r8 += -16
+    r4 = *(u8 *)(r6 + 5)
+    *(u32 *)(r8 + 4) = r4
+    *(u64 *)(r10 - 24) = r4
+    EXTRA
+    r1 = *(u64 *)(r10 - 48)
+    r0 = *(u8 *)(r1 + 2)
+    r2 = *(u32 *)(r10 - 40)
+    r0 += r2
+    r2 = *(u64 *)(r10 - 16)
+    r0 += r2
+    r2 = *(u64 *)(r10 - 24)
+    r0 += r2
+    r2 = *(u32 *)(r10 - 32)
+    r0 += r2
+    r2 = *(u32 *)(r8 - 4)
+    r0 += r2
+out:
+    exit
+"""
+
+
+@pytest.mark.parametrize("extra", ["", "lock *(u32 *)(r10 - 32) += r4",
+                                   "r2 = r10\n r2 += -40\n r2 = *(u32 *)(r2 + 0)\n r0 += r2"])
+def test_frame_partly_exposed(jit: Callable, extra: str) -> None:
+    """The frame escapes (r8 = r10 - 16): only what the verifier saw reached through other
+    pointers (here [-20, 0), lowered to -24 by a straddling access, to -32 by an atomic at
+    r10, to -40 by another alias) stays in the shared frame; the rest is the function's
+    private part. Spills, fills and aliased accesses keep the interpreter's results."""
+    from pybpf.verifier import verify
+
+    text = PARTLY_EXPOSED.replace("EXTRA", extra)
+    spec = ProgramSpec("t", tuple(assemble(text, syntax="llvm")), prog_type=ProgType.XDP)
+    low = -40 if "r2 += -40" in extra else -20
+    assert verify(spec).stack_exposed == ((0, low),)
+    both(text, jit)
+
+
+READ_ONLY = """
+    r6 = r1
+    *(u32 *)(r10 - 4) = 1
+    r2 = r10
+    r2 += -4
+    r1 = {m0} ll
+    call 1
+    if r0 == 0 goto out
+    r1 = *(u64 *)(r0 + 8)
+    r2 = *(u32 *)(r0 + 4)
+    r0 = *(u8 *)(r0 + 1)
+    r0 += r1
+    r0 += r2
+    r1 = *(u32 *)(r6 + 0)
+    r2 = *(u32 *)(r6 + 4)
+    r3 = r1
+    r3 += 8
+    if r3 > r2 goto out
+    r2 = *(u32 *)(r1 + 0)
+    r0 += r2
+out:
+    exit
+"""
+
+
+def test_read_only_map_values_loaded_in_place(jit: Callable) -> None:
+    """Values of a read-only map (``.rodata``, BPF_F_RDONLY_PROG) are loaded directly: the
+    shadow's load flag is set where its store flag is not."""
+    contents = ((bytes([1, 0, 0, 0]), bytes(range(3, 19))),)
+    maps = (MapSpec("ro", MapType.ARRAY, 4, 16, 2, read_only=True, contents=contents),)
+    results = both(READ_ONLY, jit, maps=maps)
+    assert results[0][0] == (4 + 0x1211100F0E0D0C0B + 0x0A090807 * 2) & 0xFFFFFFFF
+
+
+def test_exposure_is_reported_for_every_function() -> None:
+    """The verifier reports every function's exposed frame (0: nothing but its own r10 + k
+    reaches it); the JIT treats a function it does not find there as wholly exposed."""
+    from pybpf.verifier import verify
+
+    spec = ProgramSpec("t", tuple(assemble(SUBPROGRAM, syntax="llvm")), prog_type=ProgType.XDP)
+    starts = [fn.start for fn in split_functions(spec.instructions)]
+    assert verify(spec).stack_exposed == ((starts[0], -8), (starts[1], 0))
 
 
 def test_pointers_passed_to_a_sub_program(jit: Callable) -> None:

@@ -212,7 +212,7 @@ def test_many_updates_and_deletes_reuse_slots_like_the_interpreter(jit: Callable
     same(jit, spec_of(T.LRU_HASH, n=16), text, runs=2)
 
 
-@pytest.mark.parametrize("key_size", [1, 4, 8, 13, 16])
+@pytest.mark.parametrize("key_size", [1, 2, 3, 4, 8, 12, 13, 16, 24])
 def test_odd_key_sizes(jit: Callable, key_size: int) -> None:
     def fill(m: Any) -> None:
         m[bytes(range(key_size))] = 5
@@ -302,3 +302,21 @@ def test_python_and_native_code_share_one_table(jit: Callable) -> None:
     mem = struct.pack("<IIQQ", 8, 0, 80, BPF_NOEXIST).ljust(64, b"\0")
     assert prog.run_mem(mem).retval == 0
     assert m[8] == struct.pack("<Q", 80)  # written natively, read from Python
+
+
+def test_native_jhash_is_the_kernels_for_every_length() -> None:
+    """The native library's jhash (one constant-size copy per tail length) gives what
+    jhash() of include/linux/jhash.h gives (pybpf.runtime.maps.jhash), for lengths 0..40."""
+    import ctypes
+    import random
+
+    from pybpf.native.library import library
+    from pybpf.runtime.maps.jhash import jhash
+
+    native = library().fn["pb_jhash"]
+    rng = random.Random(5)
+    for n in range(41):
+        for _ in range(8):
+            key, init = rng.randbytes(n), rng.getrandbits(32)
+            buf = ctypes.create_string_buffer(key, max(n, 1))
+            assert native(buf, n, init) == jhash(key, init) & 0xFFFFFFFF, n

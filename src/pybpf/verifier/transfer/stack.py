@@ -20,7 +20,7 @@ from pybpf.verifier.precision import INSN_F_STACK_ACCESS, mark_chain_precision, 
 from pybpf.verifier.bounds import mark_reg_known
 from pybpf.verifier.env import Env
 from pybpf.verifier.regstate import DEF_NOT_SUBREG, RegState
-from pybpf.verifier.state import BPF_REG_SIZE, MAX_BPF_STACK, FuncState, SlotType
+from pybpf.verifier.state import BPF_REG_FP, BPF_REG_SIZE, MAX_BPF_STACK, FuncState, SlotType
 from pybpf.verifier.tnum import tnum_equals_const, tnum_is_const
 from pybpf.verifier.transfer.common import assign_scalar_id_before_mov, mark_unknown
 
@@ -29,6 +29,8 @@ __all__ = [
     "check_stack_range_initialized",
     "check_stack_read",
     "check_stack_write",
+    "expose_call_args",
+    "expose_stack",
     "frame_of",
 ]
 
@@ -52,6 +54,25 @@ def frame_of(env: Env, reg: RegState) -> FuncState:
     """``func()``: the frame a stack pointer points into."""
     assert env.cur_state is not None
     return env.cur_state.frame[reg.frameno]
+
+
+def expose_stack(env: Env, state: FuncState, min_off: int) -> None:
+    """Frame ``state`` may be reached at ``min_off`` and above other than through its own
+    ``r10 + k`` (see :attr:`Env.stack_exposed`)."""
+    old = env.stack_exposed.get(state.subprogno)
+    if old is None or min_off < old:
+        env.stack_exposed[state.subprogno] = min_off
+
+
+def expose_call_args(env: Env) -> None:
+    """A call: every stack pointer among r1..r5 exposes its frame from where it points."""
+    assert env.cur_state is not None
+    regs = env.cur_state.regs
+    for regno in range(1, 6):
+        reg = regs[regno]
+        if base_type(reg.type) == RegType.PTR_TO_STACK:
+            var = _s64(reg.var_off.value) if tnum_is_const(reg.var_off) else reg.smin_value
+            expose_stack(env, frame_of(env, reg), max(-MAX_BPF_STACK, reg.off + var))
 
 
 def _grow(env: Env, state: FuncState, size: int) -> None:
@@ -83,6 +104,8 @@ def check_stack_access_within_bounds(env: Env, regno: int, off: int, size: int,
         env.reject(f"invalid variable-offset{extra} stack R{regno} var_off={reg.var_off} "
                    f"off={off} size={size}", errno.EACCES)  # fmt: skip
     _grow(env, state, -min_off)
+    if regno != BPF_REG_FP:
+        expose_stack(env, state, min_off)
 
 
 def mark_stack_read(env: Env, frameno: int, spi: int) -> None:
