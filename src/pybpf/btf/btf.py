@@ -213,11 +213,35 @@ class Btf:
         return sorted(out)
 
     def find(self, name: str, kind: BtfKind | None = None) -> int | None:
-        """``btf__find_by_name_kind()``: the first type id named ``name`` (and of ``kind``)."""
-        for tid in self._name_index().get(name, ()):
+        """``btf__find_by_name_kind()``: the first type id named ``name`` (and of ``kind``).
+
+        Before the name index exists (building it decodes every name: about half a second
+        for vmlinux), a lookup scans for the name's string offsets instead."""
+        ids = self._name_index().get(name, ()) if self._names is not None or \
+            self.base is not None else self._ids_named(name)
+        for tid in ids:
             if kind is None or self.kind_of(tid) == kind:
                 return tid
         return None
+
+    def _ids_named(self, name: str) -> list[int]:
+        """The type ids named ``name``, found without the name index: every offset whose
+        string is ``name`` (``name`` followed by a NUL, wherever it starts: a producer may
+        point a name into the tail of a longer string), then the types whose ``name_off``
+        is one of them."""
+        if not name:
+            return self._name_index().get(name, [])
+        data, needle = self.strings.data, name.encode() + b"\0"
+        offsets: set[int] = set()
+        at = data.find(needle)
+        while at >= 0:
+            offsets.add(self.strings.start + at)
+            at = data.find(needle, at + 1)
+        if not offsets:
+            return []
+        words = self._words
+        return [self._start + idx for idx, at in enumerate(self._offsets)
+                if words[at] in offsets]
 
     # -- resolution -----------------------------------------------------------------------
     def resolve(self, type_id: int) -> int:

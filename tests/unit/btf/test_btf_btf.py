@@ -213,3 +213,16 @@ def test_values_are_frozen(btf: Btf) -> None:
         s.size = 1  # type: ignore[misc]
     with pytest.raises(AttributeError):
         s.members[0].name = "x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("obj", sorted(p.stem for p in DATA.glob("*.o")))
+def test_find_before_the_name_index_agrees_with_it(obj: str) -> None:
+    """``find`` on a fresh Btf scans the string offsets instead of building the name index;
+    for every name (and a missing one) it gives the index's first id."""
+    data = section(obj, ".BTF")
+    indexed = Btf.from_bytes(data)
+    index = indexed._name_index()
+    for name, ids in index.items():
+        if name:
+            assert Btf.from_bytes(data).find(name) == ids[0], name
+    assert Btf.from_bytes(data).find("no_such_type_anywhere") is None
