@@ -29,18 +29,25 @@ from pybpf.platform.helpers import changes_pkt_data
 from pybpf.platform.maptypes import incompatible_message, map_func_compatible, map_type_info
 from pybpf.platform.prog_helpers import helper_access
 from pybpf.platform.prog_types import return_range
-from pybpf.verifier.precision import mark_chain_precision, mark_chain_precision_batch
 from pybpf.verifier.bounds import reg_bound_offset, reg_deduce_bounds, s32
 from pybpf.verifier.env import Env
 from pybpf.verifier.log import format_func_state
 from pybpf.verifier.map_btf import check_map_fields, may_point_to_spin_lock
+from pybpf.verifier.precision import mark_chain_precision, mark_chain_precision_batch
 from pybpf.verifier.regstate import DEF_NOT_SUBREG, RegState, mark_reg_known_zero, reg_type_str
 from pybpf.verifier.state import MAX_CALL_FRAMES, RefState, new_func_state
 from pybpf.verifier.tnum import tnum_equals_const, tnum_is_const
+from pybpf.verifier.transfer.bprintf import check_bpf_snprintf_call, check_reg_const_str
+from pybpf.verifier.transfer.callback import (
+    callback_exit,
+    check_callback_helper,
+    widen_after_callback,
+)
 from pybpf.verifier.transfer.common import (
     RegArg,
     check_reg_arg,
     cur_regs,
+    invalid_scalar_message,
     is_pointer_value,
     mark_not_init,
     mark_unknown,
@@ -50,15 +57,9 @@ from pybpf.verifier.transfer.mem import (
     check_mem_region_access,
     check_packet_access,
     check_ptr_off_reg,
+    may_access_direct_pkt_data,
 )
-from pybpf.verifier.transfer.mem import may_access_direct_pkt_data
 from pybpf.verifier.transfer.stack import check_stack_range_initialized
-from pybpf.verifier.transfer.bprintf import check_bpf_snprintf_call, check_reg_const_str
-from pybpf.verifier.transfer.callback import (
-    callback_exit,
-    check_callback_helper,
-    widen_after_callback,
-)
 
 __all__ = [
     "check_func_call",
@@ -654,14 +655,4 @@ def check_return_code(env: Env, regno: int, reg_name: str) -> None:
     mark_chain_precision(env, regno)  # the range check relies on R0's value
     if rng.lo <= reg.smin_value and reg.smax_value <= rng.hi:
         return
-    text = f"At program exit the register {reg_name} has"
-    unknown = True
-    if reg.smin_value > -(1 << 63):
-        text += f" smin={reg.smin_value}"
-        unknown = False
-    if reg.smax_value < (1 << 63) - 1:
-        text += f" smax={reg.smax_value}"
-        unknown = False
-    if unknown:
-        text += " unknown scalar value"
-    env.reject(text + f" should have been in [{rng.lo}, {rng.hi}]")
+    env.reject(invalid_scalar_message("At program exit", reg_name, reg, rng.lo, rng.hi))

@@ -34,7 +34,7 @@ from pybpf.verifier.precision import mark_chain_precision
 from pybpf.verifier.regstate import RegState, mark_reg_known_zero
 from pybpf.verifier.state import MAX_CALL_FRAMES, FuncState, VerifierState, new_func_state
 from pybpf.verifier.tnum import tnum_equals_const
-from pybpf.verifier.transfer.common import cur_regs, mark_not_init
+from pybpf.verifier.transfer.common import cur_regs, invalid_scalar_message, mark_not_init
 from pybpf.verifier.worklist import push_stack
 
 __all__ = ["check_callback_helper", "callback_exit"]
@@ -181,17 +181,7 @@ def callback_exit(env: Env, callee: FuncState) -> None:
     lo, hi = callee.callback_ret_range
     if lo <= r0.smin_value and r0.smax_value <= hi:
         return
-    text = "At callback return the register R0 has"
-    unknown = True
-    if r0.smin_value > -(1 << 63):
-        text += f" smin={r0.smin_value}"
-        unknown = False
-    if r0.smax_value < (1 << 63) - 1:
-        text += f" smax={r0.smax_value}"
-        unknown = False
-    if unknown:
-        text += " unknown scalar value"
-    env.reject(text + f" should have been in [{lo}, {hi}]")
+    env.reject(invalid_scalar_message("At callback return", "R0", r0, lo, hi))
 
 
 def widen_after_callback(env: Env, state: VerifierState, insn_idx: int) -> None:

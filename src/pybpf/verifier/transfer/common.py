@@ -11,13 +11,18 @@ import errno
 from enum import Enum
 
 from pybpf.platform.helper_types import RegType
-from pybpf.verifier.bounds import invariant_violation_text, mark_reg_unbounded, reg_bounds_sanity_check
+from pybpf.verifier.bounds import (
+    invariant_violation_text,
+    mark_reg_unbounded,
+    reg_bounds_sanity_check,
+)
 from pybpf.verifier.env import Env
 from pybpf.verifier.regstate import BPF_ADD_CONST, RegState, mark_reg_known, mark_reg_not_init
 from pybpf.verifier.regstate import mark_reg_unknown as _mark_unknown
 from pybpf.verifier.tnum import tnum_is_const
 
 __all__ = [
+    "invalid_scalar_message",
     "ALU_STRINGS",
     "RegArg",
     "assign_scalar_id_before_mov",
@@ -107,3 +112,15 @@ def sanity_check(env: Env, reg: RegState, ctx: str) -> None:
     if reason:
         env.verbose(invariant_violation_text(reg, ctx, reason) + "\n")
         mark_reg_unbounded(reg)
+
+
+def invalid_scalar_message(ctx: str, reg_name: str, reg: RegState, lo: int, hi: int) -> str:
+    """``verbose_invalid_scalar()``: "<ctx> the register <reg> has smin=.. smax=.. should
+    have been in [lo, hi]", the known bounds only (or "unknown scalar value")."""
+    text = f"{ctx} the register {reg_name} has"
+    known = ""
+    if reg.smin_value > -(1 << 63):
+        known += f" smin={reg.smin_value}"
+    if reg.smax_value < (1 << 63) - 1:
+        known += f" smax={reg.smax_value}"
+    return f"{text}{known or ' unknown scalar value'} should have been in [{lo}, {hi}]"
