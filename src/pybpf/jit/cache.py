@@ -48,17 +48,23 @@ CODEGEN_SOURCES = ("jit", "native", "runtime/memory.py", "runtime/execstate.py",
 
 
 @functools.cache
-def codegen_fingerprint() -> str:
-    """A digest of :data:`CODEGEN_SOURCES` (computed once per process): an object compiled
-    by other code generation is never reused, even under the same version number."""
+def source_digest(*names: str) -> str:
+    """A digest of pybpf's own source files ``names`` (package-relative files or folders),
+    computed once per process: what a cache entry made by that code is valid for."""
     root = Path(pybpf.__file__).parent
     h = hashlib.sha256()
-    for name in CODEGEN_SOURCES:
+    for name in names:
         path = root / name
         for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
             h.update(file.relative_to(root).as_posix().encode())
             h.update(file.read_bytes())
     return h.hexdigest()
+
+
+def codegen_fingerprint() -> str:
+    """A digest of :data:`CODEGEN_SOURCES`: an object compiled by other code generation is
+    never reused, even under the same version number."""
+    return source_digest(*CODEGEN_SOURCES)
 
 
 def cache_key(program: bytes, options: Sequence[object]) -> str:

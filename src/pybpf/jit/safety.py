@@ -30,15 +30,13 @@ same program under the same verifier, and a cached reload does not verify again.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from pybpf.errors import VerifierError
 from pybpf.isa import OP_LDDW, Instruction, PseudoSrc, encode, pcs
-from pybpf.jit.cache import CompileCache
+from pybpf.jit.cache import CompileCache, source_digest
 from pybpf.platform.enums import ProgType
 from pybpf.program.spec import MapReference, MapSpec, ProgramSpec
 from pybpf.runtime.memory import Memory
@@ -99,18 +97,10 @@ def is_verifiable(spec: ProgramSpec) -> bool:
     return spec.prog_type not in (None, ProgType.UNSPEC)
 
 
-@functools.cache
 def verifier_fingerprint() -> str:
     """A digest of the verifier's source (cached verdicts are only valid for it); the
     package is not imported for it (a cached verdict should not cost the verifier's import)."""
-    import pybpf
-
-    root = Path(pybpf.__file__).parent / "verifier"
-    h = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        h.update(path.relative_to(root).as_posix().encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()
+    return source_digest("verifier")
 
 
 def verification_digest(spec: ProgramSpec, maps: Mapping[str, MapSpec] | None) -> str:
