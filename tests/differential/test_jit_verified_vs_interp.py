@@ -1,12 +1,14 @@
 """Differential test of verified code: random XDP programs the verifier accepts give the
 same return value, packet, map contents (and, with a budget requested, instruction count) on
 the interpreter and on the JIT, which compiles them without bounds checks and addresses
-memory through each pointer's region shadow (pybpf.jit.provenance).
+memory through each pointer's region shadow (pybpf.jit.provenance) and the packet at host
+addresses (pybpf.jit.lower_packet).
 
 Programs work on three objects (64 bytes of packet after a bounds check, a 64-byte array
 map value, a 64-byte stack buffer) through pointers that are copied, moved by constants and
 by bounded scalars (in either operand order), spilled and filled, made NULL on one path and
-tested, passed to a sub-program, and reloaded by a second map lookup; around them scalar
+tested, passed to a sub-program, reloaded by a second map lookup, and pointing into
+the packet on one path and elsewhere on another at one access; around them scalar
 ALU operations, loads, stores and atomics, and forward branches over part of the work.
 
 Where ``bpf()`` is usable, every program pybpf's verifier accepts is also loaded into the
@@ -96,7 +98,7 @@ class Gen:
     def op(self) -> None:
         kind = self.draw(st.sampled_from(
             ["load", "load", "store", "store", "copy", "move", "move_var", "spill", "fill",
-             "alu", "alu", "atomic", "null", "branch", "relookup"]))
+             "alu", "alu", "atomic", "null", "branch", "relookup", "mixed"]))
         getattr(self, f"_{kind}")()
 
     def _load(self) -> None:
@@ -219,6 +221,32 @@ class Gen:
                        f"r{dst} = {name}", f"{skip}:", f"if r{dst} == 0 goto {done}",
                        f"*({SIZES[n]} *)({at(f'r{dst}', off)}) = r{test}", f"{done}:"]
         self.regs[dst] = None
+
+    def _mixed(self) -> None:
+        """rT points into the packet on one path and into the map value or the stack buffer
+        on the other, and one load or store goes through it (an access the verifier sees
+        with two pointer types, which the JIT must not translate as a packet access)."""
+        scalars = self.scalars()
+        dst = self.temp()
+        if not scalars or dst in scalars:
+            return
+        other = self.draw(st.sampled_from(["map", "stack"]))
+        n = self.draw(st.sampled_from(list(SIZES)))
+        off = self.draw(st.integers(0, SIZE // n - 1)) * n
+        label = self.label()
+        self.lines += [f"r{dst} = r{BASES['pkt']}",
+                       f"if r{self.draw(st.sampled_from(scalars))} & "
+                       f"{self.draw(st.integers(1, 255))} goto {label}",
+                       f"r{dst} = r{BASES[other]}", f"{label}:"]
+        if self.draw(st.booleans()):
+            load = self.temp()
+            self.lines.append(f"r{load} = *({SIZES[n]} *)({at(f'r{dst}', off)})")
+            self.regs[load] = "s"
+        else:
+            value = self.draw(st.sampled_from(scalars))
+            self.lines.append(f"*({SIZES[n]} *)({at(f'r{dst}', off)}) = r{value}")
+        if self.regs.get(dst) != "s":
+            self.regs[dst] = None
 
     def _branch(self) -> None:
         """Jump over a few loads and stores (which change no temp's kind)."""

@@ -36,7 +36,7 @@ from enum import IntEnum
 from pybpf.runtime.execstate import MAX_CALL_FRAMES
 
 #: Bumped whenever the ABI or the translation changes (part of the compile-cache key).
-ABI_VERSION = 12
+ABI_VERSION = 13
 
 
 class RuntimeOp(IntEnum):
@@ -60,6 +60,7 @@ class Fault(IntEnum):
     TOO_DEEP = 2  # a call past MAX_CALL_FRAMES
     FELL_OFF = 3  # the last block of a function does not end in exit or a jump
     OUT_OF_BUDGET = 4  # the instruction budget ran out at a block start
+    PACKET_UNMAPPED = 5  # a packet context load found no row for the packet (lower_packet)
 
 
 class TailCall(IntEnum):
@@ -138,6 +139,8 @@ class NativeEnv(ctypes.Structure):
         ("ktime_mono", ctypes.c_uint64),
         ("prandom_u32", ctypes.c_uint64),
         ("csum_diff", ctypes.c_uint64),
+        # host address minus program address of the packet (pybpf.jit.lower_packet)
+        ("pkt_base", ctypes.c_uint64),
     ]
 
 

@@ -31,18 +31,22 @@ never returns to it (the stub unwinds with ``longjmp``, see :mod:`pybpf.jit.abi`
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Callable
 from typing import TypeVar
 
-from pybpf.jit.abi import ENV_OFFSETS, ROW_OFFSETS, ROW_SIZE, Fault, RuntimeOp
+from pybpf.jit.abi import ENV_OFFSETS, ROW_OFFSETS, ROW_SIZE, Fault, NativeEnv, RuntimeOp
 from pybpf.jit.irtext import TBAA_PROGRAM, TBAA_TABLE, UNLIKELY, FunctionText, ModuleText, i64
 from pybpf.jit.provenance import UNKNOWN, Facts, Shadow, Shadows
 from pybpf.native.layout import NativeKind
 from pybpf.runtime.execstate import BPF_MAX_LOOPS, MAX_BPF_STACK
 from pybpf.runtime.memory import FIRST_REGION_ID, REGION_START, region_base
 
-#: Parameters of every compiled eBPF function: ``u64 F(env, r1..r5, depth)``.
-PROGRAM_PARAMS = [("ptr", "env"), ("i64", "a1"), ("i64", "a2"), ("i64", "a3"), ("i64", "a4"),
+#: Parameters of every compiled eBPF function: ``u64 F(env, r1..r5, depth)``. ``env`` is
+#: always a whole :class:`~pybpf.jit.abi.NativeEnv`: LLVM may load its fields anywhere (and
+#: so hoist loads of fields no program store can change out of loops).
+PROGRAM_PARAMS = [(f"ptr nonnull align 8 dereferenceable({ctypes.sizeof(NativeEnv)})", "env"),
+                  ("i64", "a1"), ("i64", "a2"), ("i64", "a3"), ("i64", "a4"),
                   ("i64", "a5"), ("i64", "depth")]
 #: The IR function type of a compiled eBPF function (for indirect calls).
 PROGRAM_FN_TYPE = "i64 (ptr, i64, i64, i64, i64, i64, i64)"

@@ -123,7 +123,7 @@ def translate_in(fn: FunctionText, table: str, ntable: str, scratch: str, addr: 
     return ok, ptr
 
 
-def _extend(f: Frame, raw: str, n: int, signed: bool) -> str:
+def extend(f: Frame, raw: str, n: int, signed: bool) -> str:
     """An ``n``-byte value (``iN``) widened to the register's 64 bits."""
     if n == 8:
         return raw
@@ -221,7 +221,7 @@ def load(f: Frame, base: int, off: int, n: int, signed: bool, pc: int, *, checke
     slot = _stack_slot(base, off, n)
     if slot is not None:
         raw = fn.load(ty, f.frame_slot(slot, n), align=1, tbaa=TBAA_PROGRAM)
-        return _extend(f, raw, n, signed)
+        return extend(f, raw, n, signed)
     addr = address(f, base, off)
     if f.shadows is not None and base != 10:
         def out_of_line() -> str:  # bpf_load_slow also loads from directly loadable regions
@@ -229,7 +229,7 @@ def load(f: Frame, base: int, off: int, n: int, signed: bool, pc: int, *, checke
 
         return lower_direct.access(
             f, base, addr, n, "load_size",
-            lambda ptr: _extend(f, fn.load(ty, ptr, align=1, tbaa=TBAA_PROGRAM), n, signed),
+            lambda ptr: extend(f, fn.load(ty, ptr, align=1, tbaa=TBAA_PROGRAM), n, signed),
             out_of_line, out_of_line)
     if f.compact:
         return fn.call("i64", _load_accessor(f, n, signed, checked),
@@ -242,7 +242,7 @@ def load(f: Frame, base: int, off: int, n: int, signed: bool, pc: int, *, checke
         fast = fn.new_block("direct")
         fn.cbr(ok, fast, slow, LIKELY)
         fn.start(fast)
-    fast_value = _extend(f, fn.load(ty, ptr, align=1, tbaa=TBAA_PROGRAM), n, signed)
+    fast_value = extend(f, fn.load(ty, ptr, align=1, tbaa=TBAA_PROGRAM), n, signed)
     fast_end = fn.block
     if f.compact:
         fn.cbr(ok, join, slow, LIKELY)

@@ -295,7 +295,8 @@ class JIT:
         tier = FULL
         full = None
         if found is not None:
-            full = job.with_options(checked=False, stack_exposed=found.stack_exposed) \
+            full = job.with_options(checked=False, stack_exposed=found.stack_exposed,
+                                    packet=found.packet) \
                 if known else job.with_options(checked=True)
         entry = full.cached() if full is not None and tiered else None  # O3 of an earlier load
         if entry is not None:
@@ -310,7 +311,8 @@ class JIT:
                     self._verdict(spec, source, maps, wait=True)
                 assert final is not None
                 verified = final.accepted
-                result, hit = (job.with_options(checked=False, stack_exposed=final.stack_exposed)
+                result, hit = (job.with_options(checked=False, stack_exposed=final.stack_exposed,
+                                                packet=final.packet)
                                if verified else job.with_options(checked=True)).run()
                 return result, hit, not verified
 

@@ -289,9 +289,10 @@ class Facts:
             self._unknown(slot, shadows)
 
     def step(self, insn: Instruction, shadows: Shadows | None = None,
-             r0_region: int | None = None) -> None:
+             r0_region: int | None = None, *, packet: bool = False) -> None:
         """The facts after ``insn`` (the births of its access already made, see
-        :mod:`pybpf.jit.lower_direct`).
+        :mod:`pybpf.jit.lower_direct`; ``packet``: a packet access, made without the
+        shadow (:mod:`pybpf.jit.lower_packet`), which gives no birth).
 
         Mirrors which results the verifier lets be pointers (``check_alu_op()``,
         ``adjust_reg_min_max_vals()``): only 64-bit ``mov``, ``+=`` and ``-=`` carry one."""
@@ -316,7 +317,8 @@ class Facts:
         elif cls in (InsnClass.ALU, InsnClass.ALU64):
             self._scalar(dst, shadows)
         elif cls == InsnClass.LDX:
-            self._born(insn.src)
+            if not packet:
+                self._born(insn.src)
             slot = _spill(insn)
             if slot is not None and slot in self.slots:
                 self._copy(dst, slot, shadows)
@@ -328,7 +330,8 @@ class Facts:
             self._born(insn.src)
             self._unknown(dst, shadows)
         elif cls in (InsnClass.ST, InsnClass.STX):
-            self._born(dst)
+            if not packet:
+                self._born(dst)
             self._store(insn, shadows)
         elif cls == InsnClass.LD:
             if insn.is_wide and insn.src == PseudoSrc.IMM64:  # born: see Shadows.constant
@@ -381,10 +384,11 @@ class Facts:
 
 def block_facts(fn: Function, slots: frozenset[int], escapes: bool,
                 lookups: dict[int, int],
-                exposed: frozenset[int] | None = None) -> dict[int, State]:
+                exposed: frozenset[int] | None = None,
+                packet: frozenset[int] = frozenset()) -> dict[int, State]:
     """``maybe``, ``unborn`` and ``sure`` at the start of each block of ``fn`` (``lookups``:
-    the calls whose r0 points into a known region, see :meth:`Facts.step`; the fixed
-    point of :meth:`Facts.step`: unions of ``maybe`` and ``unborn``, intersections of
+    the calls whose r0 points into a known region, see :meth:`Facts.step`; ``packet``: the
+    packet accesses; the fixed point of :meth:`Facts.step`: unions of ``maybe`` and ``unborn``, intersections of
     ``sure`` where paths meet; blocks control never reaches are absent)."""
     index = {block.start: i for i, block in enumerate(fn.blocks)}
     states = {fn.start: Facts.entry(slots, escapes, exposed).frozen()}
@@ -393,7 +397,7 @@ def block_facts(fn: Function, slots: frozenset[int], escapes: bool,
         start = work.pop()
         facts = Facts.thawed(slots, escapes, states[start], exposed)
         for pc, insn in fn.blocks[index[start]].insns:
-            facts.step(insn, None, lookups.get(pc))
+            facts.step(insn, None, lookups.get(pc), packet=pc in packet)
         out = facts.frozen()
         for succ in successors(fn, index[start]):
             old = states.get(succ)

@@ -232,4 +232,7 @@ class NativeRuntime:
                 state.fell_off(pc)
             case Fault.OUT_OF_BUDGET:
                 state.out_of_budget(pc)
+            case Fault.PACKET_UNMAPPED:
+                raise ExecutionFault("the packet's region has no row in the JIT's host-address "
+                                     "table (too many regions mapped at once)", pc=pc)
         raise JITError(f"pc {pc}: unknown fault code {code} from native code (depth {depth})")

@@ -48,6 +48,11 @@ __all__ = ["REFUSE_BY_DEFAULT", "Verdict", "cached_verdict", "is_verifiable", "u
 REFUSE_BY_DEFAULT = True
 
 
+#: :class:`pybpf.verifier.packet_facts.PacketInsns` as plain tuples (loads, accesses,
+#: compares): reading a cached verdict does not import the verifier.
+Packet = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """The verifier's verdict on one program: accepted, or the error it would raise."""
@@ -60,6 +65,9 @@ class Verdict:
     #: own ``r10 + k`` may reach (:attr:`pybpf.verifier.api.VerificationResult.stack_exposed`,
     #: every function; 0: nothing).
     stack_exposed: tuple[tuple[int, int], ...] = ()
+    #: Accepted programs: the pcs of the packet context loads, packet accesses and packet
+    #: compares (:class:`pybpf.verifier.packet_facts.PacketInsns`, as plain tuples).
+    packet: Packet = ((), (), ())
 
     def error(self, name: str) -> VerifierError:
         return VerifierError(
@@ -126,8 +134,11 @@ def cached_verdict(spec: ProgramSpec, maps: Mapping[str, MapSpec] | None,
         return None
     accepted, _, rest = text.partition("\n")
     if accepted == "accepted":
-        pairs = (pair.split(":") for pair in rest.split())
-        return Verdict(True, stack_exposed=tuple((int(a), int(b)) for a, b in pairs))
+        lines = rest.split("\n")
+        pairs = (pair.split(":") for pair in lines[0].split())
+        packet = tuple(tuple(int(pc) for pc in line.split()) for line in lines[1:4])
+        return Verdict(True, stack_exposed=tuple((int(a), int(b)) for a, b in pairs),
+                       packet=packet if len(packet) == 3 else ((), (), ()))  # type: ignore[arg-type]
     pc_text, _, rest = rest.partition("\n")
     message, _, log = rest.partition("\n")
     return Verdict(False, message, int(pc_text) if pc_text else None, log)
@@ -145,7 +156,9 @@ def verdict(spec: ProgramSpec, maps: Mapping[str, MapSpec] | None,
 
     result = verify(spec, maps=maps or {})
     if result.accepted:
-        found = Verdict(True, stack_exposed=result.stack_exposed)
+        p = result.packet
+        found = Verdict(True, stack_exposed=result.stack_exposed,
+                        packet=(p.loads, p.accesses, p.compares))
     else:
         logged = verify(spec, maps=maps or {}, log_level=1)  # again, for the log
         found = Verdict(False, result.error or "", result.pc, logged.log)
@@ -153,6 +166,7 @@ def verdict(spec: ProgramSpec, maps: Mapping[str, MapSpec] | None,
         pc = "" if found.pc is None else str(found.pc)
         message = found.message.replace("\n", " ")
         exposed = " ".join(f"{start}:{low}" for start, low in found.stack_exposed)
-        cache.put_text(key, f"accepted\n{exposed}" if found.accepted
+        packet = "\n".join(" ".join(map(str, pcs)) for pcs in found.packet)
+        cache.put_text(key, f"accepted\n{exposed}\n{packet}" if found.accepted
                        else f"rejected\n{pc}\n{message}\n{found.log}")
     return found

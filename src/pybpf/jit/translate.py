@@ -35,7 +35,15 @@ from pybpf.isa import (
     Size,
     Source,
 )
-from pybpf.jit import lower_alu, lower_direct, lower_helpers, lower_maps, lower_mem, provenance
+from pybpf.jit import (
+    lower_alu,
+    lower_direct,
+    lower_helpers,
+    lower_maps,
+    lower_mem,
+    lower_packet,
+    provenance,
+)
 from pybpf.jit.abi import Fault, RuntimeOp, TailCall, function_symbol
 from pybpf.jit.budget import BudgetPlan
 from pybpf.jit.frame import PROGRAM_PARAMS, Frame, RuntimeStubs, SlowPaths
@@ -67,6 +75,9 @@ class Options:
     #: function (:class:`~pybpf.jit.frame.Frame`). None, or a function absent: not known
     #: (nothing is private).
     stack_exposed: tuple[tuple[int, int], ...] | None = None
+    #: Verified code: the pcs of packet context loads, packet accesses and packet compares
+    #: (:mod:`pybpf.jit.lower_packet`).
+    packet: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]] = ((), (), ())
 
 
 def _helper_name(helper_id: int) -> str:
@@ -127,9 +138,14 @@ class _FunctionLowering:
         #: Inline array lookups: call pc -> the values their r0 points into (or NULL).
         self.lookups = lower_maps.inline_lookups(
             fn, self.maps, options.native_maps & options.helpers) if direct else {}
+        #: Packet context loads, accesses and compares (direct addressing only).
+        loads, accesses, compares = options.packet if direct else ((), (), ())
+        self.pkt_loads = frozenset(loads)
+        self.pkt_accesses = frozenset(accesses)
+        self.pkt_compares = frozenset(compares)
         #: What is known of locations at each block start (direct addressing only).
         self.facts_at = provenance.block_facts(fn, self.slots, escapes, self.lookups,
-                                               self.exposed) if direct else {}
+                                               self.exposed, self.pkt_accesses) if direct else {}
         #: Verified code with a budget: a fast and a precise copy (:mod:`pybpf.jit.budget`).
         self.plan = BudgetPlan.of(fn) if direct and options.count_budget else None
         self.fast = False
@@ -196,7 +212,8 @@ class _FunctionLowering:
             self._insn(pc, insn)
             lower_maps.track(self.known, insn)
             if f.shadows is not None:
-                f.facts.step(insn, f.shadows, self.lookups.get(pc))
+                f.facts.step(insn, f.shadows, self.lookups.get(pc),
+                             packet=pc in self.pkt_accesses)
                 if (insn.code & 0x07) == InsnClass.ALU64 and insn.op in (ALUOp.ADD, ALUOp.SUB) \
                         and insn.dst in f.facts.sure:  # pointer arithmetic on a pointer
                     lower_direct.pointer_facts(f, f.get(insn.dst))
@@ -233,16 +250,27 @@ class _FunctionLowering:
             case InsnClass.LDX:
                 n = SIZE_BYTES[Size(insn.size)]
                 signed = insn.mode == Mode.MEMSX
-                f.set(dst, lower_mem.load(f, self._reg(pc, insn.src), insn.off, n, signed, pc,
-                                          checked=checked))
+                src_reg = self._reg(pc, insn.src)
+                if pc in self.pkt_accesses:
+                    f.set(dst, lower_packet.load(f, src_reg, insn.off, n, signed))
+                else:
+                    f.set(dst, lower_mem.load(f, src_reg, insn.off, n, signed, pc,
+                                              checked=checked))
+                if pc in self.pkt_loads:
+                    lower_packet.set_delta(f, pc, f.get(dst))
             case InsnClass.ST:
                 n = SIZE_BYTES[Size(insn.size)]
-                lower_mem.store(f, dst, insn.off, n, i64(insn.imm), pc, checked=checked)
+                if pc in self.pkt_accesses:
+                    lower_packet.store(f, dst, insn.off, n, i64(insn.imm))
+                else:
+                    lower_mem.store(f, dst, insn.off, n, i64(insn.imm), pc, checked=checked)
             case InsnClass.STX:
                 n = SIZE_BYTES[Size(insn.size)]
                 src_reg = self._reg(pc, insn.src)
                 if insn.mode == Mode.ATOMIC:
                     lower_mem.atomic(f, insn, n, pc, checked=checked)
+                elif pc in self.pkt_accesses:
+                    lower_packet.store(f, dst, insn.off, n, f.get(src_reg))
                 else:
                     lower_mem.store(f, dst, insn.off, n, f.get(src_reg), pc, checked=checked)
             case InsnClass.LD:
@@ -309,7 +337,10 @@ class _FunctionLowering:
             fn.br(nxt)
             return
         src = f.get(self._reg(pc, insn.src)) if insn.source == Source.X else None
-        cond = lower_alu.condition(fn, insn, f.get(insn.dst), src)
+        if pc in self.pkt_compares and src is not None:
+            cond = lower_packet.compare(f, insn, f.get(insn.dst), src)
+        else:
+            cond = lower_alu.condition(fn, insn, f.get(insn.dst), src)
         f.flush()
         fn.cbr(cond, self.target(target), nxt)
 

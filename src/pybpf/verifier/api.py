@@ -25,6 +25,8 @@ from pybpf.verifier.func_info import do_check_subprogs
 from pybpf.verifier.insn_graph import compute_postorder, compute_scc
 from pybpf.verifier.liveness import compute_live_registers, live_regs_table
 from pybpf.verifier.log import VerifierLog
+from pybpf.verifier.packet_facts import PacketInsns
+from pybpf.verifier.packet_facts import collect as collect_packet_insns
 from pybpf.verifier.program import Program
 
 __all__ = ["VerificationResult", "verify", "verify_bytes"]
@@ -59,6 +61,9 @@ class VerificationResult:
     #: anything but its own ``r10 + k`` accesses may reach (0: none); accepted programs
     #: only. pybpf's JIT keeps the frame below it private (not in the kernel's verdict).
     stack_exposed: tuple[tuple[int, int], ...] = field(default=())
+    #: Accepted programs: the packet context loads, accesses and compares pybpf's JIT
+    #: translates with one offset per packet (:mod:`pybpf.verifier.packet_facts`).
+    packet: PacketInsns = field(default=PacketInsns())
 
     def raise_for_error(self) -> None:
         """Raise :class:`~pybpf.errors.VerifierError` if the program was rejected."""
@@ -127,6 +132,7 @@ def _run(program: Program, options: VerifyOptions, spec: ProgramSpec | None,
         messages=lines,
         stack_exposed=() if err else tuple(
             (sp.start, env.stack_exposed.get(i, 0)) for i, sp in enumerate(env.subprogs)),
+        packet=PacketInsns() if err else collect_packet_insns(env),
     )
 
 

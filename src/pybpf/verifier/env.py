@@ -100,6 +100,13 @@ class InsnAux:
     #: ``sanitize_ptr_alu()``'s masking of this insn (must agree on every path).
     alu_state: int = 0
     alu_limit: int = 0
+    #: Not the kernel's (what pybpf's JIT uses, see :mod:`pybpf.verifier.packet_facts`):
+    #: whether every visit of this load/store accessed the packet directly (None: never
+    #: visited), whether every visit of this 64-bit register compare compared two packet
+    #: pointers, whether this context load gives a packet pointer.
+    pkt_access: bool | None = None
+    pkt_compare: bool | None = None
+    pkt_load: bool = False
 
 
 @dataclass(slots=True)

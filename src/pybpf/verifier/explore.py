@@ -20,6 +20,7 @@ from pybpf.isa import InsnClass, Instruction, JumpOp, Mode, PseudoSrc, Size, Sou
 from pybpf.platform.helper_types import RegType
 from pybpf.verifier.env import BPF_COMPLEXITY_LIMIT_INSNS, Env, Reject
 from pybpf.verifier.func_info import check_subprog_return, linfo_text, prepare_main_args
+from pybpf.verifier import packet_facts
 from pybpf.verifier.log import LOG_LEVEL2, format_func_state
 from pybpf.verifier.precision import push_jmp_history
 from pybpf.verifier.prune import is_state_visited
@@ -133,6 +134,7 @@ def _do_check_insn(env: Env, insn: Instruction) -> object | None:
         mem.check_mem_access(env, insn.dst, insn.off, insn.size, write=True, value_regno=-1,
                              insn=insn)  # fmt: skip
         mem.save_aux_ptr_type(env, dst_type)
+        packet_facts.note_access(env, dst_type)
     elif cls in (InsnClass.JMP, InsnClass.JMP32):
         op = insn.op
         env.jmps_processed += 1

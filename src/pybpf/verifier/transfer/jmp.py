@@ -24,6 +24,7 @@ from pybpf.verifier.branch import flip_opcode, is_scalar_branch_taken, reg_set_m
 from pybpf.verifier.env import Env
 from pybpf.verifier.log import format_func_state
 from pybpf.verifier.map_btf import may_point_to_spin_lock
+from pybpf.verifier.packet_facts import note_compare
 from pybpf.verifier.prune import widen_imprecise_scalars
 from pybpf.verifier.scc import frame_insn_idx
 from pybpf.verifier.precision import (
@@ -400,6 +401,7 @@ def check_cond_jmp_op(env: Env, insn: Instruction) -> None:
     if insn_flags:
         push_jmp_history(env, this, insn_flags)
     jmp32 = insn.cls == InsnClass.JMP32
+    note_compare(env, op, jmp32, dst.type, src.type if insn.source == Source.X else None)
     pred = is_branch_taken(dst, src, op, jmp32)
     if pred >= 0:
         # the verifier relies on the operands' values to drop a branch: they must be precise

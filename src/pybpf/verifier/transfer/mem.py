@@ -25,6 +25,7 @@ from pybpf.platform.helper_types import RegType, TypeFlag, base_type
 from pybpf.verifier.bounds import S64_MIN, coerce_reg_to_size, coerce_reg_to_size_sx
 from pybpf.verifier.env import Env
 from pybpf.verifier.map_btf import check_map_fields
+from pybpf.verifier.packet_facts import note_access, note_load
 from pybpf.verifier.regstate import DEF_NOT_SUBREG, RegState, mark_reg_known_zero, reg_type_str
 from pybpf.verifier.tnum import tnum_add, tnum_const, tnum_is_aligned, tnum_is_const
 from pybpf.verifier.transfer.btf_ptr import check_ptr_to_btf_access, check_ptr_to_map_access
@@ -262,6 +263,8 @@ def check_mem_access(env: Env, regno: int, off: int, bpf_size: int, write: bool,
                     dst.id = env.new_id()
                 dst.subreg_def = DEF_NOT_SUBREG
             dst.type = reg_type
+            if insn is not None:
+                note_load(env, reg_type)
     elif t == RegType.PTR_TO_STACK:
         check_stack_access_within_bounds(env, regno, off, size, write)
         if write:
@@ -346,6 +349,7 @@ def check_load_mem(env: Env, insn: Instruction, is_ldsx: bool, strict_once: bool
     check_mem_access(env, insn.src, insn.off, insn.size, write=False, value_regno=insn.dst,
                      insn=insn, is_ldsx=is_ldsx, strict_once=strict_once)  # fmt: skip
     save_aux_ptr_type(env, src_type, allow_trust_mismatch=True)
+    note_access(env, src_type)
     sanity_check(env, regs[insn.dst], ctx)
 
 
@@ -358,6 +362,7 @@ def check_store_reg(env: Env, insn: Instruction, strict_once: bool = False) -> N
     check_mem_access(env, insn.dst, insn.off, insn.size, write=True, value_regno=insn.src,
                      insn=insn, strict_once=strict_once)  # fmt: skip
     save_aux_ptr_type(env, dst_type)
+    note_access(env, dst_type)
 
 
 def check_ld_imm(env: Env, insn: Instruction) -> None:

@@ -1,0 +1,131 @@
+"""Packet accesses and compares of verified code at host addresses (pybpf.jit.lower_packet),
+driven by what the verifier proved of every path (pybpf.verifier.packet_facts)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from test_jit_direct import both
+
+from pybpf.asm import assemble
+from pybpf.jit import JIT
+from pybpf.jit.safety import cached_verdict, verdict
+from pybpf.platform.enums import ProgType
+from pybpf.program.spec import ProgramSpec
+from pybpf.verifier import verify
+
+
+def _spec(text: str) -> ProgramSpec:
+    return ProgramSpec("t", tuple(assemble(text, syntax="llvm")), prog_type=ProgType.XDP)
+
+
+MIXED = """
+    r6 = *(u32 *)(r1 + 0)
+    r7 = *(u32 *)(r1 + 4)
+    r8 = *(u32 *)(r1 + 12)
+    r2 = r6
+    r2 += 16
+    r0 = 0
+    if r2 > r7 goto out
+    r0 = *(u8 *)(r6 + 3)
+    *(u64 *)(r10 - 16) = r0
+    r3 = r6
+    if r8 & 1 goto left
+    r3 = r10
+    r3 += -16
+left:
+    r0 = *(u8 *)(r3 + 0)
+    if w2 > w7 goto out
+    if r2 & r7 goto out
+out:
+    exit
+"""
+
+
+def test_facts_cover_every_path() -> None:
+    """Context loads of data/data_end, the access through the packet only and the 64-bit
+    packet compare are reported; the access through a register that is a packet pointer on
+    one path and a stack pointer on the other, a 32-bit compare and ``&`` are not."""
+    packet = verify(_spec(MIXED)).packet
+    assert packet.loads == (0, 1)
+    assert packet.accesses == (7,)
+    assert packet.compares == (6,)
+
+
+def test_no_facts_without_packet_pointers() -> None:
+    text = "r2 = *(u32 *)(r1 + 12)\n*(u64 *)(r10 - 8) = r2\nr0 = *(u8 *)(r10 - 8)\nexit\n"
+    assert not verify(_spec(text)).packet
+
+
+def test_facts_survive_the_verdict_cache(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from pybpf.jit.cache import CompileCache
+
+    cache = CompileCache(tmp_path)
+    spec = _spec(MIXED)
+    fresh = verdict(spec, None, cache)
+    assert fresh.packet == ((0, 1), (7,), (6,))
+    assert cached_verdict(spec, None, cache) == fresh
+
+
+HELPERS_AND_CALLS = """
+    r6 = r1
+    r2 = -4
+    call 54
+    r0 = 0
+    r2 = *(u32 *)(r6 + 8)
+    r3 = *(u32 *)(r6 + 0)
+    r4 = r2
+    r4 += 4
+    if r4 > r3 goto out
+    *(u32 *)(r2 + 0) = 0x11223344
+    r1 = r6
+    r2 = 2
+    call 44
+    r0 = 1
+    if r0 s< 0 goto out
+    r1 = *(u32 *)(r6 + 0)
+    r2 = *(u32 *)(r6 + 4)
+    r3 = r1
+    r3 += 8
+    if r3 > r2 goto out
+    *(u64 *)(r10 - 8) = r1
+    call sub
+    r1 = *(u64 *)(r10 - 8)
+    r2 = *(u32 *)(r1 + 4)
+    r0 += r2
+    r3 = *(u32 *)(r6 + 8)
+    r4 = *(u32 *)(r6 + 0)
+    r5 = r3
+    r5 += 4
+    if r5 > r4 goto out
+    r3 = *(u32 *)(r3 + 0)
+    r0 ^= r3
+out:
+    exit
+sub:
+    r3 = *(u8 *)(r1 + 0)
+    r3 &= 15
+    r1 += r3
+    r4 = r1
+    r4 += 2
+    r0 = 5
+    if r4 > r2 goto sub_out
+    r0 = *(u16 *)(r1 + 0)
+    *(u8 *)(r1 + 1) = r0
+sub_out:
+    exit
+"""
+
+
+def test_packet_moved_by_helpers_and_used_by_a_callee(jit: Callable[..., JIT]) -> None:
+    """Metadata written through data_meta (a meta/data compare), the packet moved by
+    bpf_xdp_adjust_head (data loaded again afterwards), packet pointers passed to a
+    sub-program that checks and writes them: packets and results are the interpreter's,
+    on frames too short for some of the checks too."""
+    assert verify(_spec(HELPERS_AND_CALLS)).packet
+    results = both(HELPERS_AND_CALLS, jit)
+    assert {r for r, _, _ in results} != {0}
+
+
+def test_mixed_access_matches_the_interpreter(jit: Callable[..., JIT]) -> None:
+    both(MIXED, jit)
