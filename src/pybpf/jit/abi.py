@@ -36,7 +36,7 @@ from enum import IntEnum
 from pybpf.runtime.execstate import MAX_CALL_FRAMES
 
 #: Bumped whenever the ABI or the translation changes (part of the compile-cache key).
-ABI_VERSION = 13
+ABI_VERSION = 14
 
 
 class RuntimeOp(IntEnum):
@@ -141,6 +141,9 @@ class NativeEnv(ctypes.Structure):
         ("csum_diff", ctypes.c_uint64),
         # host address minus program address of the packet (pybpf.jit.lower_packet)
         ("pkt_base", ctypes.c_uint64),
+        # the ring buffer's reserve and commit (pybpf.native.ringbuf_ir)
+        ("ringbuf_reserve", ctypes.c_uint64),
+        ("ringbuf_commit", ctypes.c_uint64),
     ]
 
 

@@ -1,5 +1,6 @@
 """Helpers in native code: ``bpf_ktime_get_ns``, ``bpf_get_prandom_u32``,
-``bpf_get_smp_processor_id``, ``bpf_csum_diff``.
+``bpf_get_smp_processor_id``, ``bpf_csum_diff``, ``bpf_ringbuf_reserve``/``submit``/
+``discard``.
 
 Each is done natively only where its semantics allow, and otherwise falls back to the Python
 helper (the same call the JIT makes for every other helper), so results never differ:
@@ -13,7 +14,12 @@ helper (the same call the JIT makes for every other helper), so results never di
 * ``bpf_get_smp_processor_id()`` is ``env->cpu`` (``ExecState.cpu``);
 * ``bpf_csum_diff(from, from_size, to, to_size, seed)`` runs natively when both buffers are
   directly readable (a zero size needs no buffer), else in Python, which faults as the
-  interpreter does.
+  interpreter does;
+* ``bpf_ringbuf_reserve(map, size, flags)`` calls the native library's reserve when the map
+  pointer's region-table row points at a ring buffer (``NativeKind.RINGBUF``), and
+  ``bpf_ringbuf_submit``/``discard(data, flags)`` its commit when the record's row does and
+  the commit succeeds; anything else (another map, a pointer that is no reserved record) is
+  Python's, which raises as the interpreter does.
 
 Only helper ids the runtime implements with pybpf's own functions are lowered (a custom
 helper table is always called).
@@ -23,10 +29,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pybpf.jit.abi import ClockMode
+from pybpf.jit.abi import ROW_OFFSETS, ClockMode
 from pybpf.jit.frame import Frame
 from pybpf.jit.irtext import LIKELY, TBAA_TABLE
-from pybpf.jit.lower_mem import translate
+from pybpf.jit.lower_mem import row_index, translate
+from pybpf.native.layout import NativeKind
 
 __all__ = ["CSUM_DIFF", "GET_PRANDOM_U32", "GET_SMP_PROCESSOR_ID", "KTIME_GET_NS", "NATIVE",
            "lower_helper", "standard_helpers"]
@@ -35,7 +42,11 @@ KTIME_GET_NS = 5
 GET_PRANDOM_U32 = 7
 GET_SMP_PROCESSOR_ID = 8
 CSUM_DIFF = 28
-NATIVE = frozenset({KTIME_GET_NS, GET_PRANDOM_U32, GET_SMP_PROCESSOR_ID, CSUM_DIFF})
+RINGBUF_RESERVE = 131
+RINGBUF_SUBMIT = 132
+RINGBUF_DISCARD = 133
+RINGBUF = frozenset({RINGBUF_RESERVE, RINGBUF_SUBMIT, RINGBUF_DISCARD})
+NATIVE = frozenset({KTIME_GET_NS, GET_PRANDOM_U32, GET_SMP_PROCESSOR_ID, CSUM_DIFF, *RINGBUF})
 
 
 def lower_helper(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> str:
@@ -44,6 +55,8 @@ def lower_helper(f: Frame, helper: int, regs: list[str], python: Callable[[], st
     fn = f.fn
     if helper == GET_SMP_PROCESSOR_ID:
         return f.load_env("cpu")
+    if helper in RINGBUF:
+        return _ringbuf(f, helper, regs, python)
     args: list[tuple[str, str]] = []
     if helper == KTIME_GET_NS:
         ok = fn.op(f"icmp eq i64 {f.load_env('clock')}, {int(ClockMode.HOST)}")
@@ -80,10 +93,42 @@ def lower_helper(f: Frame, helper: int, regs: list[str], python: Callable[[], st
     return fn.phi("i64", [(value, native), (other, slow_end)])
 
 
+def _ringbuf(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> str:
+    """``bpf_ringbuf_reserve``/``submit``/``discard`` through the ring buffer's descriptor,
+    found in the row of ``r1`` (the map, or the record)."""
+    fn = f.fn
+    inside, row = row_index(f, regs[0])
+    kind = fn.load("i32", fn.gep(row, ROW_OFFSETS["kind"]), tbaa=TBAA_TABLE)
+    ok = fn.op(f"and i1 {inside}, {fn.op(f'icmp eq i32 {kind}, {int(NativeKind.RINGBUF)}')}")
+    native, slow, done = fn.new_block("ringbuf"), fn.new_block("helper_py"), fn.new_block("helper_done")
+    fn.cbr(ok, native, slow, LIKELY)
+    fn.start(native)
+    desc = fn.load("ptr", fn.gep(row, ROW_OFFSETS["native"]), tbaa=TBAA_TABLE)
+    if helper == RINGBUF_RESERVE:
+        target = fn.load("ptr", f.env_ptr("ringbuf_reserve"), tbaa=TBAA_TABLE)
+        value = fn.call("i64", target, [("ptr", desc), ("i64", regs[1]), ("i64", regs[2])])
+        fn.br(done)
+    else:
+        target = fn.load("ptr", f.env_ptr("ringbuf_commit"), tbaa=TBAA_TABLE)
+        discard = "1" if helper == RINGBUF_DISCARD else "0"
+        value = fn.call("i64", target, [("ptr", desc), ("i64", regs[0]), ("i64", discard)])
+        fn.cbr(fn.op(f"icmp eq i64 {value}, 0"), done, slow, LIKELY)
+    native_end = fn.block
+    fn.start(slow)
+    other = python()
+    slow_end = fn.block
+    fn.br(done)
+    fn.start(done)
+    return fn.phi("i64", [(value, native_end), (other, slow_end)])
+
+
 def standard_helpers() -> dict[int, object]:
     """pybpf's own implementations of the helpers lowered here (by id)."""
-    from pybpf.runtime.helpers import csum, task, time
+    from pybpf.runtime.helpers import csum, output, task, time
     from pybpf.runtime.helpers import random as prandom
 
     return {KTIME_GET_NS: time.bpf_ktime_get_ns, GET_PRANDOM_U32: prandom.bpf_get_prandom_u32,
-            GET_SMP_PROCESSOR_ID: task.bpf_get_smp_processor_id, CSUM_DIFF: csum.bpf_csum_diff}
+            GET_SMP_PROCESSOR_ID: task.bpf_get_smp_processor_id, CSUM_DIFF: csum.bpf_csum_diff,
+            RINGBUF_RESERVE: output.bpf_ringbuf_reserve,
+            RINGBUF_SUBMIT: output.bpf_ringbuf_submit,
+            RINGBUF_DISCARD: output.bpf_ringbuf_discard}

@@ -103,6 +103,8 @@ class NativeRuntime:
         self.env.ktime_mono = lib.addresses["pb_ktime_mono"]
         self.env.prandom_u32 = lib.addresses["pb_prandom_u32"]
         self.env.csum_diff = lib.addresses["pb_csum_diff"]
+        self.env.ringbuf_reserve = lib.addresses["pb_ringbuf_reserve"]
+        self.env.ringbuf_commit = lib.addresses["pb_ringbuf_commit"]
         self._ops: dict[int, Callable[..., int]] = {
             RuntimeOp.HELPER: self._helper,
             RuntimeOp.LOAD: self._load,

@@ -46,6 +46,7 @@ __all__ = [
     "NativeKind",
     "NativeMap",
     "RepeatRun",
+    "RingbufNative",
     "XdpBatch",
     "XdpMdNative",
     "field_offsets",
@@ -72,6 +73,7 @@ class NativeKind(IntEnum):
     NONE = 0
     MAP = 1  # a NativeMap (the row of a map's header region)
     XDP_MD = 2  # the native half of an XDP context (pybpf.runtime.ctx.xdp)
+    RINGBUF = 3  # a RingbufNative (the rows of a ring buffer's header and data regions)
 
 
 class MapKind(IntEnum):
@@ -120,6 +122,21 @@ class NativeMap(ctypes.Structure):
         ("reserved", ctypes.c_uint32),
         ("rcu_owner", ctypes.c_uint64),  # token of the execution state that syncs this map
         ("stride", ctypes.c_uint64),  # arrays: bytes per index (elem_size * copies)
+    ]
+
+
+class RingbufNative(ctypes.Structure):
+    """The producer state of a ``BPF_MAP_TYPE_RINGBUF`` (``struct bpf_ringbuf``'s positions)
+    and where its data area lives, shared by :class:`pybpf.runtime.maps.RingBuf` and the
+    native reserve/commit of :mod:`pybpf.native.ringbuf_ir`."""
+
+    _fields_ = [
+        ("consumer_pos", ctypes.c_uint64),
+        ("producer_pos", ctypes.c_uint64),
+        ("pending_pos", ctypes.c_uint64),
+        ("mask", ctypes.c_uint64),  # data size - 1 (a power of two)
+        ("data", ctypes.c_uint64),  # host address of the data area (mapped twice its size)
+        ("vaddr", ctypes.c_uint64),  # its program address
     ]
 
 

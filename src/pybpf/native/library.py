@@ -2,7 +2,8 @@
 JIT code.
 
 :func:`library` writes the IR (:mod:`pybpf.native.htab_ir`, :mod:`pybpf.native.mapops_ir`,
-:mod:`pybpf.native.batch_ir`, :mod:`pybpf.native.helpers_ir`), compiles it at ``O3`` for the
+:mod:`pybpf.native.batch_ir`, :mod:`pybpf.native.helpers_ir`,
+:mod:`pybpf.native.ringbuf_ir`), compiles it at ``O3`` for the
 host (or takes the object from the JIT's on-disk compile cache, keyed by the IR text itself
 and the host, so a change of the library never reuses a stale object), links it once and
 keeps it for the life of the process, like LLVM's own target initialisation. Everything it
@@ -24,7 +25,7 @@ from typing import Any
 
 from pybpf.jit.cache import CachedObject, CompileCache
 from pybpf.jit.compiler import NativeCode, compile_module, host_description, load_object
-from pybpf.native import batch_ir, helpers_ir, htab_ir, mapops_ir
+from pybpf.native import batch_ir, helpers_ir, htab_ir, mapops_ir, ringbuf_ir
 
 __all__ = ["NativeLibrary", "library"]
 
@@ -35,7 +36,8 @@ _CTYPES: dict[str, Any] = {
     "void": None,
 }
 #: Functions whose i64 result is an address or a count (unsigned), not ``-errno``.
-_UNSIGNED = {"pb_map_lookup", "pb_enter", "pb_ktime_mono", "pb_prandom_u32", "pb_csum_diff"}
+_UNSIGNED = {"pb_map_lookup", "pb_enter", "pb_ktime_mono", "pb_prandom_u32", "pb_csum_diff",
+             "pb_ringbuf_reserve", "pb_ringbuf_commit"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,7 @@ def library() -> NativeLibrary:
     mapops_ir.add(text_module)
     batch_ir.add(text_module)
     helpers_ir.add(text_module)
+    ringbuf_ir.add(text_module)
     text = text_module.text()
     key = hashlib.sha256(f"pybpf native library\n{host_description()}\n{text}".encode()).hexdigest()
     cache = CompileCache()
@@ -67,7 +70,8 @@ def library() -> NativeLibrary:
         entry = CachedObject(compile_module(text_module), ())
         cache.put(key, entry)
     code = load_object(entry.obj)
-    exports = {**htab_ir.EXPORTS, **mapops_ir.EXPORTS, **batch_ir.EXPORTS, **helpers_ir.EXPORTS}
+    exports = {**htab_ir.EXPORTS, **mapops_ir.EXPORTS, **batch_ir.EXPORTS, **helpers_ir.EXPORTS,
+               **ringbuf_ir.EXPORTS}
     addresses = {name: code.address(name) for name in exports}
     fns = {name: _prototype(name, ret, args)(addresses[name])
            for name, (ret, args) in exports.items()}

@@ -108,6 +108,9 @@ class Region:
     #: (:class:`pybpf.native.layout.NativeKind`). Neither changes how the region is accessed.
     native: int = 0
     native_kind: int = 0
+    #: The Python object the region belongs to, when helpers need it back from an address
+    #: (a ring buffer's data area: ``bpf_ringbuf_submit()`` gets only the record).
+    owner: object = None
 
     @property
     def size(self) -> int:
@@ -154,11 +157,12 @@ class Memory:
         on_store: StoreHook | None = None,
         native: int = 0,
         native_kind: int = 0,
+        owner: object = None,
     ) -> Region:
         """Map ``buf`` (used in place, not copied) as a new region and return it.
 
         A ``memoryview`` slice maps part of a larger buffer (a packet between its head- and
-        tailroom): only the slice is addressable. ``native``/``native_kind``: see
+        tailroom): only the slice is addressable. ``native``/``native_kind``/``owner``: see
         :class:`Region`.
         """
         if len(buf) > WINDOW_MASK:
@@ -169,7 +173,7 @@ class Memory:
         else:
             rid = self._free_ids.pop() if self._free_ids else self._take_id()
         region = Region(kind, name or kind.value, buf, region_base(rid), writable, on_load,
-                        on_store, native, native_kind)
+                        on_store, native, native_kind, owner)
         self.regions[rid] = region
         if on_load is None:
             self.readable[rid] = buf

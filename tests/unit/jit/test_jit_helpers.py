@@ -1,6 +1,7 @@
 """Helpers done natively (bpf_ktime_get_ns on the host clock, bpf_get_prandom_u32,
-bpf_get_smp_processor_id, bpf_csum_diff) against the interpreter, and their fall-backs to
-the Python helper (other clocks, no PRNG state yet, unreadable buffers, custom helpers)."""
+bpf_get_smp_processor_id, bpf_csum_diff, the ring buffer's reserve/submit/discard) against
+the interpreter, and their fall-backs to the Python helper (other clocks, no PRNG state yet,
+unreadable buffers, records that are not reserved, custom helpers)."""
 
 from __future__ import annotations
 
@@ -124,3 +125,81 @@ def test_custom_helpers_are_called(jit: Callable) -> None:
     helpers = {**default_helpers(), 5: lambda *regs: 99, 8: lambda *regs: 98}
     backend = jit(helpers=helpers)
     assert load(backend, "call 5\nr6 = r0\ncall 8\nr0 += r6\nexit").run().retval == 197
+
+
+RINGBUF = """
+    r1 = {rb} ll
+    r2 = {size}
+    r3 = {flags}
+    call 131
+    if r0 == 0 goto out
+    r6 = r0
+    *(u32 *)(r6 + 0) = {tag}
+    r1 = r6
+    r2 = 0
+    call {commit}
+    r0 = r6
+    r0 &= 4095
+out:
+    exit
+"""
+
+
+@settings(max_examples=25, deadline=None)
+@given(steps=st.lists(st.tuples(st.integers(4, 700), st.sampled_from([132, 133]),
+                                st.sampled_from([0, 0, 0, 1]), st.booleans()),
+                      min_size=1, max_size=30))
+def test_ringbuf_reserve_and_commit_natively(jit: Callable, steps: list[Any]) -> None:
+    """Reserve, fill and submit or discard records until the ring is full (NULL), with the
+    consumer reading now and then: the records, positions and return values are the
+    interpreter's, and the JIT calls no Python helper for them."""
+    from pybpf.platform.enums import MapType
+    from pybpf.program.spec import MapSpec
+    from pybpf.runtime.maps import create_map
+
+    outcomes = []
+    for backend in (Interpreter(helpers=default_helpers()), jit(helpers=default_helpers())):
+        rb = create_map(MapSpec("rb", MapType.RINGBUF, 0, 0, 4096), backend.memory, ncpus=1)
+        runs = []
+        for tag, (size, commit, flags, consume) in enumerate(steps):
+            text = RINGBUF.format(rb=rb.address, size=size, flags=flags, tag=tag,
+                                  commit=commit)
+            runs.append(load(backend, text).run().retval)
+            if consume:
+                runs.append(rb.consume())
+        outcomes.append((runs, rb.consumer_pos, rb.producer_pos, rb.pending_pos,
+                         rb.consume()))
+    assert outcomes[1] == outcomes[0]
+
+
+def test_ringbuf_helpers_stay_native(jit: Callable, monkeypatch: Any) -> None:
+    from pybpf.platform.enums import MapType
+    from pybpf.program.spec import MapSpec
+    from pybpf.runtime.maps import create_map
+
+    backend = jit(helpers=default_helpers())
+    rb = create_map(MapSpec("rb", MapType.RINGBUF, 0, 0, 4096), backend.memory, ncpus=1)
+    progs = [load(backend, RINGBUF.format(rb=rb.address, size=16, flags=0, tag=7, commit=c))
+             for c in (132, 133)]
+    seen = python_calls(monkeypatch)
+    assert all(p.run().retval for p in progs)
+    assert seen == []
+    assert len(rb.consume()) == 1
+
+
+def test_ringbuf_commit_of_a_committed_record_faults_as_in_python(jit: Callable) -> None:
+    from pybpf.platform.enums import MapType
+    from pybpf.program.spec import MapSpec
+    from pybpf.runtime.maps import create_map
+
+    text = RINGBUF.replace("    r0 = r6\n", "    r1 = r6\n    r2 = 0\n    call 132\n    r0 = r6\n")
+    messages = []
+    for backend in (Interpreter(helpers=default_helpers()), jit(helpers=default_helpers())):
+        rb = create_map(MapSpec("rb", MapType.RINGBUF, 0, 0, 4096), backend.memory, ncpus=1)
+        prog = load(backend, text.format(rb=rb.address, size=8, flags=0, tag=1, commit=133))
+        try:
+            prog.run()
+        except PybpfError as exc:
+            messages.append(str(exc))
+    assert len(messages) == 2 and messages[1] == messages[0]
+    assert "not reserved" in messages[0]

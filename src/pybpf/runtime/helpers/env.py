@@ -65,8 +65,6 @@ class HelperEnv:
     next_socket_cookie: int = 4097
     #: ``(id(perf event object)) -> (event, counter)``; see :meth:`set_perf_counter`.
     perf_counters: dict[int, tuple[object, PerfCounter]] = field(default_factory=dict)
-    #: Address of a reserved ring buffer record -> its ring buffer map.
-    ringbuf_records: dict[int, Any] = field(default_factory=dict)
     #: Context object -> helper-side state of the kernel object behind it.
     context_state: WeakKeyDictionary[Any, Any] = field(default_factory=WeakKeyDictionary)
     #: Stands for the kernel's boot-time random keys (``hashrnd``, ``ptr_key``).

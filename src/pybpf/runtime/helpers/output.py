@@ -16,19 +16,17 @@ checks (``-E2BIG``, ``-ENOENT``, ``-EOPNOTSUPP`` for an event of another CPU).
 
 Ring buffer (kernel/bpf/ringbuf.c): ``bpf_ringbuf_reserve()`` returns a pointer into the ring
 buffer's own memory that the program fills in place; ``bpf_ringbuf_submit()``/``discard()``
-commit it. The reserved records are remembered in the helper environment to find a record's
-map again (the kernel computes it from the record header's page offset).
+commit it, found from the record's address (the ring buffer owns the region it lies in).
 """
 
 from __future__ import annotations
 
 import errno
 
-from pybpf.errors import ExecutionFault
+from pybpf.errors import ExecutionFault, KernelError
 from pybpf.runtime.ctx.skb import SkbContext
 from pybpf.runtime.ctx.xdp import XdpContext
 from pybpf.runtime.execstate import ExecState
-from pybpf.runtime.helpers.env import env_of
 from pybpf.runtime.helpers.maps import map_arg
 from pybpf.runtime.maps import PerfEventArray, RingBuf
 from pybpf.runtime.maps.flags import BPF_F_CTXLEN_MASK, BPF_F_INDEX_MASK
@@ -81,22 +79,21 @@ def bpf_ringbuf_output(state: ExecState, r1: int, r2: int, r3: int, r4: int, r5:
 
 def bpf_ringbuf_reserve(state: ExecState, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
     """bpf_ringbuf_reserve(ringbuf, size, flags): the record's address, or NULL."""
-    rb = _ringbuf(state, r1, "bpf_ringbuf_reserve")
-    addr = rb.reserve(r2, r3)
-    if addr:
-        env_of(state).ringbuf_records[addr] = rb
-    return addr
+    return _ringbuf(state, r1, "bpf_ringbuf_reserve").reserve(r2, r3)
 
 
 def _commit(state: ExecState, addr: int, discard: bool, helper: str) -> int:
-    rb = env_of(state).ringbuf_records.pop(addr & (2**64 - 1), None)
-    if rb is None:
+    """The record's ring buffer is the owner of the region it lies in (the kernel finds it
+    from the record header's page offset)."""
+    region = state.memory.region_at(addr)
+    rb = region.owner if region is not None else None
+    if not isinstance(rb, RingBuf):
         raise ExecutionFault(f"{helper}(): {addr:#x} is not a reserved ring buffer record",
                              pc=state.pc, address=addr)
-    if discard:
-        rb.discard(addr)
-    else:
-        rb.submit(addr)
+    try:
+        rb.discard(addr) if discard else rb.submit(addr)
+    except KernelError as exc:
+        raise ExecutionFault(f"{helper}(): {exc}", pc=state.pc, address=addr) from None
     return 0
 
 

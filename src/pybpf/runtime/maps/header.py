@@ -51,9 +51,11 @@ class MapHeader:
         return int.from_bytes(self.buf[offset : offset + size], "little")
 
 
-def map_header_region(owner: Map, memory: Memory, native: int = 0) -> Region:
+def map_header_region(owner: Map, memory: Memory, native: int = 0,
+                      native_kind: int = NativeKind.MAP) -> Region:
     """Map the header region of ``owner`` (its ``map_type``, sizes and flags must be set);
-    ``native`` is the address of its :class:`~pybpf.native.layout.NativeMap`, if it has one."""
+    ``native`` is the address of its native descriptor, if it has one: a
+    :class:`~pybpf.native.layout.NativeMap`, or what ``native_kind`` says."""
     buf = bytearray(HEADER_SIZE)
     struct.pack_into("<IIII", buf, _MAP_TYPE, int(owner.map_type), owner.key_size,
                      owner.value_size, owner.max_entries)
@@ -62,7 +64,7 @@ def map_header_region(owner: Map, memory: Memory, native: int = 0) -> Region:
     struct.pack_into("<i", buf, _NUMA_NODE, -1)
     hook = MapHeader(owner, bytes(buf))
     return memory.map(buf, RegionKind.MEM, f"struct bpf_map '{owner.name}'", writable=False,
-                      on_load=hook, native=native, native_kind=NativeKind.MAP if native else 0)
+                      on_load=hook, native=native, native_kind=native_kind if native else 0)
 
 
 def resolve_map(memory: Memory, address: int) -> Map | None:

@@ -14,6 +14,9 @@ Memory: the data area is mapped ONCE at twice its size, so a record that wraps p
 contiguous, as the kernel's double mapping of the data pages makes it; :meth:`reserve` returns
 an address inside that region which the program fills in place. ``pg_off`` is the record's page
 offset from the start of ``struct bpf_ringbuf`` (data starts at page 3) as the kernel computes it.
+Reserve and commit are the native library's (:mod:`pybpf.native.ringbuf_ir`), on the positions
+in :class:`~pybpf.native.layout.RingbufNative`, which compiled programs call directly; the map's
+header and data regions point native code at it (``NativeKind.RINGBUF``).
 
 Python consumer: :meth:`consume` returns the committed records in order and advances the
 consumer position (stopping at a record still reserved); discarded records are skipped.
@@ -22,10 +25,13 @@ Not modelled: wake-ups and epoll (the flags are accepted), user-space ``mmap``.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import struct
 from typing import Any
 
+from pybpf.native.layout import NativeKind, RingbufNative
+from pybpf.native.library import library
 from pybpf.program.spec import MapSpec
 from pybpf.runtime.maps.base import Formatter, MapBase
 from pybpf.runtime.maps.codec import round_up
@@ -36,15 +42,13 @@ from pybpf.runtime.maps.flags import (
     RingbufFlag,
     RingbufQuery,
 )
+from pybpf.runtime.maps.header import map_header_region
 from pybpf.runtime.maps.status import ENOTSUPP, map_error
 from pybpf.runtime.memory import Memory, RegionKind
 
 __all__ = ["RingBuf"]
 
-_RINGBUF_DATA_PGOFF = 3  # pages before data in struct bpf_ringbuf
-_PAGE_SHIFT = 12
-#: RINGBUF_MAX_RECORD_SZ of ringbuf.c (UINT_MAX / 4).
-RINGBUF_MAX_RECORD_SZ = 0xFFFFFFFF // 4
+U64 = 0xFFFFFFFFFFFFFFFF
 _HDR = struct.Struct("<II")
 
 
@@ -56,69 +60,62 @@ class RingBuf(MapBase):
         super().__init__(spec, memory, ncpus=ncpus, formatter=formatter)
         self.mask = self.max_entries - 1
         self.data = bytearray(2 * self.max_entries)
-        self.region = memory.map(self.data, RegionKind.MEM, f"ringbuf '{self.name}' data")
+        #: The producer state native code shares (:mod:`pybpf.native.ringbuf_ir`).
+        self.desc = RingbufNative(mask=self.mask)
+        self._pin = (ctypes.c_char * len(self.data)).from_buffer(self.data)
+        self.desc.data = ctypes.addressof(self._pin)
+        self.region = memory.map(self.data, RegionKind.MEM, f"ringbuf '{self.name}' data",
+                                 native=ctypes.addressof(self.desc),
+                                 native_kind=NativeKind.RINGBUF, owner=self)
+        self.desc.vaddr = self.region.base
         self._regions.append(self.region)
-        self.consumer_pos = 0
-        self.producer_pos = 0
-        self.pending_pos = 0
         self._publish()
+
+    def _publish(self) -> None:
+        self._header = map_header_region(self, self.memory, ctypes.addressof(self.desc),
+                                         NativeKind.RINGBUF)
 
     @property
     def size(self) -> int:
         """Bytes of the data area (``max_entries``)."""
         return self.max_entries
 
+    @property
+    def consumer_pos(self) -> int:
+        return int(self.desc.consumer_pos)
+
+    @consumer_pos.setter
+    def consumer_pos(self, value: int) -> None:
+        self.desc.consumer_pos = value
+
+    @property
+    def producer_pos(self) -> int:
+        return int(self.desc.producer_pos)
+
+    @property
+    def pending_pos(self) -> int:
+        return int(self.desc.pending_pos)
+
     def _hdr_len(self, pos: int) -> int:
         return int(_HDR.unpack_from(self.data, pos & self.mask)[0])
 
-    # -- helper-facing ---------------------------------------------------------------------------
-    def _reserve(self, size: int) -> int:
-        """__bpf_ringbuf_reserve(): the data address, or 0."""
-        if size > RINGBUF_MAX_RECORD_SZ:
-            return 0
-        length = round_up(size + BPF_RINGBUF_HDR_SZ, 8)
-        if length > self.size:
-            return 0
-        pend = self.pending_pos
-        prod = self.producer_pos
-        new_prod = prod + length
-        while pend < prod:
-            hdr_len = self._hdr_len(pend)
-            if hdr_len & BPF_RINGBUF_BUSY_BIT:
-                break
-            pend += round_up((hdr_len & ~BPF_RINGBUF_DISCARD_BIT) + BPF_RINGBUF_HDR_SZ, 8)
-        self.pending_pos = pend
-        if new_prod - self.consumer_pos > self.mask or new_prod - pend > self.mask:
-            return 0
-        off = prod & self.mask
-        pg_off = _RINGBUF_DATA_PGOFF + (off >> _PAGE_SHIFT)
-        _HDR.pack_into(self.data, off, size | BPF_RINGBUF_BUSY_BIT, pg_off)
-        self.producer_pos = new_prod
-        return self.region.base + off + BPF_RINGBUF_HDR_SZ
-
+    # -- helper-facing (the native library's reserve and commit) -------------------------------
     def reserve(self, size: int, flags: int = 0) -> int:
         """bpf_ringbuf_reserve(): the address to fill, or 0 (NULL)."""
-        if flags:
-            return 0
-        return self._reserve(size)
-
-    def _header_offset(self, addr: int) -> int:
-        off = (addr & 0xFFFFFFFFFFFFFFFF) - self.region.base - BPF_RINGBUF_HDR_SZ
-        if not 0 <= off < self.size:
-            raise map_error(self.name, f"{addr:#x} is not a record of this ring buffer",
-                            errno.EINVAL)
-        if not self._hdr_len(off) & BPF_RINGBUF_BUSY_BIT:
-            raise map_error(self.name, f"record at {addr:#x} is not reserved (already "
-                            "submitted or discarded)", errno.EINVAL)
-        return off
+        lib = library()
+        return int(lib.fn["pb_ringbuf_reserve"](ctypes.addressof(self.desc), size & U64,
+                                                 flags & U64))
 
     def _commit(self, addr: int, discard: bool) -> None:
         """bpf_ringbuf_commit()."""
-        off = self._header_offset(addr)
-        new_len = self._hdr_len(off) ^ BPF_RINGBUF_BUSY_BIT
-        if discard:
-            new_len |= BPF_RINGBUF_DISCARD_BIT
-        struct.pack_into("<I", self.data, off, new_len)
+        lib = library()
+        if lib.fn["pb_ringbuf_commit"](ctypes.addressof(self.desc), addr & U64, int(discard)):
+            off = (addr & U64) - self.region.base - BPF_RINGBUF_HDR_SZ
+            if not 0 <= off < self.size:
+                raise map_error(self.name, f"{addr:#x} is not a record of this ring buffer",
+                                errno.EINVAL)
+            raise map_error(self.name, f"record at {addr:#x} is not reserved (already "
+                            "submitted or discarded)", errno.EINVAL)
 
     def submit(self, addr: int, flags: int = 0) -> int:
         """bpf_ringbuf_submit(): commit the record at ``addr``; returns 0."""
@@ -134,7 +131,7 @@ class RingBuf(MapBase):
         """bpf_ringbuf_output(): copy ``data`` in as one record; 0, -EINVAL or -EAGAIN."""
         if flags & ~int(RingbufFlag.NO_WAKEUP | RingbufFlag.FORCE_WAKEUP):
             return -errno.EINVAL
-        addr = self._reserve(len(data))
+        addr = self.reserve(len(data))
         if not addr:
             return -errno.EAGAIN
         off = addr - self.region.base
