@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 from pybpf.jit.abi import ROW_OFFSETS, ClockMode
 from pybpf.jit.frame import Frame
-from pybpf.jit.irtext import LIKELY, TBAA_TABLE
+from pybpf.jit.irtext import LIKELY, TBAA_TABLE, UNLIKELY
 from pybpf.jit.lower_mem import row_index, translate
 from pybpf.native.layout import NativeKind
 
@@ -79,40 +79,49 @@ def lower_helper(f: Frame, helper: int, regs: list[str], python: Callable[[], st
         field = "csum_diff"
     else:
         raise ValueError(f"helper {helper} has no native lowering")
-    native, slow, done = fn.new_block("native"), fn.new_block("helper_py"), fn.new_block("helper_done")
-    fn.cbr(ok, native, slow, LIKELY)
-    fn.start(native)
-    target = fn.load("ptr", f.env_ptr(field), tbaa=TBAA_TABLE)
-    value = fn.call("i64", target, args)
-    fn.br(done)
-    fn.start(slow)
-    other = python()
-    slow_end = fn.block
-    fn.br(done)
-    fn.start(done)
-    return fn.phi("i64", [(value, native), (other, slow_end)])
+
+    def native() -> tuple[str, str | None]:
+        target = fn.load("ptr", f.env_ptr(field), tbaa=TBAA_TABLE)
+        return fn.call("i64", target, args), None
+
+    return _native_or_python(f, ok, native, python)
 
 
 def _ringbuf(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> str:
     """``bpf_ringbuf_reserve``/``submit``/``discard`` through the ring buffer's descriptor,
-    found in the row of ``r1`` (the map, or the record)."""
+    found in the row of ``r1`` (the map, or the record); a failed commit is Python's."""
     fn = f.fn
     inside, row = row_index(f, regs[0])
     kind = fn.load("i32", fn.gep(row, ROW_OFFSETS["kind"]), tbaa=TBAA_TABLE)
     ok = fn.op(f"and i1 {inside}, {fn.op(f'icmp eq i32 {kind}, {int(NativeKind.RINGBUF)}')}")
-    native, slow, done = fn.new_block("ringbuf"), fn.new_block("helper_py"), fn.new_block("helper_done")
-    fn.cbr(ok, native, slow, LIKELY)
-    fn.start(native)
-    desc = fn.load("ptr", fn.gep(row, ROW_OFFSETS["native"]), tbaa=TBAA_TABLE)
-    if helper == RINGBUF_RESERVE:
-        target = fn.load("ptr", f.env_ptr("ringbuf_reserve"), tbaa=TBAA_TABLE)
-        value = fn.call("i64", target, [("ptr", desc), ("i64", regs[1]), ("i64", regs[2])])
-        fn.br(done)
-    else:
+
+    def native() -> tuple[str, str | None]:
+        desc = fn.load("ptr", fn.gep(row, ROW_OFFSETS["native"]), tbaa=TBAA_TABLE)
+        if helper == RINGBUF_RESERVE:
+            target = fn.load("ptr", f.env_ptr("ringbuf_reserve"), tbaa=TBAA_TABLE)
+            return fn.call("i64", target, [("ptr", desc), ("i64", regs[1]),
+                                           ("i64", regs[2])]), None
         target = fn.load("ptr", f.env_ptr("ringbuf_commit"), tbaa=TBAA_TABLE)
         discard = "1" if helper == RINGBUF_DISCARD else "0"
         value = fn.call("i64", target, [("ptr", desc), ("i64", regs[0]), ("i64", discard)])
-        fn.cbr(fn.op(f"icmp eq i64 {value}, 0"), done, slow, LIKELY)
+        return value, fn.op(f"icmp ne i64 {value}, 0")
+
+    return _native_or_python(f, ok, native, python)
+
+
+def _native_or_python(f: Frame, ok: str, native: Callable[[], tuple[str, str | None]],
+                      python: Callable[[], str]) -> str:
+    """r0 of ``native()`` where ``ok`` holds, else (or where the failure condition
+    ``native()`` returns holds) of ``python()``."""
+    fn = f.fn
+    go, slow, done = fn.new_block("native"), fn.new_block("helper_py"), fn.new_block("helper_done")
+    fn.cbr(ok, go, slow, LIKELY)
+    fn.start(go)
+    value, failed = native()
+    if failed is None:
+        fn.br(done)
+    else:
+        fn.cbr(failed, slow, done, UNLIKELY)
     native_end = fn.block
     fn.start(slow)
     other = python()
