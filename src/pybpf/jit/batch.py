@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ctypes
 import time
+from array import array
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -115,11 +116,23 @@ class _Frames:
         self.xdp.release()
 
 
+def _packed(frames: Sequence[bytes]) -> PacketBatch:
+    """:meth:`PacketBatch.from_frames`, with the offsets summed natively (``pb_offsets``):
+    a list of frames costs no Python work per frame beyond its length."""
+    frames = frames if isinstance(frames, (list, tuple)) else list(frames)
+    lengths = array("I", list(map(len, frames)))
+    offsets = array("Q", bytes(8 * len(frames)))
+    if frames:
+        library().fn["pb_offsets"](lengths.buffer_info()[0], offsets.buffer_info()[0],
+                                   len(frames))
+    return PacketBatch(bytearray().join(frames), offsets, lengths)
+
+
 def run_batch(program: JITProgram, packets: PacketBatch | Sequence[bytes]) -> BatchResult:
     """Every frame through ``program`` as ``test_run`` would (see the module docstring)."""
     if program.spec.prog_type != ProgType.XDP:
         return run_batch_loop(program, packets)
-    batch = packets if isinstance(packets, PacketBatch) else PacketBatch.from_frames(packets)
+    batch = packets if isinstance(packets, PacketBatch) else _packed(packets)
     result = BatchResult.empty(batch)
     n = len(batch)
     if n == 0:

@@ -1,6 +1,7 @@
 """Native run loops as LLVM IR: many XDP frames through one program, or one context many
-times, without a Python call per run; and ``pb_enter``, the trampoline every compiled
-function is entered through (so a raised callback can unwind it).
+times, without a Python call per run; ``pb_enter``, the trampoline every compiled
+function is entered through (so a raised callback can unwind it); and ``pb_offsets``, the
+frame offsets of a batch built from a list.
 
 Mirrors the loop of ``bpf_test_run()`` (net/bpf/test_run.c) and what ``test_run`` does per
 frame in Python (:mod:`pybpf.runtime.test_run`): for each frame ``pb_xdp_batch`` copies the
@@ -42,6 +43,7 @@ EXPORTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "pb_enter": ("i64", ("ptr", "ptr", "i64", "i64", "i64", "i64", "i64", "i64")),
     "pb_xdp_batch": ("i64", ("ptr",)),
     "pb_repeat": ("i64", ("ptr",)),
+    "pb_offsets": ("void", ("ptr", "ptr", "i64")),
 }
 #: Bytes reserved for a ``jmp_buf`` (glibc x86_64 uses 200).
 JMP_BUF_SIZE = 256
@@ -50,9 +52,9 @@ JMP_BUF_SIZE = 256
 def _enter(mod: ModuleText) -> None:
     """``u64 pb_enter(env, fn, r1..r5, depth)``: call compiled function ``fn`` so that a
     callback that raised can unwind it (``longjmp`` from the module's runtime stub, see
-    :mod:`pybpf.jit.abi`): the previous ``env->jmp`` is kept and restored, so entries nest
-    (a helper calling back into compiled code). Returns 0 when unwound (``env->status``
-    says why)."""
+    :mod:`pybpf.jit.abi`): the previous ``env->jmp`` and ``env->pkt_base`` are kept and
+    restored, so entries nest (a helper calling back into compiled code). Returns 0 when
+    unwound (``env->status`` says why)."""
     mod.declare("_setjmp", "declare i32 @_setjmp(ptr) returns_twice")
     b = Builder(mod, "pb_enter", "i64", [("ptr", "env"), ("ptr", "fn"), ("i64", "r1"),
                                          ("i64", "r2"), ("i64", "r3"), ("i64", "r4"),
@@ -61,15 +63,35 @@ def _enter(mod: ModuleText) -> None:
     buf = b.op(f"alloca [{JMP_BUF_SIZE} x i8], align 16")
     slot = b.ptr("%env", ENV_OFFSETS["jmp"])
     old = b.ld("ptr", slot)
+    packet = b.ptr("%env", ENV_OFFSETS["pkt_base"])  # a nested run may have another packet
+    old_packet = b.ld("i64", packet)
     b.st("ptr", buf, slot)
     jumped = b.op(f"call i32 @_setjmp(ptr {buf}) returns_twice")
     with b.if_(b.op(f"icmp ne i32 {jumped}, 0")):
         b.st("ptr", old, slot)
+        b.st("i64", old_packet, packet)
         b.ret(0)
     r0 = b.op("call i64 %fn(ptr %env, i64 %r1, i64 %r2, i64 %r3, i64 %r4, i64 %r5, "
               "i64 %depth)")
     b.st("ptr", old, slot)
+    b.st("i64", old_packet, packet)
     b.ret(r0)
+
+
+def _offsets(mod: ModuleText) -> None:
+    """``void pb_offsets(u32 *lengths, u64 *offsets, u64 n)``: where each of ``n`` frames
+    packed back to back starts (a batch built from a list of frames)."""
+    b = Builder(mod, "pb_offsets", "void", [("ptr", "lengths"), ("ptr", "offsets"), ("i64", "n")])
+    i = b.var("i64", 0)
+    at = b.var("i64", 0)
+    with b.loop() as lp:
+        k = i.get()
+        b.break_if(b.op(f"icmp uge i64 {k}, %n"), lp)
+        b.st("i64", at.get(), "%offsets", b.op(f"mul i64 {k}, 8"))
+        length = b.zext(b.ld("i32", "%lengths", b.op(f"mul i64 {k}, 4")))
+        at.set(b.op(f"add i64 {at.get()}, {length}"))
+        i.set(b.op(f"add i64 {k}, 1"))
+    b.ret(None)
 
 
 def _guarded(mod: ModuleText, name: str, fields: dict[str, int]) -> None:
@@ -225,3 +247,4 @@ def add(mod: ModuleText) -> None:
     _enter(mod)
     _batch(mod)
     _repeat(mod)
+    _offsets(mod)

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
@@ -240,3 +242,12 @@ def test_other_program_types_use_the_plain_loop(jit: Callable) -> None:
 @pytest.mark.parametrize("count", [0, 1])
 def test_empty_and_single_batches(jit: Callable, count: int) -> None:
     both(SWAP_MACS, [FRAME] * count, jit)
+
+
+@given(st.lists(st.binary(max_size=300), max_size=50))
+def test_batch_from_a_list_is_packed_as_from_frames(frames: list[bytes]) -> None:
+    """run_batch given a list packs it with natively summed offsets: the same batch as
+    PacketBatch.from_frames."""
+    from pybpf.jit.batch import _packed
+
+    assert _packed(frames) == PacketBatch.from_frames(frames)
