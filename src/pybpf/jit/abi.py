@@ -36,7 +36,7 @@ from enum import IntEnum
 from pybpf.runtime.execstate import MAX_CALL_FRAMES
 
 #: Bumped whenever the ABI or the translation changes (part of the compile-cache key).
-ABI_VERSION = 14
+ABI_VERSION = 15
 
 
 class RuntimeOp(IntEnum):
@@ -144,6 +144,8 @@ class NativeEnv(ctypes.Structure):
         # the ring buffer's reserve and commit (pybpf.native.ringbuf_ir)
         ("ringbuf_reserve", ctypes.c_uint64),
         ("ringbuf_commit", ctypes.c_uint64),
+        # bpf_xdp_adjust_head/meta/tail (pybpf.native.xdp_ir)
+        ("xdp_adjust", ctypes.c_uint64),
     ]
 
 

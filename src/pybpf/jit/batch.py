@@ -13,8 +13,9 @@ Python takes over wherever Python is needed, so the results are those of the loo
   ``test_run`` refuses, or longer than the linear part, which becomes fragments) runs
   through ``test_run`` itself;
 * a frame whose run calls into Python (a Python helper, a tail call, a store to the
-  context...) is finished by Python: before the first callback the Python view of the
-  context is brought up to date (:meth:`_Frames.sync`), and afterwards its outputs are read
+  context...) or moves the packet (a native ``bpf_xdp_adjust_head()``...) is finished by
+  Python: before the first callback the Python view of the context is brought up to date
+  (:meth:`_Frames.sync`, which adopts the native geometry), and afterwards its outputs are read
   from the context as ``test_run`` reads them, the run's grace period ends in Python, and
   the next frame gets a fresh context;
 * a run that raised re-raises (``ProgramExit`` ends the run with its value, as usual).
@@ -91,13 +92,20 @@ class _Frames:
         if self.synced == env.run_seq:
             return
         self.synced = env.run_seq
-        pkt = self.xdp.packet
+        xdp = self.xdp
+        pkt = xdp.packet
+        native = xdp.native
+        moved = native.data_meta, native.data, native.data_end  # by native helpers, if at all
         length = self.batch.lengths[self.desc.next]
-        pkt.refit(pkt.data, pkt.data, pkt.data + length)
+        pkt.refit(pkt.data, pkt.data, pkt.data + length)  # the frame as the loop set it up
+        native.data_meta, native.data, native.data_end = moved
+        xdp.adopt_native()
 
     def finish(self, index: int, result: BatchResult) -> None:
         """Outputs of frame ``index`` read as ``test_run`` reads them."""
+        self.sync()
         xdp = self.xdp
+        xdp.adopt_native()  # moved after the run's first callback
         pkt = xdp.packet
         data_out = bytes(pkt.buf[pkt.meta : pkt.end]) + bytes(xdp.frags)
         start, length = self.batch.offsets[index], self.batch.lengths[index]
@@ -230,6 +238,7 @@ def run_repeat(program: JITProgram, r1: int, repeat: int) -> tuple[int, int, int
             if status != BatchStatus.DONE:
                 state.end()
     finally:
+        runtime.adopt_native()
         state.end()
     elapsed = time.perf_counter_ns() - start
     counted = desc.insns if program.budget is not None else 0

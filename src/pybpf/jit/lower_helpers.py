@@ -1,6 +1,6 @@
 """Helpers in native code: ``bpf_ktime_get_ns``, ``bpf_get_prandom_u32``,
 ``bpf_get_smp_processor_id``, ``bpf_csum_diff``, ``bpf_ringbuf_reserve``/``submit``/
-``discard``.
+``discard``, ``bpf_xdp_adjust_head``/``meta``/``tail``.
 
 Each is done natively only where its semantics allow, and otherwise falls back to the Python
 helper (the same call the JIT makes for every other helper), so results never differ:
@@ -19,7 +19,11 @@ helper (the same call the JIT makes for every other helper), so results never di
   pointer's region-table row points at a ring buffer (``NativeKind.RINGBUF``), and
   ``bpf_ringbuf_submit``/``discard(data, flags)`` its commit when the record's row does and
   the commit succeeds; anything else (another map, a pointer that is no reserved record) is
-  Python's, which raises as the interpreter does.
+  Python's, which raises as the interpreter does;
+* ``bpf_xdp_adjust_head``/``meta``/``tail(ctx, delta)`` call the native library's
+  (:mod:`pybpf.native.xdp_ir`) when the context's row points at an XDP context's native half
+  (``NativeKind.XDP_MD``); the context adopts the new geometry before Python next looks
+  (:meth:`pybpf.runtime.ctx.xdp.XdpContext.adopt_native`).
 
 Only helper ids the runtime implements with pybpf's own functions are lowered (a custom
 helper table is always called).
@@ -34,6 +38,7 @@ from pybpf.jit.frame import Frame
 from pybpf.jit.irtext import LIKELY, TBAA_TABLE, UNLIKELY
 from pybpf.jit.lower_mem import row_index, translate
 from pybpf.native.layout import NativeKind
+from pybpf.native.xdp_ir import XdpAdjust
 
 __all__ = ["CSUM_DIFF", "GET_PRANDOM_U32", "GET_SMP_PROCESSOR_ID", "KTIME_GET_NS", "NATIVE",
            "lower_helper", "standard_helpers"]
@@ -46,7 +51,14 @@ RINGBUF_RESERVE = 131
 RINGBUF_SUBMIT = 132
 RINGBUF_DISCARD = 133
 RINGBUF = frozenset({RINGBUF_RESERVE, RINGBUF_SUBMIT, RINGBUF_DISCARD})
-NATIVE = frozenset({KTIME_GET_NS, GET_PRANDOM_U32, GET_SMP_PROCESSOR_ID, CSUM_DIFF, *RINGBUF})
+XDP_ADJUST_HEAD = 44
+XDP_ADJUST_META = 54
+XDP_ADJUST_TAIL = 65
+#: The XDP geometry helpers and their ``op`` of ``pb_xdp_adjust``.
+XDP_ADJUST = {XDP_ADJUST_HEAD: XdpAdjust.HEAD, XDP_ADJUST_META: XdpAdjust.META,
+              XDP_ADJUST_TAIL: XdpAdjust.TAIL}
+NATIVE = frozenset({KTIME_GET_NS, GET_PRANDOM_U32, GET_SMP_PROCESSOR_ID, CSUM_DIFF, *RINGBUF,
+                    *XDP_ADJUST})
 
 
 def lower_helper(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> str:
@@ -57,6 +69,8 @@ def lower_helper(f: Frame, helper: int, regs: list[str], python: Callable[[], st
         return f.load_env("cpu")
     if helper in RINGBUF:
         return _ringbuf(f, helper, regs, python)
+    if helper in XDP_ADJUST:
+        return _xdp_adjust(f, helper, regs, python)
     args: list[tuple[str, str]] = []
     if helper == KTIME_GET_NS:
         ok = fn.op(f"icmp eq i64 {f.load_env('clock')}, {int(ClockMode.HOST)}")
@@ -87,13 +101,20 @@ def lower_helper(f: Frame, helper: int, regs: list[str], python: Callable[[], st
     return _native_or_python(f, ok, native, python)
 
 
+def _row_of(f: Frame, addr: str, kind: NativeKind) -> tuple[str, str]:
+    """``(ok, row)``: whether the region-table row of ``addr`` points at a native object of
+    ``kind``, and the row."""
+    fn = f.fn
+    inside, row = row_index(f, addr)
+    found = fn.load("i32", fn.gep(row, ROW_OFFSETS["kind"]), tbaa=TBAA_TABLE)
+    return fn.op(f"and i1 {inside}, {fn.op(f'icmp eq i32 {found}, {int(kind)}')}"), row
+
+
 def _ringbuf(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> str:
     """``bpf_ringbuf_reserve``/``submit``/``discard`` through the ring buffer's descriptor,
     found in the row of ``r1`` (the map, or the record); a failed commit is Python's."""
     fn = f.fn
-    inside, row = row_index(f, regs[0])
-    kind = fn.load("i32", fn.gep(row, ROW_OFFSETS["kind"]), tbaa=TBAA_TABLE)
-    ok = fn.op(f"and i1 {inside}, {fn.op(f'icmp eq i32 {kind}, {int(NativeKind.RINGBUF)}')}")
+    ok, row = _row_of(f, regs[0], NativeKind.RINGBUF)
 
     def native() -> tuple[str, str | None]:
         desc = fn.load("ptr", fn.gep(row, ROW_OFFSETS["native"]), tbaa=TBAA_TABLE)
@@ -105,6 +126,22 @@ def _ringbuf(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) 
         discard = "1" if helper == RINGBUF_DISCARD else "0"
         value = fn.call("i64", target, [("ptr", desc), ("i64", regs[0]), ("i64", discard)])
         return value, fn.op(f"icmp ne i64 {value}, 0")
+
+    return _native_or_python(f, ok, native, python)
+
+
+def _xdp_adjust(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> str:
+    """``bpf_xdp_adjust_head``/``meta``/``tail(ctx, delta)`` on the context's native half,
+    found in the row of ``r1``."""
+    fn = f.fn
+    ok, row = _row_of(f, regs[0], NativeKind.XDP_MD)
+
+    def native() -> tuple[str, str | None]:
+        xdp = fn.load("ptr", fn.gep(row, ROW_OFFSETS["native"]), tbaa=TBAA_TABLE)
+        target = fn.load("ptr", f.env_ptr("xdp_adjust"), tbaa=TBAA_TABLE)
+        return fn.call("i64", target, [("ptr", xdp), ("i64", str(int(XDP_ADJUST[helper]))),
+                                       ("i64", regs[1]), ("ptr", f.table),
+                                       ("i64", f.ntable)]), None
 
     return _native_or_python(f, ok, native, python)
 
@@ -133,11 +170,13 @@ def _native_or_python(f: Frame, ok: str, native: Callable[[], tuple[str, str | N
 
 def standard_helpers() -> dict[int, object]:
     """pybpf's own implementations of the helpers lowered here (by id)."""
-    from pybpf.runtime.helpers import csum, output, task, time
+    from pybpf.runtime.helpers import csum, output, task, time, xdp
     from pybpf.runtime.helpers import random as prandom
 
     return {KTIME_GET_NS: time.bpf_ktime_get_ns, GET_PRANDOM_U32: prandom.bpf_get_prandom_u32,
             GET_SMP_PROCESSOR_ID: task.bpf_get_smp_processor_id, CSUM_DIFF: csum.bpf_csum_diff,
             RINGBUF_RESERVE: output.bpf_ringbuf_reserve,
             RINGBUF_SUBMIT: output.bpf_ringbuf_submit,
-            RINGBUF_DISCARD: output.bpf_ringbuf_discard}
+            RINGBUF_DISCARD: output.bpf_ringbuf_discard,
+            XDP_ADJUST_HEAD: xdp.bpf_xdp_adjust_head, XDP_ADJUST_META: xdp.bpf_xdp_adjust_meta,
+            XDP_ADJUST_TAIL: xdp.bpf_xdp_adjust_tail}

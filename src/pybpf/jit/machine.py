@@ -121,6 +121,7 @@ class JITProgram:
         except ExecutionFault as fault:
             raise self._explain(fault) from None
         finally:
+            self.runtime.adopt_native()
             state.end()
         elapsed = time.perf_counter_ns() - start
         counted = limit - state.budget if self.budget is not None else 0

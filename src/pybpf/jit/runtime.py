@@ -105,6 +105,7 @@ class NativeRuntime:
         self.env.csum_diff = lib.addresses["pb_csum_diff"]
         self.env.ringbuf_reserve = lib.addresses["pb_ringbuf_reserve"]
         self.env.ringbuf_commit = lib.addresses["pb_ringbuf_commit"]
+        self.env.xdp_adjust = lib.addresses["pb_xdp_adjust"]
         self._ops: dict[int, Callable[..., int]] = {
             RuntimeOp.HELPER: self._helper,
             RuntimeOp.LOAD: self._load,
@@ -128,6 +129,13 @@ class NativeRuntime:
         env.clock = ClockMode.HOST if type(state.clock) is HostClock else ClockMode.PYTHON
         rnd = state.prandom
         env.prandom = rnd.address if isinstance(rnd, Prandom) else 0
+
+    def adopt_native(self) -> None:
+        """The context takes what native helpers changed (the XDP packet's geometry, see
+        :meth:`pybpf.runtime.ctx.xdp.XdpContext.adopt_native`) before Python looks at it."""
+        adopt = getattr(self.state.context, "adopt_native", None)
+        if adopt is not None:
+            adopt()
 
     # -- exceptions ------------------------------------------------------------------------
     def reset(self) -> None:
@@ -156,6 +164,7 @@ class NativeRuntime:
         try:
             if self.before_python is not None:
                 self.before_python()
+            self.adopt_native()
             result = self._ops[op](depth, a1, a2, a3, a4, a5, a6)
         except BaseException as exc:  # noqa: BLE001 - re-raised by the Python caller
             self.pending = exc

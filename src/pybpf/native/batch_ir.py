@@ -214,7 +214,13 @@ def _batch(mod: ModuleText) -> None:
         counts = b.ld("ptr", "%s", B["insns"])
         b.st("i64", used, b.op(f"getelementptr i64, ptr {counts}, i64 {i}"))
         called = b.op(f"icmp ne i64 {b.ld('i64', env, ENV_OFFSETS['py_calls'])}, {calls}")
-        b.return_if(called, int(BatchStatus.FINALIZE))
+        # a native bpf_xdp_adjust_*() moved the packet: Python finishes the run too
+        end = b.op(f"add i64 {vaddr}, {length}")
+        moved = called
+        for name, set_to in (("data", vaddr), ("data_meta", vaddr), ("data_end", end)):
+            now = b.ld("i64", xdp, X[name])
+            moved = b.op(f"or i1 {moved}, {b.op(f'icmp ne i64 {now}, {set_to}')}")
+        b.return_if(moved, int(BatchStatus.FINALIZE))
         _copy(b, b.ptr(b.ld("ptr", "%s", B["out"]), offset), packet, length)
         _sync_rcu(b, "%s", B)
         b.st("i64", b.op(f"add i64 {i}, 1"), "%s", B["next"])

@@ -144,12 +144,17 @@ class XdpMdNative(ctypes.Structure):
     """The native half of an XDP context: what ``xdp_convert_ctx_access()`` turns loads of
     ``xdp_md->data``, ``data_end`` and ``data_meta`` into (64-bit packet pointers), kept in
     sync with the packet's geometry by :class:`pybpf.runtime.ctx.xdp.XdpContext`. Native
-    code answers loads at ``xdp_md`` offsets 0, 4 and 8 from it (``value[offset / 4]``)."""
+    code answers loads at ``xdp_md`` offsets 0, 4 and 8 from it (``value[offset / 4]``).
+    ``base``/``host`` locate the packet buffer (``data_hard_start``), for the native
+    ``bpf_xdp_adjust_head/meta/tail()`` (:mod:`pybpf.native.xdp_ir`), which move the three
+    pointers here first (the context adopts them before Python looks)."""
 
     _fields_ = [
         ("data", ctypes.c_uint64),
         ("data_end", ctypes.c_uint64),
         ("data_meta", ctypes.c_uint64),
+        ("base", ctypes.c_uint64),  # program address of the buffer's first byte
+        ("host", ctypes.c_uint64),  # its host address (0: no native geometry changes)
     ]
 
 

@@ -4,14 +4,19 @@ driven by what the verifier proved of every path (pybpf.verifier.packet_facts)."
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from test_jit_direct import both
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_jit_direct import FRAMES, both
+from test_jit_helpers import python_calls
 
 from pybpf.asm import assemble
 from pybpf.jit import JIT
 from pybpf.jit.safety import cached_verdict, verdict
 from pybpf.platform.enums import ProgType
 from pybpf.program.spec import ProgramSpec
+from pybpf.runtime.helpers import default_helpers
 from pybpf.verifier import verify
 
 
@@ -129,3 +134,68 @@ def test_packet_moved_by_helpers_and_used_by_a_callee(jit: Callable[..., JIT]) -
 
 def test_mixed_access_matches_the_interpreter(jit: Callable[..., JIT]) -> None:
     both(MIXED, jit)
+
+
+ADJUST = """
+    r6 = r1
+    r1 = r6
+    r2 = {d1}
+    call {h1}
+    r7 = r0
+    r7 &= 255
+    r1 = r6
+    r2 = {d2}
+    call {h2}
+    r0 &= 255
+    r7 <<= 8
+    r7 |= r0
+    r2 = *(u32 *)(r6 + 0)
+    r3 = *(u32 *)(r6 + 4)
+    r5 = *(u32 *)(r6 + 8)
+    r4 = r5
+    r4 += 4
+    if r4 > r2 goto no_meta
+    *(u32 *)(r5 + 0) = 0x55667788
+no_meta:
+    r4 = r2
+    r4 += 6
+    if r4 > r3 goto out
+    r1 = *(u16 *)(r2 + 4)
+    r7 += r1
+    *(u32 *)(r2 + 0) = 0x11223344
+out:
+    r3 -= r2
+    r7 <<= 16
+    r0 = r7
+    r0 += r3
+    exit
+"""
+
+HELPERS = {"head": 44, "meta": 54, "tail": 65}
+
+
+@settings(max_examples=40, deadline=None)
+@given(h1=st.sampled_from(sorted(HELPERS)), h2=st.sampled_from(sorted(HELPERS)),
+       d1=st.sampled_from([-300, -216, -200, -16, -14, -4, -3, 0, 2, 8, 40, 60, 3500]),
+       d2=st.sampled_from([-260, -24, -8, -1, 0, 4, 20, 64, 500]))
+def test_xdp_adjust_natively_matches_the_interpreter(jit: Callable[..., JIT], h1: str,
+                                                     h2: str, d1: int, d2: int) -> None:
+    """bpf_xdp_adjust_head/meta/tail run natively: results (including -EINVAL/-EACCES),
+    output packets with their metadata, run one by one and through run_batch, are the
+    interpreter's; the JIT calls no Python helper for them."""
+    text = ADJUST.format(h1=HELPERS[h1], h2=HELPERS[h2], d1=d1, d2=d2)
+    outcomes = both(text, jit)
+    backend = jit(helpers=default_helpers())
+    prog = backend.load(_spec(text))
+    batch = prog.run_batch(FRAMES)
+    assert [(batch.retval(i), batch.data_out(i)) for i in range(len(FRAMES))] == \
+        [(r & 0xFFFFFFFF, d) for r, d, _ in outcomes]
+
+
+def test_xdp_adjust_calls_no_python(jit: Callable[..., JIT], monkeypatch: Any) -> None:
+    seen = python_calls(monkeypatch)
+    prog = jit(helpers=default_helpers()).load(
+        _spec(ADJUST.format(h1=44, h2=54, d1=-16, d2=-8)))
+    result = prog.test_run(data=FRAMES[0])
+    assert seen == [] and result.retval >> 16 == 0
+    assert len(result.data_out) == len(FRAMES[0]) + 16 + 8

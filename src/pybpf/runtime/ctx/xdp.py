@@ -14,7 +14,9 @@ The packet region starts at ``data_hard_start``, so ``data`` is its base plus 25
 The packet pointers are also kept in a native structure
 (:class:`~pybpf.native.layout.XdpMdNative`) the context region points at, updated after
 every change of the packet's geometry, so compiled code reads ``data``/``data_end``/
-``data_meta`` without calling Python (as the kernel's rewritten loads read ``xdp_buff``).
+``data_meta`` without calling Python (as the kernel's rewritten loads read ``xdp_buff``),
+and native code may move them (:mod:`pybpf.native.xdp_ir`): :meth:`XdpContext.adopt_native`
+brings the packet up to date before Python looks at it again.
 """
 
 from __future__ import annotations
@@ -62,6 +64,10 @@ class XdpContext:
         )
         pkt = self.packet
         self.native = XdpMdNative()
+        #: Pins the buffer (it never moves: XDP geometry changes stay inside it) for the
+        #: native geometry helpers.
+        self._pin = (ctypes.c_char * len(pkt.buf)).from_buffer(pkt.buf)
+        self.native.host = ctypes.addressof(self._pin)
         self.region = ContextRegion(
             memory,
             CTX_STRUCTS["xdp_md"],
@@ -88,6 +94,19 @@ class XdpContext:
         native.data = pkt.data_ptr
         native.data_end = pkt.data_end_ptr
         native.data_meta = pkt.data_meta_ptr
+        native.base = pkt.address_of(0)
+
+    def adopt_native(self) -> None:
+        """Take the geometry native code gave the packet (``bpf_xdp_adjust_head()``... done
+        by :mod:`pybpf.native.xdp_ir`), mapping the packet afresh, if it differs."""
+        native, pkt = self.native, self.packet
+        if pkt.region is None:
+            return
+        base = pkt.region.base
+        meta, data, end = (native.data_meta - base, native.data - base,
+                           native.data_end - base)
+        if (meta, data, end) != (pkt.meta, pkt.data, pkt.end):
+            pkt.set_layout(meta, data, end)
 
     @property
     def address(self) -> int:
