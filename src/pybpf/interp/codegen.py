@@ -3,7 +3,10 @@
 Each eBPF function (sub-program) becomes one Python function whose registers are local
 variables; its basic blocks are dispatched by a binary tree of comparisons on the block's
 start pc inside one ``while True`` loop. Every instruction is decoded once, here, into a
-line or two of Python; nothing is re-parsed while the program runs.
+line or two of Python; nothing is re-parsed while the program runs. A block whose loads and
+stores go through one register several times looks the region up once and checks their whole
+span (:func:`fused_bases`); the block is written twice from the same instruction translations,
+with those accesses direct, and access by access for when the span does not fit.
 
 Semantics (RFC 9669 section 4, ``___bpf_prog_run()`` in kernel/bpf/core.c): registers hold
 unsigned 64-bit values; 32-bit ALU results are zero-extended; shift amounts are masked to
@@ -68,6 +71,60 @@ def _u32(imm: int) -> int:
     return imm & 0xFFFFFFFF
 
 
+def access_base(insn: Instruction) -> int | None:
+    """The base register of a plain load or store not through r10, else None."""
+    cls = insn.code & 0x07
+    if cls == InsnClass.LDX and insn.mode in (Mode.MEM, Mode.MEMSX):
+        return insn.src if insn.src != 10 else None
+    if cls in (InsnClass.ST, InsnClass.STX) and insn.mode == Mode.MEM:
+        return insn.dst if insn.dst != 10 else None
+    return None
+
+
+def _writes(insn: Instruction) -> tuple[int, ...] | None:
+    """The registers ``insn`` writes, or None for what may change more than registers
+    (calls, legacy packet loads, atomics: the fused range of a block ends there)."""
+    cls = insn.code & 0x07
+    if cls in (InsnClass.ALU, InsnClass.ALU64, InsnClass.LDX):
+        return (insn.dst,)
+    if cls == InsnClass.LD:
+        return (insn.dst,) if insn.is_wide else None
+    if cls in (InsnClass.ST, InsnClass.STX):
+        return () if insn.mode == Mode.MEM else None
+    if insn.op == JumpOp.CALL:
+        return None
+    return ()
+
+
+def fused_bases(block: BasicBlock) -> tuple[dict[int, tuple[int, int, bool, bool]], set[int]]:
+    """Base registers whose loads and stores in ``block`` the block checks once, at its
+    start: per register ``(lowest offset, highest offset + size, any load, any store)``, and
+    the pcs of those accesses.
+
+    Those of a register used by two or more accesses before anything writes it, in the
+    part of the block before the first call, legacy packet load or atomic (the only
+    instructions that may map or unmap memory, or that the table path would not cover).
+    When every such access is inside one region (the same test as one access makes, over
+    their span) the block runs with direct accesses; otherwise it runs access by access,
+    faulting where an access faults. Loads and stores never map or unmap regions."""
+    found: dict[int, list[tuple[int, int, int, bool]]] = {}
+    written: set[int] = set()
+    for pc, insn in block.insns:
+        base = access_base(insn)
+        if base is not None and base not in written:
+            n = SIZE_BYTES[Size(insn.size)]
+            found.setdefault(base, []).append((pc, insn.off, insn.off + n,
+                                               (insn.code & 0x07) == InsnClass.LDX))
+        writes = _writes(insn)
+        if writes is None:
+            break
+        written.update(writes)
+    fused = {reg: acc for reg, acc in found.items() if len(acc) >= 2}
+    return ({reg: (min(a[1] for a in acc), max(a[2] for a in acc), any(a[3] for a in acc),
+                   not all(a[3] for a in acc)) for reg, acc in fused.items()},
+            {a[0] for acc in fused.values() for a in acc})
+
+
 class FunctionTranslator:
     """Emits the Python source of one eBPF function."""
 
@@ -81,6 +138,8 @@ class FunctionTranslator:
         self.helpers = helpers
         self.func_addr = func_addr
         self.lines: list[str] = []
+        #: Loads and stores of the block being written whose bounds its start checked.
+        self.fused: set[int] = set()
         self.uses_may_goto = any(
             insn.code == (InsnClass.JMP | JumpOp.JCOND) for b in fn.blocks for _, insn in b.insns
         )
@@ -118,9 +177,26 @@ class FunctionTranslator:
     def _block(self, block: BasicBlock) -> list[str]:
         last_pc = block.insns[-1][0]
         lines = [f"B -= {len(block.insns)}", "if B < 0:", f"    X.out_of_budget({block.start})"]
-        for pc, insn in block.insns:
-            lines.append(f"# {pc}: {insn.code:#04x}")
-            lines.extend(self.insn(pc, insn))
+        bases, fused = fused_bases(block)
+        if bases:
+            test: list[str] = []
+            for reg, (lo, hi, loads, stores) in sorted(bases.items()):
+                lines += [f"_q{reg} = r{reg} - {REGION_START}", f"_o{reg} = _q{reg} & {M32}"]
+                tables = [("RD", "_b") if loads else None, ("WR", "_w") if stores else None]
+                for table, name in filter(None, tables):
+                    lines.append(f"{name}{reg} = {table}.get(_q{reg} >> 32)")
+                    test.append(f"{name}{reg} is not None")
+                if lo < 0:
+                    test.append(f"_o{reg} >= {-lo}")
+                test.append(f"_o{reg} <= len({'_b' if loads else '_w'}{reg}) - {hi}")
+            lines.append(f"if {' and '.join(test)}:")
+            self.fused = fused
+            lines += ["    " + line for line in self._body(block)]
+            self.fused = set()
+            lines.append("else:")
+            lines += ["    " + line for line in self._body(block)]
+        else:
+            lines += self._body(block)
         last = block.insns[-1][1]
         cls = last.code & 0x07
         is_jump = cls in (InsnClass.JMP, InsnClass.JMP32) and last.op != JumpOp.CALL
@@ -130,6 +206,13 @@ class FunctionTranslator:
                 lines.append(f"X.fell_off({last_pc})")
             else:
                 lines.append(f"blk = {nxt}")
+        return lines
+
+    def _body(self, block: BasicBlock) -> list[str]:
+        lines: list[str] = []
+        for pc, insn in block.insns:
+            lines.append(f"# {pc}: {insn.code:#04x}")
+            lines.extend(self.insn(pc, insn))
         return lines
 
     # -- instructions --------------------------------------------------------------------------
@@ -317,6 +400,9 @@ class FunctionTranslator:
     # -- memory ----------------------------------------------------------------------------------
     def load(self, dst: str, base: int, off: int, n: int, signed: bool, pc: int) -> list[str]:
         unpack = f"S{n}" if signed else f"U{n}"
+        if pc in self.fused:  # checked once for the block (see fused_bases())
+            value = f"{unpack}(_b{base}, _o{base} + {off})[0]"
+            return [f"{dst} = ({value}) & {M64}" if signed else f"{dst} = {value}"]
         value = f"{unpack}(_b, _o)[0]"
         if signed:
             value = f"({value}) & {M64}"
@@ -345,6 +431,8 @@ class FunctionTranslator:
     def store(self, base: int, off: int, n: int, value: str, pc: int) -> list[str]:
         if base == 10 and 0 <= MAX_BPF_STACK + off <= MAX_BPF_STACK - n:
             return [f"P{n}(stk, {MAX_BPF_STACK + off}, {value})"]
+        if pc in self.fused:
+            return [f"P{n}(_w{base}, _o{base} + {off}, {value})"]
         return [
             f"_a = r{base} + {off - REGION_START}",
             "_b = WR.get(_a >> 32)",

@@ -323,3 +323,25 @@ def test_tail_calls_replace_the_program_and_stop_after_33() -> None:
     assert result.retval == 33
     # An index with no program falls through.
     assert Interpreter().load(entry).run().retval == 99
+
+
+@given(offs=st.lists(st.tuples(st.sampled_from([0x61, 0x79, 0x63, 0x7B]), st.integers(-8, 16)),
+                     min_size=2, max_size=6))
+def test_block_checked_once_faults_where_one_access_faults(offs: list[tuple[int, int]]) -> None:
+    """Loads and stores through one register in a block are bounds-checked once for the
+    block when all of them fit (pybpf.interp.codegen.fused_bases); when one does not, the
+    block runs access by access and faults at the first access out of bounds."""
+    insns = [I(0xBF, 2, 1)]  # r2 = r1: the accesses go through r2
+    for code, off in offs:
+        insns.append(I(code, 0, 2, off=off) if code in (0x61, 0x79) else
+                     I(code, 2, 0, off=off))  # loads into r0, stores of r0
+    mem = bytearray(range(1, 17))
+    prog = Interpreter().load([*insns, EXIT])
+    size = {0x61: 4, 0x79: 8, 0x63: 4, 0x7B: 8}
+    bad = next((i for i, (code, off) in enumerate(offs) if off < 0 or off + size[code] > 16), None)
+    if bad is None:
+        prog.run_mem(mem)
+        return
+    with pytest.raises(ExecutionFault) as info:
+        prog.run_mem(mem)
+    assert info.value.pc == 1 + bad
