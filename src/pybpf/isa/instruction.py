@@ -195,7 +195,9 @@ def decode(data: bytes | bytearray | memoryview, *, strict: bool = True) -> tupl
 
 def encode(insns: Iterable[Instruction]) -> bytes:
     """Encode instructions back to bytes (exact inverse of :func:`decode`)."""
-    return b"".join(insn.to_bytes() for insn in insns)
+    pack = _SLOT.pack
+    return b"".join([pack(i.code, (i.src << 4) | i.dst, i.off, i.imm) if i.code != OP_LDDW
+                     else i.to_bytes() for i in insns])
 
 
 def pcs(insns: Sequence[Instruction]) -> list[int]:

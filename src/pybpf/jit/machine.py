@@ -39,7 +39,7 @@ from typing import Literal
 
 from pybpf.errors import ExecutionFault
 from pybpf.interp.machine import RunResult, code_address, format_instruction
-from pybpf.isa import Instruction, PseudoSrc, pcs
+from pybpf.isa import OP_LDDW, Instruction, PseudoSrc, pcs
 from pybpf.jit.abi import function_symbol
 from pybpf.jit.cache import CachedObject, CompileCache
 from pybpf.jit.compiler import FULL, LIGHT, NativeCode, load_object
@@ -219,7 +219,7 @@ def maps_named(insns: Sequence[Instruction], memory: Memory) -> tuple[MapInfo, .
     """The layout of every map with a native descriptor the program loads with ``lddw``."""
     found: dict[int, MapInfo] = {}
     for insn in insns:
-        if insn.is_wide and insn.src == PseudoSrc.IMM64:
+        if insn.code == OP_LDDW and insn.src == PseudoSrc.IMM64:
             value = insn.imm64 & M64
             if value not in found:
                 info = map_info(resolve_map(memory, value))

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pybpf.errors import JITError, NotSupportedError
 from pybpf.interp.machine import code_address
 from pybpf.isa import (
+    OP_LDDW,
     SIZE_BYTES,
     ALUOp,
     CallSrc,
@@ -91,7 +92,7 @@ def _helper_name(helper_id: int) -> str:
 
 def uses_function_pointers(insns: Sequence[Instruction]) -> bool:
     """True when the program takes function addresses (``lddw`` BPF_PSEUDO_FUNC)."""
-    return any(is_pseudo_func(insn) for insn in insns)
+    return any(is_pseudo_func(insn) for insn in insns if insn.code == OP_LDDW)
 
 
 def translate(functions: Sequence[Function], options: Options, *, name: str = "bpf",
