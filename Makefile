@@ -25,7 +25,7 @@ LONG_EXAMPLES ?= 2000
 test-long: $(STAMP)
 	PYBPF_DIFF_EXAMPLES=$(LONG_EXAMPLES) $(BIN)/python -m pytest -q \
 		tests/differential/test_interp_vs_kernel.py tests/differential/test_jit_vs_interp.py \
-		tests/differential/test_jit_verified_vs_interp.py
+		tests/differential/test_jit_verified_vs_interp.py tests/verifier_corpus/test_corpus_jit.py
 
 # The benchmark suite (benchmarks/run.py; not part of `make test`). The bench extra brings
 # matplotlib for the PNG chart; without it the suite still runs and says why it has no PNG.
