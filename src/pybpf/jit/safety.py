@@ -24,8 +24,9 @@ references (:func:`unrelocated`), as the kernel verifies ``lddw`` of map fds.
 Verdicts are cached next to compiled objects (:class:`~pybpf.jit.cache.CompileCache`),
 keyed by a digest of everything they depend on: the unrelocated instructions, map
 references and the specs of the maps they name, program type, flags and BTF function info,
-and a fingerprint of the verifier's own source, so a cached verdict is reused only for the
-same program under the same verifier, and a cached reload does not verify again.
+and a fingerprint of the verifier's source and of the kernel facts it reads (pybpf.platform,
+BTF, the instruction set), so a cached verdict is reused only for the same program under the
+same verifier and tables, and a cached reload does not verify again.
 """
 
 from __future__ import annotations
@@ -105,10 +106,16 @@ def is_verifiable(spec: ProgramSpec) -> bool:
     return spec.prog_type not in (None, ProgType.UNSPEC)
 
 
+#: What a verdict depends on besides the program: the verifier and the kernel facts it reads
+#: (helper prototypes, context layouts, map and program types), the BTF it parses, and the
+#: instruction set.
+VERDICT_SOURCES = ("verifier", "platform", "btf", "isa")
+
+
 def verifier_fingerprint() -> str:
-    """A digest of the verifier's source (cached verdicts are only valid for it); the
-    package is not imported for it (a cached verdict should not cost the verifier's import)."""
-    return source_digest("verifier")
+    """A digest of :data:`VERDICT_SOURCES` (cached verdicts are only valid for them); the
+    verifier is not imported for it (a cached verdict should not cost the verifier's import)."""
+    return source_digest(*VERDICT_SOURCES)
 
 
 def verification_digest(spec: ProgramSpec, maps: Mapping[str, MapSpec] | None) -> str:
