@@ -21,7 +21,7 @@ from pybpf.program.spec import MapSpec, ProgramSpec
 from pybpf.verifier.check_cfg import check_max_stack_depth, run_cfg_checks
 from pybpf.verifier.env import BPF_COMPLEXITY_LIMIT_INSNS, Env, Reject, VerifyOptions
 from pybpf.verifier.explore import do_check_main, insn_text
-from pybpf.verifier.func_info import do_check_subprogs
+from pybpf.verifier.global_funcs import do_check_subprogs
 from pybpf.verifier.insn_graph import compute_postorder, compute_scc
 from pybpf.verifier.liveness import compute_live_registers, live_regs_table
 from pybpf.verifier.log import VerifierLog

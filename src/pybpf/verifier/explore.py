@@ -18,9 +18,11 @@ import errno
 from pybpf.asm import format_insn
 from pybpf.isa import InsnClass, Instruction, JumpOp, Mode, PseudoSrc, Size, Source
 from pybpf.platform.helper_types import RegType
-from pybpf.verifier.env import BPF_COMPLEXITY_LIMIT_INSNS, Env, Reject
-from pybpf.verifier.func_info import check_subprog_return, linfo_text, prepare_main_args
 from pybpf.verifier import packet_facts
+from pybpf.verifier.env import BPF_COMPLEXITY_LIMIT_INSNS, Env, Reject
+from pybpf.verifier.func_args import prepare_main_args
+from pybpf.verifier.func_info import linfo_text
+from pybpf.verifier.global_funcs import check_subprog_return
 from pybpf.verifier.log import LOG_LEVEL2, format_func_state
 from pybpf.verifier.precision import push_jmp_history
 from pybpf.verifier.prune import is_state_visited

@@ -569,7 +569,7 @@ def check_func_call(env: Env, insn: Instruction) -> None:
     assert st is not None
     target = env.insn_idx + insn.imm + 1
     subprog = next(i for i, sp in enumerate(env.subprogs) if sp.start == target)
-    from pybpf.verifier.func_info import check_subprog_call
+    from pybpf.verifier.global_funcs import check_subprog_call
 
     if check_subprog_call(env, subprog):  # BTF arguments; a global callee is not entered
         return
