@@ -167,7 +167,8 @@ class Frame:
     def __init__(self, fn: FunctionText, module: ModuleText, stubs: RuntimeStubs,
                  slow: SlowPaths, *, count_budget: bool, uses_may_goto: bool,
                  private_stack: bool = False, compact: bool = False,
-                 direct: frozenset[int] | None = None, private_below: int = 0) -> None:
+                 direct: frozenset[int] | None = None, private_below: int = 0,
+                 packet: bool = False) -> None:
         self.fn = fn
         #: Fewer blocks rather than the best code (see :mod:`pybpf.jit.lower_mem`).
         self.compact = compact
@@ -191,7 +192,13 @@ class Frame:
             fn.emit("%may_goto = alloca i64")
             fn.emit(f"store i64 {BPF_MAX_LOOPS}, ptr %may_goto")
             self.may_goto = "%may_goto"
-        self.reload_budget()
+        #: The packet's host offset (``env->pkt_base``) as a local, promoted to an SSA
+        #: value, when the function makes packet accesses at host addresses.
+        self.packet: str | None = None
+        if packet:
+            fn.emit("%pkt_base = alloca ptr")
+            self.packet = "%pkt_base"
+        self.reload_after_call()
         self.table = fn.load("ptr", fn.gep(self.env, ENV_OFFSETS["regions"]), tbaa=TBAA_TABLE)
         self.ntable = self.load_env("nregions")
         if private_stack:
@@ -343,10 +350,14 @@ class Frame:
             value = self.fn.load("i64", self.budget)
             self.fn.store("i64", value, self.env_ptr("budget"), tbaa=TBAA_TABLE)
 
-    def reload_budget(self) -> None:
-        """Read ``env->budget`` into the local budget (on entry and after calls)."""
+    def reload_after_call(self) -> None:
+        """Read what a call may have changed from ``env`` (on entry and after calls): the
+        budget, and the packet's host offset (:mod:`pybpf.jit.lower_packet`)."""
         if self.budget is not None:
             self.fn.store("i64", self.load_env("budget"), self.budget)
+        if self.packet is not None:
+            value = self.fn.load("ptr", self.env_ptr("pkt_base"), tbaa=TBAA_TABLE)
+            self.fn.store("ptr", value, self.packet)
 
     # -- calls into Python -------------------------------------------------------------------
     def runtime(self, op: RuntimeOp, pc: int | str, *args: str | int) -> str:

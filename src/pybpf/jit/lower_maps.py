@@ -208,7 +208,7 @@ def _call_op(f: Frame, pc: int, helper: int, hint: str, regs: list[str]) -> str:
     code = i64(int(RuntimeOp.HELPER) | pc << 8)
     r0 = fn.call("i64", op, [("ptr", f.env), ("i64", f.depth), ("i64", code),
                              *[("i64", r) for r in regs], ("ptr", hint)])
-    f.reload_budget()
+    f.reload_after_call()
     return r0
 
 

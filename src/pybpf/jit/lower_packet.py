@@ -10,7 +10,8 @@ a run is at host address ``p + delta``, with ``delta = host - start`` of that re
 
 * At a packet context load the loaded pointer's row of the host-address table
   (:mod:`pybpf.jit.regions`) gives ``delta``, kept in ``env->pkt_base`` (functions this one
-  calls, callbacks included, see it there). A helper that moves the packet
+  calls, callbacks included, see it there) and in a local of the function (read from
+  ``env`` on entry and after every call, :meth:`~pybpf.jit.frame.Frame.reload_after_call`). A helper that moves the packet
   (``bpf_xdp_adjust_head()``, ``bpf_skb_change_tail()``...) invalidates every packet
   pointer (``clear_all_pkt_pointers()``), so the program loads ``data`` again before its
   next packet access, which sets ``delta`` afresh.
@@ -52,9 +53,15 @@ def set_delta(f: Frame, pc: int, pointer: str) -> None:
     start = fn.op(f"sub i64 {pointer}, {fn.op(f'and i64 {w}, 4294967295')}")
     delta = fn.op(f"getelementptr i8, ptr {host}, i64 {fn.op(f'sub i64 0, {start}')}")
     fn.store("ptr", delta, f.env_ptr("pkt_base"), tbaa=TBAA_TABLE)
+    if f.packet is not None:
+        fn.store("ptr", delta, f.packet)
 
 
 def _delta(f: Frame) -> str:
+    """The packet's offset: the function's local copy (an SSA value to LLVM, which can then
+    fold it into the pointers it is added to) or ``env->pkt_base``."""
+    if f.packet is not None:
+        return f.fn.load("ptr", f.packet)
     return f.fn.load("ptr", f.env_ptr("pkt_base"), tbaa=TBAA_TABLE)
 
 

@@ -132,18 +132,20 @@ class _FunctionLowering:
             bound = provenance.private_bound(fn, dict(options.stack_exposed).get(fn.start))
         #: Spill slots something other than ``r10 + k`` may reach (the rest are private).
         self.exposed = frozenset(s for s in self.slots if s - provenance.SLOT0 + 8 > bound)
-        self.f = Frame(self.text, module, stubs, slow, count_budget=options.count_budget,
-                       uses_may_goto=uses_may_goto, private_stack=not escapes,
-                       compact=options.compact, direct=self.slots if direct else None,
-                       private_below=MAX_BPF_STACK + bound)
-        #: Inline array lookups: call pc -> the values their r0 points into (or NULL).
-        self.lookups = lower_maps.inline_lookups(
-            fn, self.maps, options.native_maps & options.helpers) if direct else {}
         #: Packet context loads, accesses and compares (direct addressing only).
         loads, accesses, compares = options.packet if direct else ((), (), ())
         self.pkt_loads = frozenset(loads)
         self.pkt_accesses = frozenset(accesses)
         self.pkt_compares = frozenset(compares)
+        at_host = self.pkt_accesses | self.pkt_compares
+        self.f = Frame(self.text, module, stubs, slow, count_budget=options.count_budget,
+                       uses_may_goto=uses_may_goto, private_stack=not escapes,
+                       compact=options.compact, direct=self.slots if direct else None,
+                       private_below=MAX_BPF_STACK + bound,
+                       packet=any(pc in at_host for block in fn.blocks for pc, _ in block.insns))
+        #: Inline array lookups: call pc -> the values their r0 points into (or NULL).
+        self.lookups = lower_maps.inline_lookups(
+            fn, self.maps, options.native_maps & options.helpers) if direct else {}
         #: What is known of locations at each block start (direct addressing only).
         self.facts_at = provenance.block_facts(fn, self.slots, escapes, self.lookups,
                                                self.exposed, self.pkt_accesses) if direct else {}
@@ -385,7 +387,7 @@ class _FunctionLowering:
         f = self.f
         f.sync_budget()
         r0 = f.runtime(RuntimeOp.HELPER, pc, helper, *(regs if regs is not None else self._args()))
-        f.reload_budget()
+        f.reload_after_call()
         return r0
 
     def _local_call(self, pc: int, callee: str, regs: list[str] | None = None) -> str:
@@ -404,7 +406,7 @@ class _FunctionLowering:
         args = [("ptr", f.env), *[("i64", a) for a in regs],
                 ("i64", fn.op(f"add i64 {f.depth}, 1"))]
         r0 = fn.call("i64", f"@{callee}", args)
-        f.reload_budget()
+        f.reload_after_call()
         return r0
 
     def _callx(self, pc: int, insn: Instruction) -> None:
@@ -414,7 +416,7 @@ class _FunctionLowering:
         if not self.function_pointers:
             f.sync_budget()
             f.set(0, f.runtime(RuntimeOp.CALLX, pc, target, *self._args()))
-            f.reload_budget()
+            f.reload_after_call()
             return
         regs = self._args()  # before the switch: the cases must not load registers
         done = fn.new_block("callx_done")
@@ -430,7 +432,7 @@ class _FunctionLowering:
         fn.start(other)
         f.sync_budget()
         results.append((f.runtime(RuntimeOp.CALLX, pc, target, *regs), fn.block))
-        f.reload_budget()
+        f.reload_after_call()
         fn.br(done)
         fn.start(done)
         f.set(0, fn.phi("i64", results))
