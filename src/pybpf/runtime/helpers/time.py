@@ -15,6 +15,7 @@ boot) at monotonic time 0.
 
 from __future__ import annotations
 
+import functools
 import time as _time
 from dataclasses import dataclass
 from typing import Protocol
@@ -56,10 +57,13 @@ class Clock(Protocol):
     def jiffies64(self) -> int: ...
 
 
+@functools.cache
 def _host_jiffies_lag(hz: int) -> int:
     """How many ticks the host's jiffies trail ``INITIAL_JIFFIES + monotonic * HZ`` (ticks
     start a little after monotonic time does), from /proc/timer_list (root only); 0 if
-    it cannot be read."""
+    it cannot be read. Read once per process: the file's ``now`` and ``jiffies`` are not
+    sampled at one instant, so two readings may differ by a tick, and every clock of the
+    process must count the same jiffies."""
     try:
         with open("/proc/timer_list", encoding="ascii") as f:
             now = jiffies = None
