@@ -59,10 +59,10 @@ def set_delta(f: Frame, pc: int, pointer: str) -> None:
 
 def _delta(f: Frame) -> str:
     """The packet's offset: the function's local copy (an SSA value to LLVM, which can then
-    fold it into the pointers it is added to) or ``env->pkt_base``."""
-    if f.packet is not None:
-        return f.fn.load("ptr", f.packet)
-    return f.fn.load("ptr", f.env_ptr("pkt_base"), tbaa=TBAA_TABLE)
+    fold it into the pointers it is added to); every function with a packet access or
+    compare has one."""
+    assert f.packet is not None
+    return f.fn.load("ptr", f.packet)
 
 
 def _pointer(f: Frame, base: int, off: int) -> str:
