@@ -36,7 +36,7 @@ from enum import IntEnum
 from pybpf.runtime.execstate import MAX_CALL_FRAMES
 
 #: Bumped whenever the ABI or the translation changes (part of the compile-cache key).
-ABI_VERSION = 15
+ABI_VERSION = 16
 
 
 class RuntimeOp(IntEnum):
@@ -146,6 +146,12 @@ class NativeEnv(ctypes.Structure):
         ("ringbuf_commit", ctypes.c_uint64),
         # bpf_xdp_adjust_head/meta/tail (pybpf.native.xdp_ir)
         ("xdp_adjust", ctypes.c_uint64),
+        # the skb packet helpers (pybpf.native.skb_ir)
+        ("skb_load_bytes", ctypes.c_uint64),
+        ("skb_store_bytes", ctypes.c_uint64),
+        ("skb_csum_replace", ctypes.c_uint64),
+        ("skb_csum_update", ctypes.c_uint64),
+        ("skb_pull_data", ctypes.c_uint64),
     ]
 
 

@@ -38,7 +38,7 @@ from typing import TypeVar
 from pybpf.jit.abi import ENV_OFFSETS, ROW_OFFSETS, ROW_SIZE, Fault, NativeEnv, RuntimeOp
 from pybpf.jit.irtext import TBAA_PROGRAM, TBAA_TABLE, UNLIKELY, FunctionText, ModuleText, i64
 from pybpf.jit.provenance import UNKNOWN, Facts, Shadow, Shadows
-from pybpf.native.layout import NativeKind
+from pybpf.native.layout import CONTEXT_KINDS, CTX_SLOTS, CTX_VALUES, CtxNativeHeader, field_offsets
 from pybpf.runtime.execstate import BPF_MAX_LOOPS, MAX_BPF_STACK
 from pybpf.runtime.memory import FIRST_REGION_ID, REGION_START, region_base
 
@@ -97,25 +97,88 @@ class RuntimeStubs:
         return fn
 
 
+#: Field offsets of every context half's header.
+CTX_OFFSETS = field_offsets(CtxNativeHeader)
+
+
 class SlowPaths:
     """The module's out-of-line slow path of loads, ``bpf_load_slow(env, depth, code, addr,
     n)``: the bytes themselves when the region's row allows a direct load of them (so
     verified code sends every load through a pointer whose region is not directly
-    accessible for both loads and stores here, in one call), an XDP context's packet
-    pointers from its native half (:class:`~pybpf.native.layout.XdpMdNative`, 8 bytes per
-    4-byte field of ``xdp_md``, as the kernel's rewritten loads read ``xdp_buff``), anything
-    else through ``rt(LOAD)`` (``Memory.load``: context hooks, faults)."""
+    accessible for both loads and stores here, in one call), a context's computed and plain
+    4-byte fields from its native half (:data:`~pybpf.native.layout.CTX_HEADER`: the packet
+    pointers of ``xdp_md`` and ``__sk_buff``, ``len``, ``mark``, ``cb[]``..., as the
+    kernel's rewritten loads read ``xdp_buff`` and ``sk_buff``), anything else through
+    ``rt(LOAD)`` (``Memory.load``: context hooks, faults)."""
 
     def __init__(self, module: ModuleText, stubs: RuntimeStubs) -> None:
         self.module = module
         self.stubs = stubs
         self._load: str | None = None
+        self._store: str | None = None
 
     def load(self) -> str:
         if self._load is None:
             self._load = "@bpf_load_slow"
             self.module.add(self._build_load())
         return self._load
+
+    def store(self) -> str:
+        """``bpf_store_slow(env, depth, code, addr, n, value)``: a 4-byte store to a plain
+        context field into the context's buffer, anything else through ``rt(STORE)``."""
+        if self._store is None:
+            self._store = "@bpf_store_slow"
+            self.module.add(self._build_store())
+        return self._store
+
+    def _context_slot(self, fn: FunctionText, found: str, python: str) -> tuple[str, str, str]:
+        """Branch to ``found`` when ``%addr`` is a 4-byte access (``%n``) at a 4-byte slot of
+        a context that has a native half (``python`` otherwise); in ``found``: the native
+        half, the offset in the context and the slot's bit."""
+        w = fn.op(f"sub i64 %addr, {REGION_START}")
+        index = fn.op(f"sub i64 {fn.op(f'lshr i64 {w}, 32')}, {FIRST_REGION_ID}")
+        table = fn.load("ptr", fn.gep("%env", ENV_OFFSETS["regions"]), tbaa=TBAA_TABLE)
+        ntable = fn.load("i64", fn.gep("%env", ENV_OFFSETS["nregions"]), tbaa=TBAA_TABLE)
+        inside = fn.op(f"icmp ult i64 {index}, {ntable}")
+        safe = fn.op(f"select i1 {inside}, i64 {index}, i64 0")
+        row = fn.op(f"getelementptr [{ROW_SIZE} x i8], ptr {table}, i64 {safe}")
+        field = fn.op(f"and i64 {w}, 4294967295")
+        kind = fn.load("i32", fn.gep(row, ROW_OFFSETS["kind"]), tbaa=TBAA_TABLE)
+        ok = fn.op(f"and i1 {inside}, {fn.op(f'icmp eq i64 %n, 4')}")
+        for test in (f"icmp ult i64 {field}, {4 * CTX_SLOTS}",
+                     f"icmp eq i64 {fn.op(f'and i64 {field}, 3')}, 0"):
+            ok = fn.op(f"and i1 {ok}, {fn.op(test)}")
+        is_ctx = "false"
+        for ctx_kind in CONTEXT_KINDS:
+            same = fn.op(f"icmp eq i32 {kind}, {int(ctx_kind)}")
+            is_ctx = same if is_ctx == "false" else fn.op(f"or i1 {is_ctx}, {same}")
+        fn.cbr(fn.op(f"and i1 {ok}, {is_ctx}"), found, python)
+        fn.start(found)
+        native = fn.load("ptr", fn.gep(row, ROW_OFFSETS["native"]), tbaa=TBAA_TABLE)
+        return native, field, fn.op(f"shl i64 1, {fn.op(f'lshr i64 {field}, 2')}")
+
+    def _build_store(self) -> FunctionText:
+        fn = FunctionText("bpf_store_slow", "void", [("ptr", "env"), ("i64", "depth"),
+                                                      ("i64", "code"), ("i64", "addr"),
+                                                      ("i64", "n"), ("i64", "value")],
+                          linkage="internal", attrs="noinline")
+        fn.start("entry")
+        native, field, bit = self._context_slot(fn, "ctx_slot", "python")
+        plain = fn.load("i64", fn.gep(native, CTX_OFFSETS["plain"]), tbaa=TBAA_TABLE)
+        fn.cbr(fn.op(f"icmp ne i64 {fn.op(f'and i64 {plain}, {bit}')}, 0"), "plain", "python")
+        fn.start("plain")
+        fields = fn.load("ptr", fn.gep(native, CTX_OFFSETS["fields"]), tbaa=TBAA_TABLE)
+        fn.store("i32", fn.op("trunc i64 %value to i32"), fn.gep(fields, field), align=4,
+                 tbaa=TBAA_PROGRAM)
+        fn.emit("ret void")
+        fn.terminated = True
+        fn.start("python")
+        fn.call("i64", self.stubs.get(3), [("ptr", "%env"), ("i64", "%depth"),
+                                           ("i64", "%code"), ("i64", "%addr"), ("i64", "%n"),
+                                           ("i64", "%value")])
+        fn.emit("ret void")
+        fn.terminated = True
+        return fn
 
     def _build_load(self) -> FunctionText:
         fn = FunctionText("bpf_load_slow", "i64", [("ptr", "env"), ("i64", "depth"),
@@ -145,15 +208,20 @@ class SlowPaths:
             raw = fn.load(f"i{8 * n}", at, align=1, tbaa=TBAA_PROGRAM)
             fn.ret(raw if n == 8 else fn.op(f"zext i{8 * n} {raw} to i64"))
         fn.start("context")
-        kind = fn.load("i32", fn.gep(row, ROW_OFFSETS["kind"]), tbaa=TBAA_TABLE)
-        pointer_field = fn.op(f"icmp ule i64 {field}, 8")
-        aligned = fn.op(f"icmp eq i64 {fn.op(f'and i64 {field}, 3')}, 0")
-        is_ctx = fn.op(f"and i1 {fn.op(f'icmp eq i32 {kind}, {int(NativeKind.XDP_MD)}')}, "
-                       f"{fn.op(f'and i1 {pointer_field}, {aligned}')}")
-        fn.cbr(is_ctx, "xdp_md", "python")
-        fn.start("xdp_md")
-        native = fn.load("ptr", fn.gep(row, ROW_OFFSETS["native"]), tbaa=TBAA_TABLE)
-        fn.ret(fn.load("i64", fn.gep(native, fn.op(f"shl i64 {field}, 1")), tbaa=TBAA_TABLE))
+        native, slot_field, bit = self._context_slot(fn, "ctx_slot", "python")
+        answered = fn.load("i64", fn.gep(native, CTX_OFFSETS["answered"]), tbaa=TBAA_TABLE)
+        fn.cbr(fn.op(f"icmp ne i64 {fn.op(f'and i64 {answered}, {bit}')}, 0"), "answered",
+               "maybe_plain")
+        fn.start("answered")
+        value = fn.gep(native, fn.op(f"add i64 {fn.op(f'shl i64 {slot_field}, 1')}, {CTX_VALUES}"))
+        fn.ret(fn.load("i64", value, tbaa=TBAA_TABLE))
+        fn.start("maybe_plain")
+        plain = fn.load("i64", fn.gep(native, CTX_OFFSETS["plain"]), tbaa=TBAA_TABLE)
+        fn.cbr(fn.op(f"icmp ne i64 {fn.op(f'and i64 {plain}, {bit}')}, 0"), "plain", "python")
+        fn.start("plain")
+        fields = fn.load("ptr", fn.gep(native, CTX_OFFSETS["fields"]), tbaa=TBAA_TABLE)
+        stored = fn.load("i32", fn.gep(fields, slot_field), align=4, tbaa=TBAA_PROGRAM)
+        fn.ret(fn.op(f"zext i32 {stored} to i64"))
         fn.start("python")
         stub = self.stubs.get(2)
         fn.ret(fn.call("i64", stub, [("ptr", "%env"), ("i64", "%depth"), ("i64", "%code"),

@@ -20,7 +20,7 @@ from pybpf.isa import ALUOp, InsnClass, Instruction, JumpOp, Source
 from pybpf.jit.irtext import FunctionText, ModuleText, i64, iconst
 
 
-def _bswap(fn: FunctionText, module: ModuleText, value: str, width: int) -> str:
+def bswap(fn: FunctionText, module: ModuleText, value: str, width: int) -> str:
     """The low ``width`` bits of ``value`` byte-swapped, zero-extended to 64 bits."""
     if width not in (16, 32, 64):
         raise JITError(f"byte swap of width {width} (must be 16, 32 or 64)")
@@ -43,7 +43,7 @@ def alu(fn: FunctionText, module: ModuleText, insn: Instruction, dst: str,
     if op == ALUOp.END:
         width = insn.imm
         if wide or insn.source == Source.TO_BE:  # the host is little-endian
-            return _bswap(fn, module, dst, width)
+            return bswap(fn, module, dst, width)
         if width == 64:
             return dst
         if width not in (16, 32):

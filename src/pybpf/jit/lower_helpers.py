@@ -1,6 +1,7 @@
 """Helpers in native code: ``bpf_ktime_get_ns``, ``bpf_get_prandom_u32``,
 ``bpf_get_smp_processor_id``, ``bpf_csum_diff``, ``bpf_ringbuf_reserve``/``submit``/
-``discard``, ``bpf_xdp_adjust_head``/``meta``/``tail``.
+``discard``, ``bpf_xdp_adjust_head``/``meta``/``tail``, ``bpf_skb_load_bytes``/
+``store_bytes``, ``bpf_l3/l4_csum_replace``, ``bpf_csum_update``, ``bpf_skb_pull_data``.
 
 Each is done natively only where its semantics allow, and otherwise falls back to the Python
 helper (the same call the JIT makes for every other helper), so results never differ:
@@ -23,7 +24,12 @@ helper (the same call the JIT makes for every other helper), so results never di
 * ``bpf_xdp_adjust_head``/``meta``/``tail(ctx, delta)`` call the native library's
   (:mod:`pybpf.native.xdp_ir`) when the context's row points at an XDP context's native half
   (``NativeKind.XDP_MD``); the context adopts the new geometry before Python next looks
-  (:meth:`pybpf.runtime.ctx.xdp.XdpContext.adopt_native`).
+  (:meth:`pybpf.runtime.ctx.xdp.XdpContext.adopt_native`);
+* the skb packet helpers call the native library's (:mod:`pybpf.native.skb_ir`) when the
+  context's row points at a socket buffer's native half (``NativeKind.SKB``) and, for
+  ``bpf_skb_load_bytes``/``store_bytes``, the program's buffer is directly writable/readable
+  for its whole length (else Python, which faults as the interpreter does); they change the
+  packet bytes and the checksum/hash state in place, never the packet's geometry.
 
 Only helper ids the runtime implements with pybpf's own functions are lowered (a custom
 helper table is always called).
@@ -41,7 +47,7 @@ from pybpf.native.layout import NativeKind
 from pybpf.native.xdp_ir import XdpAdjust
 
 __all__ = ["CSUM_DIFF", "GET_PRANDOM_U32", "GET_SMP_PROCESSOR_ID", "KTIME_GET_NS", "NATIVE",
-           "lower_helper", "standard_helpers"]
+           "lower_helper", "native_or_python", "row_of", "standard_helpers"]
 
 KTIME_GET_NS = 5
 GET_PRANDOM_U32 = 7
@@ -57,8 +63,18 @@ XDP_ADJUST_TAIL = 65
 #: The XDP geometry helpers and their ``op`` of ``pb_xdp_adjust``.
 XDP_ADJUST = {XDP_ADJUST_HEAD: XdpAdjust.HEAD, XDP_ADJUST_META: XdpAdjust.META,
               XDP_ADJUST_TAIL: XdpAdjust.TAIL}
+SKB_STORE_BYTES = 9
+L3_CSUM_REPLACE = 10
+L4_CSUM_REPLACE = 11
+SKB_LOAD_BYTES = 26
+SKB_PULL_DATA = 39
+CSUM_UPDATE = 40
+#: The skb packet helpers and their function in the env block (pybpf.native.skb_ir).
+SKB_HELPERS = {SKB_LOAD_BYTES: "skb_load_bytes", SKB_STORE_BYTES: "skb_store_bytes",
+               L3_CSUM_REPLACE: "skb_csum_replace", L4_CSUM_REPLACE: "skb_csum_replace",
+               CSUM_UPDATE: "skb_csum_update", SKB_PULL_DATA: "skb_pull_data"}
 NATIVE = frozenset({KTIME_GET_NS, GET_PRANDOM_U32, GET_SMP_PROCESSOR_ID, CSUM_DIFF, *RINGBUF,
-                    *XDP_ADJUST})
+                    *XDP_ADJUST, *SKB_HELPERS})
 
 
 def lower_helper(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> str:
@@ -71,6 +87,8 @@ def lower_helper(f: Frame, helper: int, regs: list[str], python: Callable[[], st
         return _ringbuf(f, helper, regs, python)
     if helper in XDP_ADJUST:
         return _xdp_adjust(f, helper, regs, python)
+    if helper in SKB_HELPERS:
+        return _skb(f, helper, regs, python)
     args: list[tuple[str, str]] = []
     if helper == KTIME_GET_NS:
         ok = fn.op(f"icmp eq i64 {f.load_env('clock')}, {int(ClockMode.HOST)}")
@@ -98,10 +116,10 @@ def lower_helper(f: Frame, helper: int, regs: list[str], python: Callable[[], st
         target = fn.load("ptr", f.env_ptr(field), tbaa=TBAA_TABLE)
         return fn.call("i64", target, args), None
 
-    return _native_or_python(f, ok, native, python)
+    return native_or_python(f, ok, native, python)
 
 
-def _row_of(f: Frame, addr: str, kind: NativeKind) -> tuple[str, str]:
+def row_of(f: Frame, addr: str, kind: NativeKind) -> tuple[str, str]:
     """``(ok, row)``: whether the region-table row of ``addr`` points at a native object of
     ``kind``, and the row."""
     fn = f.fn
@@ -114,7 +132,7 @@ def _ringbuf(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) 
     """``bpf_ringbuf_reserve``/``submit``/``discard`` through the ring buffer's descriptor,
     found in the row of ``r1`` (the map, or the record); a failed commit is Python's."""
     fn = f.fn
-    ok, row = _row_of(f, regs[0], NativeKind.RINGBUF)
+    ok, row = row_of(f, regs[0], NativeKind.RINGBUF)
 
     def native() -> tuple[str, str | None]:
         desc = fn.load("ptr", fn.gep(row, ROW_OFFSETS["native"]), tbaa=TBAA_TABLE)
@@ -127,14 +145,14 @@ def _ringbuf(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) 
         value = fn.call("i64", target, [("ptr", desc), ("i64", regs[0]), ("i64", discard)])
         return value, fn.op(f"icmp ne i64 {value}, 0")
 
-    return _native_or_python(f, ok, native, python)
+    return native_or_python(f, ok, native, python)
 
 
 def _xdp_adjust(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> str:
     """``bpf_xdp_adjust_head``/``meta``/``tail(ctx, delta)`` on the context's native half,
     found in the row of ``r1``."""
     fn = f.fn
-    ok, row = _row_of(f, regs[0], NativeKind.XDP_MD)
+    ok, row = row_of(f, regs[0], NativeKind.XDP_MD)
 
     def native() -> tuple[str, str | None]:
         xdp = fn.load("ptr", fn.gep(row, ROW_OFFSETS["native"]), tbaa=TBAA_TABLE)
@@ -143,10 +161,38 @@ def _xdp_adjust(f: Frame, helper: int, regs: list[str], python: Callable[[], str
                                        ("i64", regs[1]), ("ptr", f.table),
                                        ("i64", f.ntable)]), None
 
-    return _native_or_python(f, ok, native, python)
+    return native_or_python(f, ok, native, python)
 
 
-def _native_or_python(f: Frame, ok: str, native: Callable[[], tuple[str, str | None]],
+def _skb(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> str:
+    """The skb packet helpers on the context's native half, found in the row of ``r1``; the
+    program's buffer of ``bpf_skb_load_bytes``/``store_bytes`` (``r3``, ``r4`` bytes) must
+    be directly writable/readable, else the helper is Python's (which faults as the
+    interpreter does)."""
+    fn = f.fn
+    ok, row = row_of(f, regs[0], NativeKind.SKB)
+    args: list[tuple[str, str]] = [("i64", regs[1])]
+    if helper in (SKB_LOAD_BYTES, SKB_STORE_BYTES):
+        size = fn.op(f"and i64 {regs[3]}, 4294967295")
+        access = "store_size" if helper == SKB_LOAD_BYTES else "load_size"
+        usable, buf = translate(f, regs[2], size, access, checked=True)
+        ok = fn.op(f"and i1 {ok}, {usable}")
+        args += [("ptr", buf), ("i64", size)]
+        if helper == SKB_STORE_BYTES:
+            args.append(("i64", regs[4]))
+    elif helper in (L3_CSUM_REPLACE, L4_CSUM_REPLACE):
+        args += [("i64", regs[2]), ("i64", regs[3]), ("i64", regs[4]),
+                 ("i64", "1" if helper == L4_CSUM_REPLACE else "0")]
+
+    def native() -> tuple[str, str | None]:
+        skb = fn.load("ptr", fn.gep(row, ROW_OFFSETS["native"]), tbaa=TBAA_TABLE)
+        target = fn.load("ptr", f.env_ptr(SKB_HELPERS[helper]), tbaa=TBAA_TABLE)
+        return fn.call("i64", target, [("ptr", skb), *args]), None
+
+    return native_or_python(f, ok, native, python)
+
+
+def native_or_python(f: Frame, ok: str, native: Callable[[], tuple[str, str | None]],
                       python: Callable[[], str]) -> str:
     """r0 of ``native()`` where ``ok`` holds, else (or where the failure condition
     ``native()`` returns holds) of ``python()``."""
@@ -170,7 +216,7 @@ def _native_or_python(f: Frame, ok: str, native: Callable[[], tuple[str, str | N
 
 def standard_helpers() -> dict[int, object]:
     """pybpf's own implementations of the helpers lowered here (by id)."""
-    from pybpf.runtime.helpers import csum, output, task, time, xdp
+    from pybpf.runtime.helpers import csum, output, skb, task, time, xdp
     from pybpf.runtime.helpers import random as prandom
 
     return {KTIME_GET_NS: time.bpf_ktime_get_ns, GET_PRANDOM_U32: prandom.bpf_get_prandom_u32,
@@ -179,4 +225,7 @@ def standard_helpers() -> dict[int, object]:
             RINGBUF_SUBMIT: output.bpf_ringbuf_submit,
             RINGBUF_DISCARD: output.bpf_ringbuf_discard,
             XDP_ADJUST_HEAD: xdp.bpf_xdp_adjust_head, XDP_ADJUST_META: xdp.bpf_xdp_adjust_meta,
-            XDP_ADJUST_TAIL: xdp.bpf_xdp_adjust_tail}
+            XDP_ADJUST_TAIL: xdp.bpf_xdp_adjust_tail,
+            SKB_LOAD_BYTES: skb.bpf_skb_load_bytes, SKB_STORE_BYTES: skb.bpf_skb_store_bytes,
+            L3_CSUM_REPLACE: csum.bpf_l3_csum_replace, L4_CSUM_REPLACE: csum.bpf_l4_csum_replace,
+            CSUM_UPDATE: csum.bpf_csum_update, SKB_PULL_DATA: skb.bpf_skb_pull_data}

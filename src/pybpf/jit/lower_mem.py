@@ -13,8 +13,8 @@ Mirrors ``FunctionTranslator.load()/store()/atomic()`` of :mod:`pybpf.interp.cod
   place; otherwise it calls ``rt(LOAD/STORE/ATOMIC)``, i.e. ``Memory.load``/``store`` and the
   atomic helpers of :class:`~pybpf.runtime.memory.Memory`, which run context hooks and raise
   the same :class:`~pybpf.errors.ExecutionFault` (with pc and address) as the interpreter
-  (loads through the module's out-of-line ``bpf_load_slow``, which first answers the
-  packet pointers of an XDP context natively).
+  (through the module's out-of-line ``bpf_load_slow``/``bpf_store_slow``, which first
+  answer a context's computed and plain fields from its native half).
 
 The translation is branch-free (:func:`translate`): the row index is clamped. In *compact*
 code (large programs, :mod:`pybpf.jit.compiler` tiers) an access that is not direct is made
@@ -174,7 +174,7 @@ def _load_accessor(f: Frame, n: int, signed: bool, checked: bool) -> str:
 def _store_accessor(f: Frame, n: int, checked: bool) -> str:
     """``bpf_st<n>(env, depth, code, addr, value)``: a whole store out of line (compact)."""
     name = f"bpf_st{n}{'c' if checked else 'v'}"
-    stub = f.stubs.get(3)
+    slow_store = f.slow.store()
 
     def build() -> FunctionText:
         fn = FunctionText(name, "void", [("ptr", "env"), ("i64", "depth"), ("i64", "code"),
@@ -190,8 +190,8 @@ def _store_accessor(f: Frame, n: int, checked: bool) -> str:
         fn.emit("ret void")
         fn.terminated = True
         fn.start("slow")
-        fn.call("i64", stub, [("ptr", "%env"), ("i64", "%depth"), ("i64", "%code"),
-                              ("i64", "%addr"), ("i64", str(n)), ("i64", "%value")])
+        fn.call("void", slow_store, [("ptr", "%env"), ("i64", "%depth"), ("i64", "%code"),
+                                     ("i64", "%addr"), ("i64", str(n)), ("i64", "%value")])
         fn.emit("ret void")
         fn.terminated = True
         return fn
@@ -212,6 +212,14 @@ def _slow_load(f: Frame, addr: str, n: int, signed: bool, pc: int) -> str:
         sign = i64(1 << (8 * n - 1))
         value = fn.op(f"sub i64 {fn.op(f'xor i64 {value}, {sign}')}, {sign}")
     return value
+
+
+def _slow_store(f: Frame, addr: str, n: int, value: str, pc: int) -> None:
+    """The slow path of a store (``bpf_store_slow``: a plain context field natively, else
+    ``Memory.store``)."""
+    f.fn.call("void", f.slow.store(), [("ptr", f.env), ("i64", f.depth),
+                                       ("i64", _code(RuntimeOp.STORE, pc)), ("i64", addr),
+                                       ("i64", str(n)), ("i64", value)])
 
 
 def load(f: Frame, base: int, off: int, n: int, signed: bool, pc: int, *, checked: bool) -> str:
@@ -271,7 +279,7 @@ def store(f: Frame, base: int, off: int, n: int, value: str, pc: int, *, checked
             return ""
 
         def python() -> str:
-            f.runtime(RuntimeOp.STORE, pc, addr, n, value)
+            _slow_store(f, addr, n, value, pc)
             return ""
 
         def generic() -> str:
@@ -300,7 +308,7 @@ def store(f: Frame, base: int, off: int, n: int, value: str, pc: int, *, checked
     else:
         fn.br(join)
     fn.start(slow)
-    f.runtime(RuntimeOp.STORE, pc, addr, n, value)
+    _slow_store(f, addr, n, value, pc)
     fn.br(join)
     fn.start(join)
 

@@ -21,6 +21,11 @@ a run is at host address ``p + delta``, with ``delta = host - start`` of that re
 * A packet compare compares ``delta + a`` with ``delta + b``: the same order (both lie in
   one window, nowhere near wrapping), and only host pointers stay live in a loop, as in C.
 
+Legacy ``LD_ABS``/``LD_IND`` (socket filters' packet loads, big-endian) read the packet of an
+skb context's native half (:class:`~pybpf.native.layout.SkbNative`) when ``r6`` is such a
+context and the bytes lie inside the packet; otherwise (out of bounds: the program ends
+with 0) Python's :meth:`~pybpf.runtime.execstate.ExecState.ld_abs` does it.
+
 A packet whose region has no row (more than :data:`pybpf.jit.regions.CAPACITY` regions
 mapped at once) makes the context load a fault naming the packet, never a wild access.
 """
@@ -29,13 +34,17 @@ from __future__ import annotations
 
 from pybpf.isa import Instruction
 from pybpf.jit import lower_alu, lower_direct
-from pybpf.jit.abi import ROW_OFFSETS, ROW_SIZE, Fault
+from pybpf.jit.abi import ROW_OFFSETS, ROW_SIZE, Fault, RuntimeOp
 from pybpf.jit.frame import Frame
 from pybpf.jit.irtext import LIKELY, TBAA_PROGRAM, TBAA_TABLE
+from pybpf.jit.lower_helpers import native_or_python, row_of
 from pybpf.jit.lower_mem import address, extend
+from pybpf.native.layout import NativeKind, SkbNative, field_offsets
 from pybpf.runtime.memory import FIRST_REGION_ID, REGION_START
 
-__all__ = ["compare", "load", "set_delta", "store"]
+_SKB = field_offsets(SkbNative)
+
+__all__ = ["compare", "ld_abs", "load", "set_delta", "store"]
 
 
 def set_delta(f: Frame, pc: int, pointer: str) -> None:
@@ -90,3 +99,32 @@ def compare(f: Frame, insn: Instruction, dst: str, src: str) -> str:
     delta = fn.op(f"ptrtoint ptr {_delta(f)} to i64")
     return lower_alu.condition(fn, insn, fn.op(f"add i64 {delta}, {dst}"),
                                fn.op(f"add i64 {delta}, {src}"))
+
+
+def ld_abs(f: Frame, pc: int, offset: str, n: int) -> str:
+    """r0 of ``LD_ABS``/``LD_IND``: the ``n`` bytes at packet offset ``offset`` (a signed
+    32-bit value), big-endian (``bpf_skb_load_helper_*()`` on a linear skb)."""
+    fn = f.fn
+    ctx = f.get(6)
+    is_skb, row = row_of(f, ctx, NativeKind.SKB)
+
+    def native() -> tuple[str, str | None]:
+        skb = fn.load("ptr", fn.gep(row, ROW_OFFSETS["native"]), tbaa=TBAA_TABLE)
+        data = fn.load("i64", fn.gep(skb, _SKB["data"]), tbaa=TBAA_TABLE)
+        end = fn.load("i64", fn.gep(skb, _SKB["end"]), tbaa=TBAA_TABLE)
+        length = fn.op(f"sub i64 {end}, {data}")
+        at = fn.op(f"sext i32 {fn.op(f'trunc i64 {offset} to i32')} to i64")
+        past = fn.op(f"icmp sgt i64 {fn.op(f'add i64 {at}, {n}')}, {length}")
+        outside = fn.op(f"or i1 {fn.op(f'icmp slt i64 {at}, 0')}, {past}")
+        host = fn.load("ptr", fn.gep(skb, _SKB["host"]), tbaa=TBAA_TABLE)
+        inside_at = fn.gep(host, fn.op(f"add i64 {data}, {at}"))
+        # outside the packet the (harmless) load reads the native half; Python then ends
+        # the program
+        where = fn.op(f"select i1 {outside}, ptr {skb}, ptr {inside_at}")
+        raw = fn.load(f"i{8 * n}", where, align=1, tbaa=TBAA_PROGRAM)
+        if n == 1:
+            return fn.op(f"zext i8 {raw} to i64"), outside
+        return lower_alu.bswap(fn, f.module, extend(f, raw, n, False), 8 * n), outside
+
+    return native_or_python(f, is_skb, native,
+                            lambda: f.runtime(RuntimeOp.LD_ABS, pc, ctx, offset, n))

@@ -307,7 +307,7 @@ class _FunctionLowering:
             offset = i64(insn.imm)
         else:
             offset = self.text.op(f"add i64 {f.get(self._reg(pc, insn.src))}, {i64(insn.imm)}")
-        f.set(0, f.runtime(RuntimeOp.LD_ABS, pc, f.get(6), offset, n))
+        f.set(0, lower_packet.ld_abs(f, pc, offset, n))
 
     # -- jumps -----------------------------------------------------------------------------------
     def _jump(self, pc: int, insn: Instruction) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pybpf.jit.irtext import ModuleText
 from pybpf.native.irkit import Builder
 
-__all__ = ["EXPORTS", "add"]
+__all__ = ["EXPORTS", "add", "csum_add"]
 
 CLOCK_MONOTONIC = 1
 NSEC_PER_SEC = 1_000_000_000
@@ -95,7 +95,7 @@ def _csum(mod: ModuleText) -> None:
                                                        ("i64", seed)])
             from_sum = b.call("i64", "pb_csum_partial", [("ptr", "%from"),
                                                          ("i64", "%from_size"), ("i64", 0)])
-            result.set(_csum_add(b, to_sum, b.op(f"xor i64 {from_sum}, {M32}")))
+            result.set(csum_add(b, to_sum, b.op(f"xor i64 {from_sum}, {M32}")))
         with other, b.if_else(has_to) as (to_only, rest):
             with to_only:
                 result.set(b.call("i64", "pb_csum_partial", [
@@ -113,7 +113,7 @@ def _csum(mod: ModuleText) -> None:
     b.ret(b.op(f"lshr i64 {folded}, 16"))
 
 
-def _csum_add(b: Builder, csum: str, addend: str) -> str:
+def csum_add(b: Builder, csum: str, addend: str) -> str:
     """csum_add(): a 32-bit add with the carry folded back in (both below 2**32)."""
     res = b.op(f"and i64 {b.op(f'add i64 {csum}, {addend}')}, {M32}")
     carry = b.zext(b.op(f"icmp ult i64 {res}, {addend}"), "i1")

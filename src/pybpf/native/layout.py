@@ -41,12 +41,18 @@ __all__ = [
     "REC_LINKED",
     "REC_NEXT",
     "REC_VADDR",
+    "CONTEXT_KINDS",
+    "CTX_HEADER",
+    "CTX_SLOTS",
+    "CTX_VALUES",
     "BatchStatus",
+    "CtxNativeHeader",
     "MapKind",
     "NativeKind",
     "NativeMap",
     "RepeatRun",
     "RingbufNative",
+    "SkbNative",
     "XdpBatch",
     "XdpMdNative",
     "field_offsets",
@@ -74,6 +80,13 @@ class NativeKind(IntEnum):
     MAP = 1  # a NativeMap (the row of a map's header region)
     XDP_MD = 2  # the native half of an XDP context (pybpf.runtime.ctx.xdp)
     RINGBUF = 3  # a RingbufNative (the rows of a ring buffer's header and data regions)
+    SKB = 4  # the native half of a socket-buffer context (pybpf.runtime.ctx.skb)
+
+
+#: The kinds whose native half starts with a :class:`CtxNativeHeader`.
+CONTEXT_KINDS = (NativeKind.XDP_MD, NativeKind.SKB)
+#: 4-byte slots of a context a native half can answer (the first 256 bytes).
+CTX_SLOTS = 64
 
 
 class MapKind(IntEnum):
@@ -140,21 +153,71 @@ class RingbufNative(ctypes.Structure):
     ]
 
 
+#: The header every context's native half starts with: how native code answers a 4-byte
+#: load at a context offset ``4 * i`` without Python (the slow path of
+#: :class:`pybpf.jit.frame.SlowPaths`): bit ``i`` of ``answered`` — the u64 ``values[i]``
+#: that follows the header (a computed field: a packet pointer, ``len``); bit ``i`` of
+#: ``plain`` — the u32 at offset ``4 * i`` of the context's backing buffer (``fields``), for
+#: a stored field that reads back as written (no getter, no narrower kernel target);
+#: ``plain`` fields also take 4-byte stores there.
+CTX_HEADER = [
+    ("answered", ctypes.c_uint64),
+    ("plain", ctypes.c_uint64),
+    ("fields", ctypes.c_uint64),  # host address of the context's backing buffer
+]
+
+
+class CtxNativeHeader(ctypes.Structure):
+    """:data:`CTX_HEADER` on its own (its field offsets are every context half's)."""
+
+    _fields_ = CTX_HEADER
+
+
+#: Byte offset of ``values[0]`` in every context's native half.
+CTX_VALUES = ctypes.sizeof(CtxNativeHeader)
+
+
 class XdpMdNative(ctypes.Structure):
     """The native half of an XDP context: what ``xdp_convert_ctx_access()`` turns loads of
-    ``xdp_md->data``, ``data_end`` and ``data_meta`` into (64-bit packet pointers), kept in
-    sync with the packet's geometry by :class:`pybpf.runtime.ctx.xdp.XdpContext`. Native
-    code answers loads at ``xdp_md`` offsets 0, 4 and 8 from it (``value[offset / 4]``).
-    ``base``/``host`` locate the packet buffer (``data_hard_start``), for the native
-    ``bpf_xdp_adjust_head/meta/tail()`` (:mod:`pybpf.native.xdp_ir`), which move the three
-    pointers here first (the context adopts them before Python looks)."""
+    ``xdp_md->data``, ``data_end`` and ``data_meta`` into (64-bit packet pointers, ``values``
+    0-2 of :data:`CTX_HEADER`), kept in sync with the packet's geometry by
+    :class:`pybpf.runtime.ctx.xdp.XdpContext`. ``base``/``host`` locate the packet buffer
+    (``data_hard_start``), for the native ``bpf_xdp_adjust_head/meta/tail()``
+    (:mod:`pybpf.native.xdp_ir`), which move the three pointers here first (the context
+    adopts them before Python looks)."""
 
     _fields_ = [
+        *CTX_HEADER,
         ("data", ctypes.c_uint64),
         ("data_end", ctypes.c_uint64),
         ("data_meta", ctypes.c_uint64),
         ("base", ctypes.c_uint64),  # program address of the buffer's first byte
         ("host", ctypes.c_uint64),  # its host address (0: no native geometry changes)
+    ]
+
+
+class SkbNative(ctypes.Structure):
+    """The native half of a socket-buffer context (``struct __sk_buff``): the computed fields
+    ``bpf_convert_ctx_access()`` reads from the ``sk_buff`` — ``len`` (slot 0), ``data``
+    (19), ``data_end`` (20), ``data_meta`` (35) — in ``values`` (see :data:`CTX_HEADER`),
+    kept in sync with the packet by :class:`pybpf.runtime.ctx.skb.SkbContext`; where the
+    packet buffer (``skb->head``) is (``base``: its program address, ``host``: its host
+    address, ``data``/``end``: buffer offsets of ``data`` and the tail); and the
+    checksum and hash state helpers change (:class:`pybpf.runtime.helpers.skb_meta.SkbMeta`
+    reads it from here), for the native packet helpers of :mod:`pybpf.native.skb_ir`."""
+
+    _fields_ = [
+        *CTX_HEADER,
+        ("values", ctypes.c_uint64 * 48),
+        ("base", ctypes.c_uint64),
+        ("host", ctypes.c_uint64),
+        ("data", ctypes.c_uint64),
+        ("end", ctypes.c_uint64),
+        ("ip_summed", ctypes.c_uint32),
+        ("csum", ctypes.c_uint32),
+        ("sw_hash", ctypes.c_uint8),
+        ("l4_hash", ctypes.c_uint8),
+        ("reserved", ctypes.c_uint8 * 6),
     ]
 
 

@@ -3,7 +3,8 @@ JIT code.
 
 :func:`library` writes the IR (:mod:`pybpf.native.htab_ir`, :mod:`pybpf.native.mapops_ir`,
 :mod:`pybpf.native.batch_ir`, :mod:`pybpf.native.helpers_ir`,
-:mod:`pybpf.native.ringbuf_ir`, :mod:`pybpf.native.xdp_ir`), compiles it at ``O3`` for the
+:mod:`pybpf.native.ringbuf_ir`, :mod:`pybpf.native.xdp_ir`, :mod:`pybpf.native.skb_ir`),
+compiles it at ``O3`` for the
 host (or takes the object from the JIT's on-disk compile cache, keyed by the IR text itself
 and the host, so a change of the library never reuses a stale object), links it once and
 keeps it for the life of the process, like LLVM's own target initialisation. Everything it
@@ -25,7 +26,7 @@ from typing import Any
 
 from pybpf.jit.cache import CachedObject, CompileCache
 from pybpf.jit.compiler import NativeCode, compile_module, host_description, load_object
-from pybpf.native import batch_ir, helpers_ir, htab_ir, mapops_ir, ringbuf_ir, xdp_ir
+from pybpf.native import batch_ir, helpers_ir, htab_ir, mapops_ir, ringbuf_ir, skb_ir, xdp_ir
 
 __all__ = ["NativeLibrary", "library"]
 
@@ -63,6 +64,7 @@ def library() -> NativeLibrary:
     helpers_ir.add(text_module)
     ringbuf_ir.add(text_module)
     xdp_ir.add(text_module)
+    skb_ir.add(text_module)
     text = text_module.text()
     key = hashlib.sha256(f"pybpf native library\n{host_description()}\n{text}".encode()).hexdigest()
     cache = CompileCache()
@@ -72,7 +74,7 @@ def library() -> NativeLibrary:
         cache.put(key, entry)
     code = load_object(entry.obj)
     exports = {**htab_ir.EXPORTS, **mapops_ir.EXPORTS, **batch_ir.EXPORTS, **helpers_ir.EXPORTS,
-               **ringbuf_ir.EXPORTS, **xdp_ir.EXPORTS}
+               **ringbuf_ir.EXPORTS, **xdp_ir.EXPORTS, **skb_ir.EXPORTS}
     addresses = {name: code.address(name) for name in exports}
     fns = {name: _prototype(name, ret, args)(addresses[name])
            for name, (ret, args) in exports.items()}

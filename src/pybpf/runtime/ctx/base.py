@@ -10,14 +10,21 @@ bytes of the field's little-endian value, as the kernel's narrow-load rewrite do
 
 Which accesses are *allowed* is the verifier's business (``pybpf.platform``); at run time an
 access outside every field reads 0 and a store to a read-only computed field faults.
+
+A context may have a *native half* (a ctypes structure starting with
+:data:`~pybpf.native.layout.CTX_HEADER`) for compiled code: the region fills in which
+4-byte fields are plain (stored, read back as written) and where its buffer is; the
+context class keeps the computed values it mirrors there (``answered``).
 """
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Callable
 from functools import cache
 
 from pybpf.errors import ExecutionFault
+from pybpf.native.layout import CTX_SLOTS
 from pybpf.platform.ctx_fields import CtxField, CtxStruct
 from pybpf.runtime.memory import Memory, Region, RegionKind
 
@@ -51,7 +58,7 @@ class ContextRegion:
         initial: bytes = b"",
         target_sizes: dict[str, int] | None = None,
         pointer_fields: frozenset[str] = frozenset(),
-        native: int = 0,
+        native: ctypes.Structure | None = None,
         native_kind: int = 0,
     ) -> None:
         self.memory = memory
@@ -65,10 +72,32 @@ class ContextRegion:
         self.buf = bytearray(layout.size)
         self.buf[: len(initial)] = initial[: layout.size]
         self._by_offset = field_index(layout)
+        #: Pins the buffer for the native half (a context buffer never changes size).
+        self._pin: ctypes.Array[ctypes.c_char] | None = None
+        if native is not None:
+            self._pin = (ctypes.c_char * len(self.buf)).from_buffer(self.buf)
+            native.plain = self.plain_slots()  # type: ignore[attr-defined]
+            native.fields = ctypes.addressof(self._pin)  # type: ignore[attr-defined]
         self.region: Region = memory.map(
             self.buf, RegionKind.CONTEXT, layout.name, on_load=self._load, on_store=self._store,
-            native=native, native_kind=native_kind,
+            native=ctypes.addressof(native) if native is not None else 0,
+            native_kind=native_kind,
         )
+
+    def plain_slots(self) -> int:
+        """Bit ``i``: the field at offset ``4 * i`` is a 4-byte stored field whose 4-byte loads
+        and stores are plain buffer accesses (no getter or setter, no narrower kernel
+        target size), as :meth:`_load`/:meth:`_store` make them."""
+        mask = 0
+        for fld in self.layout.fields:
+            slot, rem = divmod(fld.offset, 4)
+            if (rem or fld.size != 4 or slot >= CTX_SLOTS or fld.name in self.getters
+                    or fld.name in self.setters
+                    or self.target_sizes.get(fld.name, 4) != 4
+                    or self._by_offset.get(fld.offset) is not fld):
+                continue
+            mask |= 1 << slot
+        return mask
 
     @property
     def address(self) -> int:

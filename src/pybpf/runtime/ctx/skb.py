@@ -12,10 +12,20 @@ programs see it from the MAC header. Plain fields (``mark``, ``priority``, ``cb[
 computed from the packet. The packet region starts at ``skb->head``: ``data`` is
 ``NET_SKB_PAD`` (64) bytes in for tc, 78 for socket filters, whose Ethernet header sits in
 the headroom before it (``eth_type_trans()`` pulled it), as in the kernel.
+
+The computed fields and the buffer's place are also kept in a native structure
+(:class:`~pybpf.native.layout.SkbNative`) the context region points at, updated after every
+change of the packet's geometry, so compiled code reads ``len``/``data``/``data_end``/
+``data_meta`` and the plain fields without Python, and the native packet helpers
+(:mod:`pybpf.native.skb_ir`) find the packet; it also holds the checksum and hash state
+(:class:`~pybpf.runtime.helpers.skb_meta.SkbMeta`).
 """
 
 from __future__ import annotations
 
+import ctypes
+
+from pybpf.native.layout import NativeKind, SkbNative
 from pybpf.platform.ctx_layouts import CTX_STRUCTS
 from pybpf.runtime.ctx.base import PACKET_POINTERS, ContextRegion
 from pybpf.runtime.memory import Memory
@@ -42,6 +52,9 @@ SKB_TARGET_SIZES = {
     "vlan_proto": 2, "tc_index": 2, "tc_classid": 2, "gso_segs": 2, "gso_size": 2,
     "tstamp_type": 1,
 }
+
+#: ``SkbNative.values`` slot (context offset / 4) of each computed field.
+NATIVE_SLOTS = {"len": 0, "data": 19, "data_end": 20, "data_meta": 35}
 
 #: __sk_buff fields ``bpf_prog_test_run_skb()`` accepts in ctx_in (convert___skb_to_skb()).
 CTX_IN_FIELDS = ("mark", "priority", "ingress_ifindex", "ifindex", "cb[0]", "cb[1]", "cb[2]",
@@ -71,6 +84,12 @@ class SkbContext:
         pkt = self.packet
         if not l2:
             pkt.buf[pkt.data - ETH_HLEN : pkt.data] = self.mac_header
+        self.native = SkbNative()
+        self.native.answered = sum(1 << slot for slot in NATIVE_SLOTS.values())
+        #: Pins the packet buffer (``skb->head``) for native code; a new buffer
+        #: (``pskb_expand_head()``) is pinned afresh.
+        self._pin: ctypes.Array[ctypes.c_char] | None = None
+        self._pinned: bytearray | None = None
         self.region = ContextRegion(
             memory,
             CTX_STRUCTS["__sk_buff"],
@@ -83,12 +102,32 @@ class SkbContext:
             pointer_fields=PACKET_POINTERS,
             initial=ctx_in,
             target_sizes=SKB_TARGET_SIZES,
+            native=self.native,
+            native_kind=NativeKind.SKB,
         )
+        pkt.listener = self._sync_native
+        self._sync_native()
         region = self.region
         region.set("pkt_type", pkt_type_of(frame))
         region.set("protocol", int.from_bytes(frame[12:14], "little"))
         region.set("ifindex", 1)
         self.frame_len = len(frame)
+
+    def _sync_native(self) -> None:
+        pkt = self.packet
+        native = self.native
+        if self._pinned is not pkt.buf:
+            self._pin = (ctypes.c_char * len(pkt.buf)).from_buffer(pkt.buf)
+            self._pinned = pkt.buf
+            native.host = ctypes.addressof(self._pin)
+        values = native.values
+        values[NATIVE_SLOTS["len"]] = len(pkt)
+        values[NATIVE_SLOTS["data"]] = pkt.data_ptr
+        values[NATIVE_SLOTS["data_end"]] = pkt.data_end_ptr
+        values[NATIVE_SLOTS["data_meta"]] = pkt.data_meta_ptr
+        native.base = pkt.address_of(0)
+        native.data = pkt.data
+        native.end = pkt.end
 
     @property
     def address(self) -> int:

@@ -64,6 +64,7 @@ class XdpContext:
         )
         pkt = self.packet
         self.native = XdpMdNative()
+        self.native.answered = 0b111  # data, data_end, data_meta
         #: Pins the buffer (it never moves: XDP geometry changes stay inside it) for the
         #: native geometry helpers.
         self._pin = (ctypes.c_char * len(pkt.buf)).from_buffer(pkt.buf)
@@ -77,7 +78,7 @@ class XdpContext:
                 "data_meta": lambda: pkt.data_meta_ptr,
             },
             pointer_fields=PACKET_POINTERS,
-            native=ctypes.addressof(self.native),
+            native=self.native,
             native_kind=NativeKind.XDP_MD,
         )
         pkt.listener = self._sync_native

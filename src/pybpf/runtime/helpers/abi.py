@@ -18,6 +18,7 @@ import errno
 from typing import TypeVar
 
 from pybpf.errors import ExecutionFault
+from pybpf.platform.skb_flags import ENOTSUPP
 from pybpf.runtime.execstate import ExecState
 
 __all__ = [
@@ -34,8 +35,6 @@ __all__ = [
 ]
 
 U64 = (1 << 64) - 1
-#: ``ENOTSUPP`` (524) is kernel-internal (include/linux/errno.h) but reaches programs.
-ENOTSUPP = 524
 EINVAL = errno.EINVAL
 EFAULT = errno.EFAULT
 

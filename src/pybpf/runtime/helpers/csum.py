@@ -30,6 +30,14 @@ from __future__ import annotations
 
 import errno
 
+from pybpf.platform.skb_flags import (
+    BPF_F_HDR_FIELD_MASK,
+    BPF_F_IPV6,
+    BPF_F_MARK_ENFORCE,
+    BPF_F_MARK_MANGLED_0,
+    BPF_F_PSEUDO_HDR,
+    CSUM_MANGLED_0,
+)
 from pybpf.runtime.ctx.skb import SkbContext
 from pybpf.runtime.execstate import ExecState
 from pybpf.runtime.helpers.abi import ENOTSUPP, u32
@@ -61,12 +69,6 @@ __all__ = [
 ]
 
 M32 = 0xFFFFFFFF
-BPF_F_HDR_FIELD_MASK = 0xF
-BPF_F_PSEUDO_HDR = 1 << 4
-BPF_F_MARK_MANGLED_0 = 1 << 5
-BPF_F_MARK_ENFORCE = 1 << 6
-BPF_F_IPV6 = 1 << 7
-CSUM_MANGLED_0 = 0xFFFF
 BPF_CSUM_LEVEL_QUERY, BPF_CSUM_LEVEL_INC, BPF_CSUM_LEVEL_DEC, BPF_CSUM_LEVEL_RESET = range(4)
 SKB_MAX_CSUM_LEVEL = 3
 

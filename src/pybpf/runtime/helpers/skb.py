@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import errno
 
+from pybpf.platform.skb_flags import BPF_F_INVALIDATE_HASH, BPF_F_RECOMPUTE_CSUM
 from pybpf.runtime.ctx.skb import SkbContext
 from pybpf.runtime.execstate import ExecState
 from pybpf.runtime.helpers.abi import ENOTSUPP, s32, u16, u32
@@ -76,8 +77,6 @@ ETH_P_802_3 = 0x0001
 ETH_P_802_2 = 0x0004
 ETH_P_802_3_MIN = 0x0600
 PACKET_OTHERHOST = 3
-BPF_F_RECOMPUTE_CSUM = 1 << 0
-BPF_F_INVALIDATE_HASH = 1 << 1
 BPF_HDR_START_MAC = 0
 BPF_HDR_START_NET = 1
 #: IPv6 header minus IPv4 header.

@@ -4,7 +4,10 @@ The context object owns the packet bytes (:class:`~pybpf.runtime.packet.PacketBu
 the ``__sk_buff`` fields programs read; an :class:`SkbMeta` adds what only helpers touch:
 the MAC/network/transport header offsets, ``ip_summed``/``csum``/``csum_level``, the hash
 flags (``sw_hash``, ``l4_hash``; the hash value itself is the context's ``hash`` field),
-``encapsulation``, the GSO type, and the socket the skb belongs to. It is created on first
+``encapsulation``, the GSO type, and the socket the skb belongs to. ``ip_summed``, ``csum``
+and the hash flags live in the context's native half
+(:class:`~pybpf.native.layout.SkbNative`), where the native packet helpers
+(:mod:`pybpf.native.skb_ir`) change them too. It is created on first
 use for a context with the state ``bpf_prog_test_run_skb()`` leaves (net/bpf/test_run.c,
 Linux 6.18): ``eth_type_trans()`` set the MAC header at the frame's start and the network
 header 14 bytes later, no transport header, ``CHECKSUM_NONE``, no hash, a full socket
@@ -19,6 +22,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pybpf.native.layout import SkbNative
+from pybpf.platform.skb_flags import (
+    CHECKSUM_COMPLETE,
+    CHECKSUM_NONE,
+    CHECKSUM_PARTIAL,
+    CHECKSUM_UNNECESSARY,
+)
 from pybpf.runtime.ctx.skb import ETH_HLEN, SkbContext
 from pybpf.runtime.execstate import ExecState
 from pybpf.runtime.helpers.abi import context_as
@@ -39,10 +49,6 @@ __all__ = [
     "skb_of",
 ]
 
-CHECKSUM_NONE = 0
-CHECKSUM_UNNECESSARY = 1
-CHECKSUM_COMPLETE = 2
-CHECKSUM_PARTIAL = 3
 NET_SKB_PAD = 64
 #: SKB_MAX_ALLOC: ``(PAGE_SIZE << 2) - SKB_DATA_ALIGN(sizeof(struct skb_shared_info))``.
 BPF_SKB_MAX_LEN = 4 * 4096 - 320
@@ -52,15 +58,12 @@ BPF_SKB_MAX_LEN = 4 * 4096 - 320
 class SkbMeta:
     """Helper-side ``sk_buff`` state (see the module docstring)."""
 
+    native: SkbNative
     mac_header: int
     network_header: int
     transport_header: int | None = None
     mac_len: int = 0
-    ip_summed: int = CHECKSUM_NONE
-    csum: int = 0
     csum_level: int = 0
-    sw_hash: bool = False
-    l4_hash: bool = False
     encapsulation: bool = False
     gso_type: int = 0
     #: ``skb->sk`` exists (test runs attach a socket) and its cookie once generated.
@@ -69,6 +72,38 @@ class SkbMeta:
     socket_uid: int = 0
     #: ``dst_tclassid(skb)`` (no route attached in a test run: 0).
     route_realm: int = 0
+
+    @property
+    def ip_summed(self) -> int:
+        return int(self.native.ip_summed)
+
+    @ip_summed.setter
+    def ip_summed(self, value: int) -> None:
+        self.native.ip_summed = value
+
+    @property
+    def csum(self) -> int:
+        return int(self.native.csum)
+
+    @csum.setter
+    def csum(self, value: int) -> None:
+        self.native.csum = value & 0xFFFFFFFF
+
+    @property
+    def sw_hash(self) -> bool:
+        return bool(self.native.sw_hash)
+
+    @sw_hash.setter
+    def sw_hash(self, value: bool) -> None:
+        self.native.sw_hash = int(value)
+
+    @property
+    def l4_hash(self) -> bool:
+        return bool(self.native.l4_hash)
+
+    @l4_hash.setter
+    def l4_hash(self, value: bool) -> None:
+        self.native.l4_hash = int(value)
 
 
 def skb_of(state: ExecState, helper: str) -> tuple[SkbContext, SkbMeta]:
@@ -79,11 +114,11 @@ def skb_of(state: ExecState, helper: str) -> tuple[SkbContext, SkbMeta]:
     if meta is None:
         pkt = ctx.packet
         if ctx.l2:
-            meta = SkbMeta(pkt.data, pkt.data + ETH_HLEN)
+            meta = SkbMeta(ctx.native, pkt.data, pkt.data + ETH_HLEN)
         else:  # the MAC header sits in the headroom before the network header
             mac = pkt.data - ETH_HLEN
             pkt.buf[mac : pkt.data] = ctx.mac_header
-            meta = SkbMeta(mac, pkt.data)
+            meta = SkbMeta(ctx.native, mac, pkt.data)
         store[ctx] = meta
     return ctx, meta
 
