@@ -2,15 +2,17 @@
 
 Mirrors :func:`pybpf.runtime.batch.run_batch_loop` (one ``test_run`` per frame) and the
 repeat loop of :mod:`pybpf.runtime.test_run`, with the loop itself in the native library
-(:mod:`pybpf.native.batch_ir`): for XDP programs one context (:class:`XdpContext`) is reused,
-the native loop copies each frame into its packet buffer and resets the packet's region and
-native ``xdp_md`` pointers, so a frame costs no Python at all.
+(:mod:`pybpf.native.batch_ir`): for XDP programs and the skb program types (socket
+filters, tc, cgroup skb, LWT) one context (:class:`XdpContext`, :class:`SkbContext`) is
+reused, the native loop copies each frame into its packet buffer and resets the packet's
+region, the context's fields and its native half, so a frame costs no Python at all.
 
 Python takes over wherever Python is needed, so the results are those of the loop of
 ``test_run`` calls, frame for frame:
 
-* a frame the native loop does not take (shorter than an Ethernet header, which
-  ``test_run`` refuses, or longer than the linear part, which becomes fragments) runs
+* a frame the native loop does not take (shorter than an Ethernet header or, for skb
+  programs, than its IPv4/IPv6 header, which ``test_run`` refuses; longer than an XDP
+  buffer's linear part, which becomes fragments, or than an skb test run takes) runs
   through ``test_run`` itself;
 * a frame whose run calls into Python (a Python helper, a tail call, a store to the
   context...) or moves the packet (a native ``bpf_xdp_adjust_head()``...) is finished by
@@ -33,13 +35,16 @@ from typing import TYPE_CHECKING, Any
 
 from pybpf.errors import ExecutionFault, TestRunError
 from pybpf.jit.abi import ROW_SIZE
-from pybpf.native.layout import BatchStatus, MapKind, NativeMap, RepeatRun, XdpBatch
+from pybpf.native.layout import BatchStatus, FrameBatch, MapKind, NativeMap, RepeatRun
 from pybpf.native.library import library
 from pybpf.platform.enums import ProgType
 from pybpf.runtime.batch import BatchResult, PacketBatch, run_batch_loop
+from pybpf.runtime.ctx.skb import SKB_MAX_TEST_FRAME, SkbContext
 from pybpf.runtime.ctx.xdp import ETH_HLEN, XDP_MAX_LINEAR, XdpContext
 from pybpf.runtime.execstate import DEFAULT_BUDGET, ProgramExit
 from pybpf.runtime.memory import FIRST_REGION_ID, split_address
+from pybpf.runtime.packet import PacketBuffer
+from pybpf.runtime.test_run import SKB_TYPES
 
 if TYPE_CHECKING:
     from pybpf.jit.machine import JITProgram
@@ -63,65 +68,142 @@ def _rcu_list(program: JITProgram) -> tuple[Any, int]:
 
 
 class _Frames:
-    """The reused XDP context of a native batch and its Python view."""
+    """The reused context of a native batch and its Python view (see the subclasses)."""
 
-    def __init__(self, program: JITProgram, batch: PacketBatch, desc: XdpBatch) -> None:
+    #: The native loop and the longest frame it takes.
+    loop = ""
+    max_len = 0
+
+    def __init__(self, program: JITProgram, batch: PacketBatch, desc: FrameBatch) -> None:
         self.program = program
         self.batch = batch
         self.desc = desc
+        self.synced = -1
         state = program.state
-        self.xdp = XdpContext(state.memory, bytes(ETH_HLEN))
-        state.context = self.xdp
-        state.packet_of_ctx = None
         state.trace.clear()
-        pkt = self.xdp.packet
+        ctx, pkt = self._context()
+        state.context = ctx
         assert pkt.region is not None
         self._pin = (ctypes.c_char * len(pkt.buf)).from_buffer(pkt.buf)
         rid = split_address(pkt.region.base)[0]
         table = program.runtime.table
-        desc.ctx = self.xdp.address
+        desc.ctx = ctx.address
         desc.packet = ctypes.addressof(self._pin) + pkt.data
         desc.packet_vaddr = pkt.data_ptr
         desc.packet_row = table.address + (rid - FIRST_REGION_ID) * ROW_SIZE
-        desc.xdp = ctypes.addressof(self.xdp.native)
-        self.synced = -1
+        desc.native = ctypes.addressof(ctx.native)
+
+    def _context(self) -> tuple[Any, PacketBuffer]:
+        raise NotImplementedError
 
     def sync(self) -> None:
-        """Before a callback into Python: the Python view of the frame being run."""
+        """Before a callback into Python: the Python view of the frame being run (once per
+        run)."""
         env = self.program.runtime.env
         if self.synced == env.run_seq:
             return
         self.synced = env.run_seq
-        xdp = self.xdp
-        pkt = xdp.packet
-        native = xdp.native
-        moved = native.data_meta, native.data, native.data_end  # by native helpers, if at all
-        length = self.batch.lengths[self.desc.next]
-        pkt.refit(pkt.data, pkt.data, pkt.data + length)  # the frame as the loop set it up
-        native.data_meta, native.data, native.data_end = moved
-        xdp.adopt_native()
+        self._sync(self.batch.offsets[self.desc.next], self.batch.lengths[self.desc.next])
+
+    def _sync(self, offset: int, length: int) -> None:
+        raise NotImplementedError
+
+    def _data_out(self) -> bytes:
+        raise NotImplementedError
 
     def finish(self, index: int, result: BatchResult) -> None:
         """Outputs of frame ``index`` read as ``test_run`` reads them."""
         self.sync()
-        xdp = self.xdp
-        xdp.adopt_native()  # moved after the run's first callback
-        pkt = xdp.packet
-        data_out = bytes(pkt.buf[pkt.meta : pkt.end]) + bytes(xdp.frags)
+        data_out = self._data_out()
         start, length = self.batch.offsets[index], self.batch.lengths[index]
         if len(data_out) == length:
             result.out[start : start + length] = data_out
         else:
             result.changed[index] = data_out
-        if xdp.redirect is not None:
-            result.redirects[index] = xdp.redirect
+        redirect = getattr(self.program.state.context, "redirect", None)
+        if redirect is not None:
+            result.redirects[index] = redirect
         if self.program.state.trace:
             result.traces[index] = tuple(self.program.state.trace)
 
     def release(self) -> None:
         state = self.program.state
+        ctx = state.context
         state.context = None
-        self.xdp.release()
+        state.packet_of_ctx = None
+        ctx.release()
+
+
+class _XdpFrames(_Frames):
+    """An XDP context; the frame after its headroom."""
+
+    loop = "pb_xdp_batch"
+    max_len = XDP_MAX_LINEAR
+
+    def _context(self) -> tuple[Any, PacketBuffer]:
+        self.xdp = XdpContext(self.program.state.memory, bytes(ETH_HLEN))
+        self.program.state.packet_of_ctx = None
+        return self.xdp, self.xdp.packet
+
+    def _sync(self, offset: int, length: int) -> None:
+        xdp = self.xdp
+        pkt = xdp.packet
+        native = xdp.native
+        moved = native.data_meta, native.data, native.data_end  # by native helpers, if at all
+        pkt.refit(pkt.data, pkt.data, pkt.data + length)  # the frame as the loop set it up
+        native.data_meta, native.data, native.data_end = moved
+        xdp.adopt_native()
+
+    def _data_out(self) -> bytes:
+        xdp = self.xdp
+        xdp.adopt_native()  # moved after the run's first callback
+        pkt = xdp.packet
+        return bytes(pkt.buf[pkt.meta : pkt.end]) + bytes(xdp.frags)
+
+
+class _SkbFrames(_Frames):
+    """An skb context made for the longest frame test_run takes, refitted to each frame;
+    the loop resets its fields from the fresh context's (``template``)."""
+
+    loop = "pb_skb_batch"
+    max_len = SKB_MAX_TEST_FRAME
+
+    def _context(self) -> tuple[Any, PacketBuffer]:
+        prog_type = self.program.spec.prog_type
+        skb = SkbContext(self.program.state.memory, bytes(SKB_MAX_TEST_FRAME),
+                         l2=SKB_TYPES[prog_type])
+        self.skb = skb
+        self.program.state.packet_of_ctx = lambda _ctx: skb.packet.bytes()
+        self.template = bytes(skb.region.buf)
+        desc = self.desc
+        self._template_pin = ctypes.create_string_buffer(self.template, len(self.template))
+        self._fields_pin = (ctypes.c_char * len(skb.region.buf)).from_buffer(skb.region.buf)
+        desc.template = ctypes.addressof(self._template_pin)
+        desc.ctx_fields = ctypes.addressof(self._fields_pin)
+        desc.ctx_size = len(self.template)
+        desc.mac_len = 0 if skb.l2 else ETH_HLEN
+        return skb, skb.packet
+
+    def _sync(self, offset: int, length: int) -> None:
+        skb = self.skb
+        pkt = skb.packet
+        frame = self.batch.data[offset : offset + length]
+        skb.mac_header = bytes(frame[:ETH_HLEN])
+        skb.frame_len = length
+        payload = length - self.desc.mac_len
+        pkt.refit(pkt.data, pkt.data, pkt.data + payload)  # the frame as the loop set it up
+
+    def _data_out(self) -> bytes:
+        return self.skb.data_out()
+
+
+def _frames_for(prog_type: int) -> type[_Frames] | None:
+    """The native batch of a program type, if it has one."""
+    if prog_type == ProgType.XDP:
+        return _XdpFrames
+    if prog_type in SKB_TYPES:
+        return _SkbFrames
+    return None
 
 
 def _packed(frames: Sequence[bytes]) -> PacketBatch:
@@ -138,7 +220,8 @@ def _packed(frames: Sequence[bytes]) -> PacketBatch:
 
 def run_batch(program: JITProgram, packets: PacketBatch | Sequence[bytes]) -> BatchResult:
     """Every frame through ``program`` as ``test_run`` would (see the module docstring)."""
-    if program.spec.prog_type != ProgType.XDP:
+    kind = _frames_for(program.spec.prog_type)
+    if kind is None:
         return run_batch_loop(program, packets)
     batch = packets if isinstance(packets, PacketBatch) else _packed(packets)
     result = BatchResult.empty(batch)
@@ -151,19 +234,19 @@ def run_batch(program: JITProgram, packets: PacketBatch | Sequence[bytes]) -> Ba
         else (ctypes.c_char * 1)()
     out_pin = (ctypes.c_char * max(1, len(result.out))).from_buffer(result.out) if result.out \
         else (ctypes.c_char * 1)()
-    desc = XdpBatch(entry=program.entry.address, env=runtime.env_address, count=n,
-                    frames=ctypes.addressof(data_pin), offsets=batch.offsets.buffer_info()[0],
-                    lengths=batch.lengths.buffer_info()[0], out=ctypes.addressof(out_pin),
-                    r0=result.r0.buffer_info()[0], insns=result.instructions.buffer_info()[0],
-                    max_len=XDP_MAX_LINEAR, budget=limit)
-    loop = library().fn["pb_xdp_batch"]
+    desc = FrameBatch(entry=program.entry.address, env=runtime.env_address, count=n,
+                      frames=ctypes.addressof(data_pin), offsets=batch.offsets.buffer_info()[0],
+                      lengths=batch.lengths.buffer_info()[0], out=ctypes.addressof(out_pin),
+                      r0=result.r0.buffer_info()[0], insns=result.instructions.buffer_info()[0],
+                      max_len=kind.max_len, budget=limit)
+    loop = library().fn[kind.loop]
     frames: _Frames | None = None
     start = time.perf_counter()
     index = 0
     try:
         while index < n:
             if frames is None:
-                frames = _Frames(program, batch, desc)
+                frames = kind(program, batch, desc)
                 runtime.before_python = frames.sync
             rcu, desc.nrcu = _rcu_list(program)
             desc.rcu = ctypes.addressof(rcu)

@@ -221,7 +221,14 @@ class SlowPaths:
         fn.start("plain")
         fields = fn.load("ptr", fn.gep(native, CTX_OFFSETS["fields"]), tbaa=TBAA_TABLE)
         stored = fn.load("i32", fn.gep(fields, slot_field), align=4, tbaa=TBAA_PROGRAM)
-        fn.ret(fn.op(f"zext i32 {stored} to i64"))
+        value = fn.op(f"zext i32 {stored} to i64")
+        # the kernel's target size: 16 or 8 bits of the field
+        for name, keep in (("low16", 0xFFFF), ("low8", 0xFF)):
+            narrow = fn.load("i64", fn.gep(native, CTX_OFFSETS[name]), tbaa=TBAA_TABLE)
+            hit = fn.op(f"icmp ne i64 {fn.op(f'and i64 {narrow}, {bit}')}, 0")
+            value = fn.op(f"select i1 {hit}, i64 {fn.op(f'and i64 {value}, {keep}')}, "
+                          f"i64 {value}")
+        fn.ret(value)
         fn.start("python")
         stub = self.stubs.get(2)
         fn.ret(fn.call("i64", stub, [("ptr", "%env"), ("i64", "%depth"), ("i64", "%code"),

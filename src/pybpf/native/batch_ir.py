@@ -25,23 +25,36 @@ from pybpf.jit.abi import ENV_OFFSETS, ROW_OFFSETS
 from pybpf.jit.irtext import ModuleText
 from pybpf.native.irkit import Builder
 from pybpf.native.layout import (
+    CTX_VALUES,
     BatchStatus,
+    FrameBatch,
     RepeatRun,
-    XdpBatch,
+    SkbNative,
     XdpMdNative,
     field_offsets,
+)
+from pybpf.runtime.ctx.skb import (
+    ETH_HLEN,
+    NATIVE_SLOTS,
+    PACKET_HOST,
+    PACKET_MULTICAST,
+    PACKET_OTHERHOST,
+    SKB_STRUCT,
 )
 
 __all__ = ["EXPORTS", "add"]
 
-B = field_offsets(XdpBatch)
+B = field_offsets(FrameBatch)
 R = field_offsets(RepeatRun)
 X = field_offsets(XdpMdNative)
-ETH_HLEN = 14
+K = field_offsets(SkbNative)
+#: Shortest frame of each EtherType ``bpf_prog_test_run_skb()`` takes (IPv4, IPv6 header).
+SKB_MIN_LEN = {0x0800: 34, 0x86DD: 54}
 
 EXPORTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "pb_enter": ("i64", ("ptr", "ptr", "i64", "i64", "i64", "i64", "i64", "i64")),
     "pb_xdp_batch": ("i64", ("ptr",)),
+    "pb_skb_batch": ("i64", ("ptr",)),
     "pb_repeat": ("i64", ("ptr",)),
     "pb_offsets": ("void", ("ptr", "ptr", "i64")),
 }
@@ -177,43 +190,73 @@ def _sync_rcu(b: Builder, s: str, fields: dict[str, int]) -> None:
         j.set(b.op(f"add i64 {cur}, 1"))
 
 
+class _Frame:
+    """Frame ``i`` of a batch (``%s``) the loop takes: its length and offset, where its
+    bytes are; returns ``PYTHON`` from the loop for a length it does not take."""
+
+    def __init__(self, b: Builder) -> None:
+        self.i = b.ld("i64", "%s", B["next"])
+        b.return_if(b.op(f"icmp uge i64 {self.i}, {b.ld('i64', '%s', B['count'])}"),
+                    int(BatchStatus.DONE))
+        lengths = b.ld("ptr", "%s", B["lengths"])
+        self.length = b.zext(b.ld("i32", b.op(f"getelementptr i32, ptr {lengths}, i64 {self.i}")))
+        short = b.op(f"icmp ult i64 {self.length}, {ETH_HLEN}")
+        long = b.op(f"icmp ugt i64 {self.length}, {b.ld('i64', '%s', B['max_len'])}")
+        b.return_if(b.op(f"or i1 {short}, {long}"), int(BatchStatus.PYTHON))
+        offsets = b.ld("ptr", "%s", B["offsets"])
+        self.offset = b.ld("i64", b.op(f"getelementptr i64, ptr {offsets}, i64 {self.i}"))
+        self.bytes = b.ptr(b.ld("ptr", "%s", B["frames"]), self.offset)
+
+    def set_row(self, b: Builder, packet: str, payload: str) -> None:
+        """The packet region runs from the buffer's start (the row's host address) to the
+        end of the ``payload`` bytes at ``packet``: its direct sizes."""
+        row = b.ld("ptr", "%s", B["packet_row"])
+        headroom = b.op(f"sub i64 {b.op(f'ptrtoint ptr {packet} to i64')}, "
+                        f"{b.ld('i64', row, ROW_OFFSETS['host'])}")
+        size32 = b.op(f"trunc i64 {b.op(f'add i64 {headroom}, {payload}')} to i32")
+        b.st("i32", size32, row, ROW_OFFSETS["load_size"])
+        b.st("i32", size32, row, ROW_OFFSETS["store_size"])
+
+    def run(self, b: Builder) -> str:
+        """Run the program, record r0 and the instruction count; the ``i1`` "the run
+        called into Python"."""
+        r0, calls = _run(b, "%s", B)
+        results = b.ld("ptr", "%s", B["r0"])
+        b.st("i64", r0, b.op(f"getelementptr i64, ptr {results}, i64 {self.i}"))
+        env = b.ld("ptr", "%s", B["env"])
+        used = _used(b, "%s", B, env)
+        counts = b.ld("ptr", "%s", B["insns"])
+        b.st("i64", used, b.op(f"getelementptr i64, ptr {counts}, i64 {self.i}"))
+        return b.op(f"icmp ne i64 {b.ld('i64', env, ENV_OFFSETS['py_calls'])}, {calls}")
+
+    def done(self, b: Builder, source: str) -> str:
+        """Copy the output frame from ``source``, end the grace period, go on; the output
+        frame's host address."""
+        out = b.ptr(b.ld("ptr", "%s", B["out"]), self.offset)
+        _copy(b, out, source, self.length)
+        _sync_rcu(b, "%s", B)
+        b.st("i64", b.op(f"add i64 {self.i}, 1"), "%s", B["next"])
+        return out
+
+
 def _batch(mod: ModuleText) -> None:
+    """``pb_xdp_batch``: the frame after the reused XDP buffer's headroom, the native
+    ``xdp_md`` pointers set to it."""
     _guarded(mod, "pb_xdp_batch", B)
     b = Builder(mod, "pb_xdp_batch_loop", "i64", [("ptr", "s")], linkage="internal",
                 attrs='noinline "no-builtins"')
     with b.loop():
-        i = b.ld("i64", "%s", B["next"])
-        b.return_if(b.op(f"icmp uge i64 {i}, {b.ld('i64', '%s', B['count'])}"),
-                    int(BatchStatus.DONE))
-        lengths = b.ld("ptr", "%s", B["lengths"])
-        length = b.zext(b.ld("i32", b.op(f"getelementptr i32, ptr {lengths}, i64 {i}")))
-        short = b.op(f"icmp ult i64 {length}, {ETH_HLEN}")
-        long = b.op(f"icmp ugt i64 {length}, {b.ld('i64', '%s', B['max_len'])}")
-        b.return_if(b.op(f"or i1 {short}, {long}"), int(BatchStatus.PYTHON))
-        offsets = b.ld("ptr", "%s", B["offsets"])
-        offset = b.ld("i64", b.op(f"getelementptr i64, ptr {offsets}, i64 {i}"))
+        frame = _Frame(b)
+        length = frame.length
         packet = b.ld("ptr", "%s", B["packet"])
-        _copy(b, packet, b.ptr(b.ld("ptr", "%s", B["frames"]), offset), length)
-        row = b.ld("ptr", "%s", B["packet_row"])
-        # the region runs from data_hard_start (the row's host address) to data_end
-        headroom = b.op(f"sub i64 {b.op(f'ptrtoint ptr {packet} to i64')}, "
-                        f"{b.ld('i64', row, ROW_OFFSETS['host'])}")
-        size32 = b.op(f"trunc i64 {b.op(f'add i64 {headroom}, {length}')} to i32")
-        b.st("i32", size32, row, ROW_OFFSETS["load_size"])
-        b.st("i32", size32, row, ROW_OFFSETS["store_size"])
-        xdp = b.ld("ptr", "%s", B["xdp"])
+        _copy(b, packet, frame.bytes, length)
+        frame.set_row(b, packet, length)
+        xdp = b.ld("ptr", "%s", B["native"])
         vaddr = b.ld("i64", "%s", B["packet_vaddr"])
         b.st("i64", vaddr, xdp, X["data"])
         b.st("i64", vaddr, xdp, X["data_meta"])
         b.st("i64", b.op(f"add i64 {vaddr}, {length}"), xdp, X["data_end"])
-        r0, calls = _run(b, "%s", B)
-        results = b.ld("ptr", "%s", B["r0"])
-        b.st("i64", r0, b.op(f"getelementptr i64, ptr {results}, i64 {i}"))
-        env = b.ld("ptr", "%s", B["env"])
-        used = _used(b, "%s", B, env)
-        counts = b.ld("ptr", "%s", B["insns"])
-        b.st("i64", used, b.op(f"getelementptr i64, ptr {counts}, i64 {i}"))
-        called = b.op(f"icmp ne i64 {b.ld('i64', env, ENV_OFFSETS['py_calls'])}, {calls}")
+        called = frame.run(b)
         # a native bpf_xdp_adjust_*() moved the packet: Python finishes the run too
         end = b.op(f"add i64 {vaddr}, {length}")
         moved = called
@@ -221,9 +264,68 @@ def _batch(mod: ModuleText) -> None:
             now = b.ld("i64", xdp, X[name])
             moved = b.op(f"or i1 {moved}, {b.op(f'icmp ne i64 {now}, {set_to}')}")
         b.return_if(moved, int(BatchStatus.FINALIZE))
-        _copy(b, b.ptr(b.ld("ptr", "%s", B["out"]), offset), packet, length)
-        _sync_rcu(b, "%s", B)
-        b.st("i64", b.op(f"add i64 {i}, 1"), "%s", B["next"])
+        frame.done(b, packet)
+    b.ret(int(BatchStatus.DONE))
+
+
+def _pkt_type(b: Builder, frame: str) -> str:
+    """``eth_type_trans()`` on lo (:func:`pybpf.runtime.ctx.skb.pkt_type_of`: its address
+    and broadcast address are all zeroes, so a group address is multicast)."""
+    first = b.fn.load("i8", frame)
+    group = b.op(f"icmp ne i8 {b.op(f'and i8 {first}, 1')}, 0")
+    low = b.fn.load("i32", frame, align=1)
+    high = b.fn.load("i16", b.ptr(frame, 4), align=1)
+    zero = b.op(f"and i1 {b.op(f'icmp eq i32 {low}, 0')}, {b.op(f'icmp eq i16 {high}, 0')}")
+    unicast = b.op(f"select i1 {zero}, i32 {PACKET_HOST}, i32 {PACKET_OTHERHOST}")
+    return b.op(f"select i1 {group}, i32 {PACKET_MULTICAST}, i32 {unicast}")
+
+
+def _skb_batch(mod: ModuleText) -> None:
+    """``pb_skb_batch``: what ``bpf_prog_test_run_skb()`` does per frame on the reused skb
+    context (:class:`pybpf.runtime.ctx.skb.SkbContext`): frames it refuses (too short for
+    their IPv4/IPv6 header) are Python's; the frame goes to ``data`` (a socket filter's MAC
+    header, ``mac_len`` bytes, into the headroom before it), the ``__sk_buff`` buffer
+    starts from the template with the frame's ``pkt_type`` and ``protocol``, the native
+    half gets the packet's length and pointers and ``CHECKSUM_NONE`` with no hash. The
+    output frame of a socket filter has its MAC header zeroed, as test_run returns it."""
+    _guarded(mod, "pb_skb_batch", B)
+    b = Builder(mod, "pb_skb_batch_loop", "i64", [("ptr", "s")], linkage="internal",
+                attrs='noinline "no-builtins"')
+    with b.loop():
+        frame = _Frame(b)
+        length = frame.length
+        raw_proto = b.fn.load("i16", b.ptr(frame.bytes, 12), align=1)
+        proto = b.zext(b.op(f"call i16 @llvm.bswap.i16(i16 {raw_proto})"), "i16")
+        for ethertype, need in SKB_MIN_LEN.items():
+            short = b.op(f"icmp ult i64 {length}, {need}")
+            b.return_if(b.op(f"and i1 {b.op(f'icmp eq i64 {proto}, {ethertype}')}, {short}"),
+                        int(BatchStatus.PYTHON))
+        mac_len = b.ld("i64", "%s", B["mac_len"])
+        packet = b.ld("ptr", "%s", B["packet"])
+        start = b.op(f"getelementptr i8, ptr {packet}, i64 {b.op(f'sub i64 0, {mac_len}')}")
+        _copy(b, start, frame.bytes, length)
+        payload = b.op(f"sub i64 {length}, {mac_len}")
+        frame.set_row(b, packet, payload)
+        fields = b.ld("ptr", "%s", B["ctx_fields"])
+        _copy(b, fields, b.ld("ptr", "%s", B["template"]), b.ld("i64", "%s", B["ctx_size"]))
+        b.st("i32", _pkt_type(b, frame.bytes), fields, SKB_STRUCT.offsetof("pkt_type"))
+        b.st("i32", b.op(f"zext i16 {raw_proto} to i32"), fields,
+             SKB_STRUCT.offsetof("protocol"))
+        skb = b.ld("ptr", "%s", B["native"])
+        vaddr = b.ld("i64", "%s", B["packet_vaddr"])
+        end = b.op(f"add i64 {vaddr}, {payload}")
+        for name, value in (("len", payload), ("data", vaddr), ("data_end", end),
+                            ("data_meta", vaddr)):
+            b.st("i64", value, skb, CTX_VALUES + 8 * NATIVE_SLOTS[name])
+        host = b.ld("i64", skb, K["host"])
+        data_off = b.op(f"sub i64 {b.op(f'ptrtoint ptr {packet} to i64')}, {host}")
+        b.st("i64", b.op(f"add i64 {data_off}, {payload}"), skb, K["end"])
+        for name, ty in (("ip_summed", "i32"), ("csum", "i32"), ("sw_hash", "i8"),
+                         ("l4_hash", "i8")):
+            b.st(ty, 0, skb, K[name])
+        b.return_if(frame.run(b), int(BatchStatus.FINALIZE))
+        out = frame.done(b, start)
+        b.memset0(out, mac_len)
     b.ret(int(BatchStatus.DONE))
 
 
@@ -251,6 +353,8 @@ def add(mod: ModuleText) -> None:
     """Add the entry trampoline and the run loops to the library module (they call
     ``pb_htab_sync``)."""
     _enter(mod)
+    mod.declare("llvm.bswap.i16", "declare i16 @llvm.bswap.i16(i16)")
     _batch(mod)
+    _skb_batch(mod)
     _repeat(mod)
     _offsets(mod)

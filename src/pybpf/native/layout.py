@@ -47,13 +47,13 @@ __all__ = [
     "CTX_VALUES",
     "BatchStatus",
     "CtxNativeHeader",
+    "FrameBatch",
     "MapKind",
     "NativeKind",
     "NativeMap",
     "RepeatRun",
     "RingbufNative",
     "SkbNative",
-    "XdpBatch",
     "XdpMdNative",
     "field_offsets",
 ]
@@ -158,12 +158,15 @@ class RingbufNative(ctypes.Structure):
 #: :class:`pybpf.jit.frame.SlowPaths`): bit ``i`` of ``answered`` — the u64 ``values[i]``
 #: that follows the header (a computed field: a packet pointer, ``len``); bit ``i`` of
 #: ``plain`` — the u32 at offset ``4 * i`` of the context's backing buffer (``fields``), for
-#: a stored field that reads back as written (no getter, no narrower kernel target);
+#: a stored field (no getter or setter), of which only the low 16 bits (bit ``i`` of
+#: ``low16``) or 8 bits (``low8``) are read where the kernel's rewritten load is that narrow;
 #: ``plain`` fields also take 4-byte stores there.
 CTX_HEADER = [
     ("answered", ctypes.c_uint64),
     ("plain", ctypes.c_uint64),
     ("fields", ctypes.c_uint64),  # host address of the context's backing buffer
+    ("low16", ctypes.c_uint64),
+    ("low8", ctypes.c_uint64),
 ]
 
 
@@ -221,15 +224,16 @@ class SkbNative(ctypes.Structure):
     ]
 
 
-class XdpBatch(ctypes.Structure):
-    """What the native XDP batch loop (:mod:`pybpf.native.batch_ir`) works through: frames
-    in, one program run each on a reused context, verdicts and output frames out. Filled by
-    :mod:`pybpf.jit.batch`; ``next`` is the index of the next frame, in and out."""
+class FrameBatch(ctypes.Structure):
+    """What the native batch loops (:mod:`pybpf.native.batch_ir`: ``pb_xdp_batch``,
+    ``pb_skb_batch``) work through: frames in, one program run each on a reused context,
+    verdicts and output frames out. Filled by :mod:`pybpf.jit.batch`; ``next`` is the index
+    of the next frame, in and out."""
 
     _fields_ = [
         ("entry", ctypes.c_uint64),  # u64 F(env, r1..r5, depth): the program
         ("env", ctypes.c_uint64),
-        ("ctx", ctypes.c_uint64),  # program address of the xdp_md (r1)
+        ("ctx", ctypes.c_uint64),  # program address of the context (r1)
         ("count", ctypes.c_uint64),
         ("next", ctypes.c_uint64),
         ("frames", ctypes.c_uint64),  # host: all frames back to back
@@ -241,11 +245,18 @@ class XdpBatch(ctypes.Structure):
         ("packet", ctypes.c_uint64),  # host address of the packet buffer's data start
         ("packet_vaddr", ctypes.c_uint64),  # its program address
         ("packet_row", ctypes.c_uint64),  # host address of its region-table row
-        ("xdp", ctypes.c_uint64),  # XdpMdNative *
-        ("max_len", ctypes.c_uint64),  # longest frame the loop takes (the linear part)
+        ("native", ctypes.c_uint64),  # the context's native half (XdpMdNative, SkbNative)
+        ("max_len", ctypes.c_uint64),  # longest frame the loop takes
         ("budget", ctypes.c_uint64),  # instruction budget per run
         ("rcu", ctypes.c_uint64),  # NativeMap *[nrcu]: maps to sync after each run
         ("nrcu", ctypes.c_uint64),
+        # skb contexts: the bytes of the frame before ``data`` (the MAC header of a socket
+        # filter's packet, in the headroom), and the context buffer with what each run
+        # starts from (``template``, ``ctx_size`` bytes)
+        ("mac_len", ctypes.c_uint64),
+        ("ctx_fields", ctypes.c_uint64),
+        ("template", ctypes.c_uint64),
+        ("ctx_size", ctypes.c_uint64),
     ]
 
 

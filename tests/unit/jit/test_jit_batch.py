@@ -41,8 +41,10 @@ def summary(result: BatchResult) -> tuple[Any, ...]:
 
 
 def both(text: str, frames: list[bytes], jit: Callable[..., Any], *,
-         maps: tuple[MapSpec, ...] = (), checked: bool | None = None) -> tuple[Any, Any]:
-    """Run ``frames`` through the XDP program ``text`` on both backends (``{mN}`` is map N);
+         maps: tuple[MapSpec, ...] = (), checked: bool | None = None,
+         prog_type: ProgType = ProgType.XDP) -> tuple[Any, Any]:
+    """Run ``frames`` through the program ``text`` (XDP unless told) on both backends
+    (``{mN}`` is map N);
     assert equal results and maps; return the JIT's result and maps. Programs that name
     maps by address cannot be verified: they run with ``checked=True``."""
     outcomes = []
@@ -53,7 +55,7 @@ def both(text: str, frames: list[bytes], jit: Callable[..., Any], *,
         for i, m in enumerate(made):
             source = source.replace(f"{{m{i}}}", str(m.address))
         prog = backend.load(ProgramSpec("t", tuple(assemble(source, syntax="llvm")),
-                                        prog_type=ProgType.XDP))
+                                        prog_type=prog_type))
         try:
             outcome: Any = summary(prog.run_batch(frames))
         except PybpfError as exc:
@@ -234,9 +236,9 @@ def test_test_run_repeat_is_looped_natively_with_the_same_results(jit: Callable)
 def test_other_program_types_use_the_plain_loop(jit: Callable) -> None:
     prog = jit(helpers=default_helpers()).load(
         ProgramSpec("t", tuple(assemble("r0 = 1\nexit", syntax="llvm")),
-                    prog_type=ProgType.SCHED_CLS))
+                    prog_type=ProgType.SYSCALL))
     result = prog.run_batch([FRAME, FRAME[:10]])
-    assert result.retvals[0] == 1 and list(result.errors) == [1]
+    assert result.retvals == [1, 1] and not result.errors
 
 
 @pytest.mark.parametrize("count", [0, 1])
@@ -251,3 +253,120 @@ def test_batch_from_a_list_is_packed_as_from_frames(frames: list[bytes]) -> None
     from pybpf.jit.batch import _packed
 
     assert _packed(frames) == PacketBatch.from_frames(frames)
+
+
+# -- skb programs: the native skb loop (pb_skb_batch) ----------------------------------------
+
+#: Reads len, data/data_end, protocol, pkt_type and mark, counts the frame's bytes past the
+#: Ethernet header directly, stores into cb[0] and mark, loads a byte with LD_ABS, rewrites a
+#: byte with bpf_skb_store_bytes and fixes it with bpf_l3_csum_replace: all native.
+SKB_PROGRAM = """
+    r6 = r1
+    r7 = *(u32 *)(r6 + 0)
+    r1 = *(u32 *)(r6 + 16)
+    r7 += r1
+    r1 = *(u32 *)(r6 + 4)
+    r7 += r1
+    r2 = *(u32 *)(r6 + 76)
+    r3 = *(u32 *)(r6 + 80)
+    r2 += 14
+    if r2 > r3 goto skip
+    r1 = *(u8 *)(r2 - 1)
+    r7 += r1
+skip:
+    *(u32 *)(r6 + 48) = r7
+    r0 = *(u8 *)skb[0]
+    r7 += r0
+    *(u32 *)(r10 - 4) = r7
+    r1 = r6
+    r2 = 1
+    r3 = r10
+    r3 += -4
+    r4 = 1
+    r5 = 0
+    call 9
+    r1 = r6
+    r2 = 10
+    r3 = 0x1234
+    r4 = 0x4321
+    r5 = 2
+    call 10
+    r0 += r7
+    r0 &= 3
+    exit
+"""
+
+
+def _skb_frames() -> list[bytes]:
+    frames = [FRAME[: 34 + i] for i in range(0, 40, 3)]
+    frames += [FRAME[:20], FRAME[:13], b"", FRAME + bytes(4000), FRAME + bytes(3600)]
+    frames.append(bytes.fromhex("ffffffffffff02000000000186dd") + bytes(60))  # IPv6, multicast
+    frames.append(bytes.fromhex("000000000000020000000001" "86dd") + bytes(30))  # too short
+    frames.append(bytes.fromhex("000000000000020000000001" "1234") + bytes(6))  # lo's address
+    return frames
+
+
+@pytest.mark.parametrize("prog_type", [ProgType.SCHED_CLS, ProgType.SOCKET_FILTER,
+                                       ProgType.SCHED_ACT])
+def test_skb_batch_matches_the_interpreter(jit: Callable, prog_type: ProgType) -> None:
+    text = SKB_PROGRAM
+    if prog_type == ProgType.SOCKET_FILTER:  # no packet pointers, no store_bytes
+        text = text.replace("    r2 = *(u32 *)(r6 + 76)\n    r3 = *(u32 *)(r6 + 80)\n", "    r2 = 0\n    r3 = 0\n")
+        text = text.replace("call 9", "r0 = 0").replace("call 10", "r0 = 0")
+    result, _ = both(text, _skb_frames(), jit, prog_type=prog_type)
+    assert sorted(result[5]) == [14, 15, 16, 17, 20]  # refused: too short, too long
+
+
+def test_skb_batch_stays_native(jit: Callable, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch of frames the loop takes makes no call into Python at all."""
+    from pybpf.jit import runtime as jit_runtime
+
+    prog = jit(helpers=default_helpers(), budget=None).load(
+        ProgramSpec("t", tuple(assemble(SKB_PROGRAM.replace("r1 = *(u32 *)(r6 + 16)",
+                                                            "r1 = 0")
+                                        .replace("r1 = *(u32 *)(r6 + 4)", "r1 = 0"),
+                                        syntax="llvm")),
+                    prog_type=ProgType.SCHED_CLS))
+    ops: list[int] = []
+    original = jit_runtime.NativeRuntime._dispatch
+
+    def spy(self: Any, env: int, op: int, *rest: int) -> int:
+        ops.append(op)
+        return original(self, env, op, *rest)
+
+    monkeypatch.setattr(jit_runtime.NativeRuntime, "_dispatch", spy)
+    frames = [FRAME[: 34 + i] for i in range(50)]
+    result = prog.run_batch(frames)
+    assert ops == [] and not result.errors
+    for i, frame in enumerate(frames):  # what one test_run per frame gives
+        single = prog.test_run(data=frame)
+        assert (result.r0[i], result.data_out(i)) == (single.r0, single.data_out)
+        assert single.data_out != frame  # bpf_skb_store_bytes and the csum fix wrote
+
+
+SKB_PYTHON = """
+    r6 = r1
+    r2 = *(u32 *)(r6 + 0)
+    if r2 > 40 goto grow
+    r1 = r6
+    r2 = 1
+    r3 = 0
+    call 23
+    exit
+grow:
+    r1 = r6
+    r2 += 20
+    r3 = 0
+    call 38
+    r0 = *(u32 *)(r6 + 0)
+    exit
+"""
+
+
+def test_skb_batch_with_python_helpers(jit: Callable) -> None:
+    """Runs that call into Python (bpf_redirect, bpf_skb_change_tail growing the packet) are
+    finished by Python: redirects and changed frames as test_run reports them."""
+    frames = [FRAME[: 34 + i] for i in range(0, 30, 2)]
+    result, _ = both(SKB_PYTHON, frames, jit, prog_type=ProgType.SCHED_CLS)
+    assert result[3] and any(len(out) != len(f) for out, f in zip(result[2], frames,
+                                                                  strict=True))

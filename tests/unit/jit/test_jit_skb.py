@@ -153,20 +153,62 @@ def test_computed_fields_after_python_changes_the_packet(jit: Callable,
 
 
 def test_plain_slots_cover_exactly_the_stored_fields() -> None:
-    """The fields test_run carries in and out of ``__sk_buff`` that are 4-byte stored fields
-    are plain; computed and narrower-target fields are not."""
-    from pybpf.runtime.ctx.skb import SkbContext
+    """4-byte stored fields are plain, those the kernel reads narrower with their target
+    size (protocol: 16 bits, pkt_type: 8); computed and 8-byte fields are not."""
+    from pybpf.runtime.ctx.skb import SKB_TARGET_SIZES, SkbContext
     from pybpf.runtime.memory import Memory
 
     ctx = SkbContext(Memory(), frame(bytes(20)), l2=True)
-    plain = {fld.name for fld in SKB.fields if ctx.native.plain >> (fld.offset // 4) & 1}
-    assert {"mark", "priority", "cb[0]", "cb[4]", "hash", "ifindex"} <= plain
-    assert not plain & {"len", "data", "data_end", "data_meta", "protocol", "tc_index",
-                        "pkt_type", "vlan_tci", "tstamp", "gso_segs"}
-    assert {n for n in CTX_IN_FIELDS if SKB.field(n).size == 4} - plain <= {"gso_segs",
-                                                                           "gso_size"}
+    native = ctx.native
+
+    def named(mask: int) -> set[str]:
+        return {fld.name for fld in SKB.fields
+                if fld.offset % 4 == 0 and mask >> (fld.offset // 4) & 1}
+
+    plain = named(native.plain)
+    assert {"mark", "priority", "cb[0]", "cb[4]", "hash", "ifindex", "protocol",
+            "pkt_type", "tc_index"} <= plain
+    assert not plain & {"len", "data", "data_end", "data_meta", "tstamp", "flow_keys", "sk",
+                        "tstamp_type"}
+    assert named(native.low16) == {n for n, size in SKB_TARGET_SIZES.items() if size == 2}
+    assert named(native.low8) == {n for n, size in SKB_TARGET_SIZES.items()
+                                  if size == 1 and SKB.field(n).size == 4}
+    assert named(native.answered) == {"len", "data", "data_end", "data_meta"}
     ctx.release()
 
+
+@settings(max_examples=60, deadline=None)
+@given(field=st.sampled_from([f.name for f in SKB.fields if f.size == 4 and f.offset % 4 == 0
+                              and f.name not in ("len", "data", "data_end", "data_meta")]),
+       value=st.integers(0, 2**32 - 1))
+def test_every_4_byte_field_reads_back_as_in_python(jit: Callable, field: str,
+                                                    value: int) -> None:
+    """A value in any 4-byte field of the context reads back (full, 16 or 8 bits) on the
+    checked JIT as the interpreter reads it."""
+    off = SKB.offsetof(field)
+    text = f"""
+        r2 = {value} ll
+        r0 = *(u32 *)(r1 + {off})
+        exit
+    """
+    runs = [(frame(bytes(30)), b"")]
+    for backend in (Interpreter(helpers=default_helpers()),
+                    jit(helpers=default_helpers(), checked=True)):
+        from pybpf.runtime.ctx.skb import SkbContext
+
+        prog = backend.load(ProgramSpec("t", tuple(assemble(text, syntax="llvm")),
+                                        prog_type=ProgType.SCHED_CLS))
+        ctx = SkbContext(prog.state.memory, runs[0][0], l2=True)
+        ctx.region.buf[off : off + 4] = value.to_bytes(4, "little")
+        prog.state.context = ctx
+        try:
+            got = prog.run(ctx.address).retval
+        finally:
+            prog.state.context = None
+            ctx.release()
+        if isinstance(backend, Interpreter):
+            expected = got
+    assert got == expected
 
 
 # -- the native skb helpers (pybpf.native.skb_ir) against the Python ones -------------------

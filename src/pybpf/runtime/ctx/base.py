@@ -76,7 +76,7 @@ class ContextRegion:
         self._pin: ctypes.Array[ctypes.c_char] | None = None
         if native is not None:
             self._pin = (ctypes.c_char * len(self.buf)).from_buffer(self.buf)
-            native.plain = self.plain_slots()  # type: ignore[attr-defined]
+            native.plain, native.low16, native.low8 = self.plain_slots()  # type: ignore[attr-defined]
             native.fields = ctypes.addressof(self._pin)  # type: ignore[attr-defined]
         self.region: Region = memory.map(
             self.buf, RegionKind.CONTEXT, layout.name, on_load=self._load, on_store=self._store,
@@ -84,20 +84,23 @@ class ContextRegion:
             native_kind=native_kind,
         )
 
-    def plain_slots(self) -> int:
-        """Bit ``i``: the field at offset ``4 * i`` is a 4-byte stored field whose 4-byte loads
-        and stores are plain buffer accesses (no getter or setter, no narrower kernel
-        target size), as :meth:`_load`/:meth:`_store` make them."""
-        mask = 0
+    def plain_slots(self) -> tuple[int, int, int]:
+        """``(plain, low16, low8)`` of :data:`~pybpf.native.layout.CTX_HEADER`: bit ``i`` of
+        ``plain`` — the field at offset ``4 * i`` is a 4-byte stored field (no getter or
+        setter), whose 4-byte loads and stores are buffer accesses as :meth:`_load` and
+        :meth:`_store` make them, of which ``low16``/``low8`` say the load keeps 16/8 bits
+        (the kernel's target size)."""
+        masks = {4: 0, 2: 0, 1: 0}
         for fld in self.layout.fields:
             slot, rem = divmod(fld.offset, 4)
-            if (rem or fld.size != 4 or slot >= CTX_SLOTS or fld.name in self.getters
-                    or fld.name in self.setters
-                    or self.target_sizes.get(fld.name, 4) != 4
+            target = self.target_sizes.get(fld.name, fld.size)
+            if (rem or fld.size != 4 or slot >= CTX_SLOTS or target not in masks
+                    or fld.name in self.getters or fld.name in self.setters
                     or self._by_offset.get(fld.offset) is not fld):
                 continue
-            mask |= 1 << slot
-        return mask
+            masks[target] |= 1 << slot
+        plain = masks[4] | masks[2] | masks[1]
+        return plain, masks[2], masks[1]
 
     @property
     def address(self) -> int:

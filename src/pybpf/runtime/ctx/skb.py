@@ -31,6 +31,7 @@ from pybpf.runtime.ctx.base import PACKET_POINTERS, ContextRegion
 from pybpf.runtime.memory import Memory
 from pybpf.runtime.packet import PacketBuffer
 
+SKB_STRUCT = CTX_STRUCTS["__sk_buff"]
 NET_SKB_PAD = 64
 NET_IP_ALIGN = 0  # x86_64
 ETH_HLEN = 14
