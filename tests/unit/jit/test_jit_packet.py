@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_jit_direct import FRAMES, both
@@ -199,3 +200,38 @@ def test_xdp_adjust_calls_no_python(jit: Callable[..., JIT], monkeypatch: Any) -
     result = prog.test_run(data=FRAMES[0])
     assert seen == [] and result.retval >> 16 == 0
     assert len(result.data_out) == len(FRAMES[0]) + 16 + 8
+
+
+def test_a_packet_without_a_table_row_faults(jit: Callable) -> None:
+    """More regions mapped than the host-address table has rows: the packet's context load
+    faults with a pybpf error naming the cause (never a wild access); with rows to spare the
+    same program runs."""
+    from pybpf.errors import ExecutionFault
+    from pybpf.jit.regions import RegionTable
+    from pybpf.runtime.memory import Memory, RegionKind
+
+    text = """
+        r2 = *(u32 *)(r1 + 0)
+        r3 = *(u32 *)(r1 + 4)
+        r4 = r2
+        r4 += 1
+        r0 = 0
+        if r4 > r3 goto out
+        r0 = *(u8 *)(r2 + 0)
+    out:
+        exit
+    """
+    memory = Memory()
+    memory.host_table = RegionTable(capacity=64)
+    prog = jit(helpers=default_helpers(), memory=memory, budget=None).load(_spec(text))
+    assert not prog.checked
+    assert prog.test_run(data=b"\x07" + bytes(20)).retval == 7
+    fillers = [memory.map(bytearray(8), RegionKind.STACK, f"filler{i}")
+               for i in range(64 - len(memory.regions))]  # the packet's id is the 65th
+    try:
+        with pytest.raises(ExecutionFault, match="no row in the JIT's host-address table"):
+            prog.test_run(data=b"\x07" + bytes(20))
+    finally:
+        for region in fillers:
+            memory.unmap(region)
+    assert prog.test_run(data=b"\x09" + bytes(20)).retval == 9
