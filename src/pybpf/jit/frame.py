@@ -144,7 +144,7 @@ class SlowPaths:
         row = fn.op(f"getelementptr [{ROW_SIZE} x i8], ptr {table}, i64 {safe}")
         field = fn.op(f"and i64 {w}, 4294967295")
         kind = fn.load("i32", fn.gep(row, ROW_OFFSETS["kind"]), tbaa=TBAA_TABLE)
-        ok = fn.op(f"and i1 {inside}, {fn.op(f'icmp eq i64 %n, 4')}")
+        ok = fn.op(f"and i1 {inside}, {fn.op('icmp eq i64 %n, 4')}")
         for test in (f"icmp ult i64 {field}, {4 * CTX_SLOTS}",
                      f"icmp eq i64 {fn.op(f'and i64 {field}, 3')}, 0"):
             ok = fn.op(f"and i1 {ok}, {fn.op(test)}")

@@ -34,6 +34,10 @@ from enum import IntEnum
 
 __all__ = [
     "ALL_CPUS",
+    "CONTEXT_KINDS",
+    "CTX_HEADER",
+    "CTX_SLOTS",
+    "CTX_VALUES",
     "NOT_NATIVE",
     "REC_HASH",
     "REC_HEADER",
@@ -41,10 +45,6 @@ __all__ = [
     "REC_LINKED",
     "REC_NEXT",
     "REC_VADDR",
-    "CONTEXT_KINDS",
-    "CTX_HEADER",
-    "CTX_SLOTS",
-    "CTX_VALUES",
     "BatchStatus",
     "CtxNativeHeader",
     "FrameBatch",

@@ -19,7 +19,7 @@ import errno
 
 from pybpf.jit.irtext import ModuleText
 from pybpf.native.helpers_ir import csum_add
-from pybpf.native.irkit import Builder
+from pybpf.native.irkit import Builder, Var
 from pybpf.native.layout import CtxNativeHeader, SkbNative, field_offsets
 from pybpf.platform.ctx_layouts import CTX_STRUCTS
 from pybpf.platform.skb_flags import (
@@ -220,7 +220,7 @@ def _csum_replace(mod: ModuleText) -> None:
     b.ret(0)
 
 
-def _proto_replace(b: Builder, new: object, check: str, size: str) -> None:
+def _proto_replace(b: Builder, new: Var, check: str, size: str) -> None:
     """``inet_proto_csum_replace4()`` (sizes 2 and 4, values widened) or
     ``inet_proto_csum_replace_by_diff()`` (size 0) into ``new``."""
     pseudo = _has(b, "%flags", BPF_F_PSEUDO_HDR)
@@ -233,24 +233,23 @@ def _proto_replace(b: Builder, new: object, check: str, size: str) -> None:
     old_v, new_v = b.op(f"and i64 %from, {mask}"), b.op(f"and i64 %to, {mask}")
     diff = _u32(b, "%to")
     with b.if_else(partial) as (is_partial, other):
-        with is_partial, b.if_(pseudo):
-            with b.if_else(by_diff) as (d, v):
-                with d:
-                    new.set(b.op(f"xor i64 {_fold(b, csum_add(b, diff, check))}, 65535"))  # type: ignore[attr-defined]
-                with v:
-                    summed = csum_add(b, _csum_sub(b, check, old_v), new_v)
-                    new.set(b.op(f"xor i64 {_fold(b, summed)}, 65535"))  # type: ignore[attr-defined]
+        with is_partial, b.if_(pseudo), b.if_else(by_diff) as (d, v):
+            with d:
+                new.set(b.op(f"xor i64 {_fold(b, csum_add(b, diff, check))}, 65535"))
+            with v:
+                summed = csum_add(b, _csum_sub(b, check, old_v), new_v)
+                new.set(b.op(f"xor i64 {_fold(b, summed)}, 65535"))
         with other:
             skb_csum = b.zext(b.ld("i32", "%skb", S["csum"]))
             with b.if_else(by_diff) as (d, v):
                 with d:
-                    new.set(_replace_by_diff(b, check, diff))  # type: ignore[attr-defined]
+                    new.set(_replace_by_diff(b, check, diff))
                     no_v6 = b.op(f"xor i1 {ipv6}, true")
                     with b.if_(b.op(f"and i1 {complete}, {b.op(f'and i1 {pseudo}, {no_v6}')}")):
                         updated = _not32(b, _csum_sub(b, diff, skb_csum))
                         b.st("i32", b.op(f"trunc i64 {updated} to i32"), "%skb", S["csum"])
                 with v:
-                    new.set(_replace4(b, check, old_v, new_v))  # type: ignore[attr-defined]
+                    new.set(_replace4(b, check, old_v, new_v))
                     with b.if_(b.op(f"and i1 {complete}, {pseudo}")):
                         updated = _not32(b, csum_add(b, _csum_sub(b, _not32(b, skb_csum),
                                                                   old_v), new_v))

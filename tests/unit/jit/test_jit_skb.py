@@ -15,11 +15,10 @@ from hypothesis import strategies as st
 from pybpf.asm import assemble
 from pybpf.interp import Interpreter
 from pybpf.jit import runtime as jit_runtime
+from pybpf.platform.ctx_layouts import CTX_STRUCTS
 from pybpf.platform.enums import ProgType
 from pybpf.program.spec import ProgramSpec
-from pybpf.runtime.ctx.skb import CTX_IN_FIELDS
 from pybpf.runtime.helpers import default_helpers
-from pybpf.platform.ctx_layouts import CTX_STRUCTS
 
 SKB = CTX_STRUCTS["__sk_buff"]
 
