@@ -36,7 +36,7 @@ from enum import IntEnum
 from pybpf.runtime.execstate import MAX_CALL_FRAMES
 
 #: Bumped whenever the ABI or the translation changes (part of the compile-cache key).
-ABI_VERSION = 17
+ABI_VERSION = 18
 
 
 class RuntimeOp(IntEnum):
@@ -152,6 +152,10 @@ class NativeEnv(ctypes.Structure):
         ("skb_csum_replace", ctypes.c_uint64),
         ("skb_csum_update", ctypes.c_uint64),
         ("skb_pull_data", ctypes.c_uint64),
+        # the run's context's native half and its NativeKind (0: none), for helpers that
+        # take no context argument (bpf_redirect)
+        ("ctx_native", ctypes.c_uint64),
+        ("ctx_kind", ctypes.c_uint64),
     ]
 
 

@@ -35,7 +35,14 @@ from typing import TYPE_CHECKING, Any
 
 from pybpf.errors import ExecutionFault, TestRunError
 from pybpf.jit.abi import ROW_SIZE
-from pybpf.native.layout import BatchStatus, FrameBatch, MapKind, NativeMap, RepeatRun
+from pybpf.native.layout import (
+    BatchStatus,
+    FrameBatch,
+    MapKind,
+    NativeMap,
+    RepeatRun,
+    decode_redirect,
+)
 from pybpf.native.library import library
 from pybpf.platform.enums import ProgType
 from pybpf.runtime.batch import BatchResult, PacketBatch, run_batch_loop
@@ -234,11 +241,13 @@ def run_batch(program: JITProgram, packets: PacketBatch | Sequence[bytes]) -> Ba
         else (ctypes.c_char * 1)()
     out_pin = (ctypes.c_char * max(1, len(result.out))).from_buffer(result.out) if result.out \
         else (ctypes.c_char * 1)()
+    redirects = array("Q", bytes(8 * n))
     desc = FrameBatch(entry=program.entry.address, env=runtime.env_address, count=n,
                       frames=ctypes.addressof(data_pin), offsets=batch.offsets.buffer_info()[0],
                       lengths=batch.lengths.buffer_info()[0], out=ctypes.addressof(out_pin),
                       r0=result.r0.buffer_info()[0], insns=result.instructions.buffer_info()[0],
-                      max_len=kind.max_len, budget=limit)
+                      max_len=kind.max_len, budget=limit,
+                      redirects=redirects.buffer_info()[0])
     loop = library().fn[kind.loop]
     frames: _Frames | None = None
     start = time.perf_counter()
@@ -289,6 +298,10 @@ def run_batch(program: JITProgram, packets: PacketBatch | Sequence[bytes]) -> Ba
             frames.release()
         state.end()
     result.seconds = time.perf_counter() - start
+    if desc.nredirects:  # recorded natively (runs Python finished are recorded already)
+        for index, word in enumerate(redirects):
+            if word:
+                result.redirects[index] = decode_redirect(word)  # type: ignore[assignment]
     return result
 
 

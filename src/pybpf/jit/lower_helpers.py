@@ -1,7 +1,8 @@
 """Helpers in native code: ``bpf_ktime_get_ns``, ``bpf_get_prandom_u32``,
 ``bpf_get_smp_processor_id``, ``bpf_csum_diff``, ``bpf_ringbuf_reserve``/``submit``/
 ``discard``, ``bpf_xdp_adjust_head``/``meta``/``tail``, ``bpf_skb_load_bytes``/
-``store_bytes``, ``bpf_l3/l4_csum_replace``, ``bpf_csum_update``, ``bpf_skb_pull_data``.
+``store_bytes``, ``bpf_l3/l4_csum_replace``, ``bpf_csum_update``, ``bpf_skb_pull_data``,
+``bpf_redirect``.
 
 Each is done natively only where its semantics allow, and otherwise falls back to the Python
 helper (the same call the JIT makes for every other helper), so results never differ:
@@ -29,7 +30,10 @@ helper (the same call the JIT makes for every other helper), so results never di
   context's row points at a socket buffer's native half (``NativeKind.SKB``) and, for
   ``bpf_skb_load_bytes``/``store_bytes``, the program's buffer is directly writable/readable
   for its whole length (else Python, which faults as the interpreter does); they change the
-  packet bytes and the checksum/hash state in place, never the packet's geometry.
+  packet bytes and the checksum/hash state in place, never the packet's geometry;
+* ``bpf_redirect(ifindex, flags)`` records its target in the native half of the run's
+  context (``env->ctx_native``, an XDP or skb context; the context reads it back as its
+  ``redirect``), or is Python's for any other context.
 
 Only helper ids the runtime implements with pybpf's own functions are lowered (a custom
 helper table is always called).
@@ -40,10 +44,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pybpf.jit.abi import ROW_OFFSETS, ClockMode
-from pybpf.jit.frame import Frame
+from pybpf.jit.frame import CTX_OFFSETS, Frame
 from pybpf.jit.irtext import LIKELY, TBAA_TABLE, UNLIKELY
 from pybpf.jit.lower_mem import row_index, translate
-from pybpf.native.layout import NativeKind
+from pybpf.native.layout import NativeKind, RedirectKind
 from pybpf.native.xdp_ir import XdpAdjust
 
 __all__ = ["CSUM_DIFF", "GET_PRANDOM_U32", "GET_SMP_PROCESSOR_ID", "KTIME_GET_NS", "NATIVE",
@@ -63,6 +67,8 @@ XDP_ADJUST_TAIL = 65
 #: The XDP geometry helpers and their ``op`` of ``pb_xdp_adjust``.
 XDP_ADJUST = {XDP_ADJUST_HEAD: XdpAdjust.HEAD, XDP_ADJUST_META: XdpAdjust.META,
               XDP_ADJUST_TAIL: XdpAdjust.TAIL}
+XDP_ABORTED, XDP_REDIRECT = 0, 4
+TC_ACT_SHOT, TC_ACT_REDIRECT = 2, 7
 SKB_STORE_BYTES = 9
 L3_CSUM_REPLACE = 10
 L4_CSUM_REPLACE = 11
@@ -73,8 +79,9 @@ CSUM_UPDATE = 40
 SKB_HELPERS = {SKB_LOAD_BYTES: "skb_load_bytes", SKB_STORE_BYTES: "skb_store_bytes",
                L3_CSUM_REPLACE: "skb_csum_replace", L4_CSUM_REPLACE: "skb_csum_replace",
                CSUM_UPDATE: "skb_csum_update", SKB_PULL_DATA: "skb_pull_data"}
+REDIRECT = 23
 NATIVE = frozenset({KTIME_GET_NS, GET_PRANDOM_U32, GET_SMP_PROCESSOR_ID, CSUM_DIFF, *RINGBUF,
-                    *XDP_ADJUST, *SKB_HELPERS})
+                    *XDP_ADJUST, *SKB_HELPERS, REDIRECT})
 
 
 def lower_helper(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> str:
@@ -89,6 +96,8 @@ def lower_helper(f: Frame, helper: int, regs: list[str], python: Callable[[], st
         return _xdp_adjust(f, helper, regs, python)
     if helper in SKB_HELPERS:
         return _skb(f, helper, regs, python)
+    if helper == REDIRECT:
+        return _redirect(f, regs, python)
     args: list[tuple[str, str]] = []
     if helper == KTIME_GET_NS:
         ok = fn.op(f"icmp eq i64 {f.load_env('clock')}, {int(ClockMode.HOST)}")
@@ -192,6 +201,38 @@ def _skb(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> s
     return native_or_python(f, ok, native, python)
 
 
+def _redirect(f: Frame, regs: list[str], python: Callable[[], str]) -> str:
+    """``bpf_redirect(ifindex, flags)`` on the run's context (``env->ctx_native``): XDP's
+    ``bpf_xdp_redirect()`` (any flag: ``XDP_ABORTED``, else ``XDP_REDIRECT``) or tc's (flags
+    other than ``BPF_F_INGRESS``: ``TC_ACT_SHOT``, else ``TC_ACT_REDIRECT``), recording the
+    target in the half's ``redirect`` word as :mod:`pybpf.runtime.helpers.redirect` does;
+    Python's where the run has no such context."""
+    fn = f.fn
+    kind = f.load_env("ctx_kind")
+    is_xdp = fn.op(f"icmp eq i64 {kind}, {int(NativeKind.XDP_MD)}")
+    ok = fn.op(f"or i1 {is_xdp}, {fn.op(f'icmp eq i64 {kind}, {int(NativeKind.SKB)}')}")
+
+    def native() -> tuple[str, str | None]:
+        flags, ifindex = regs[1], fn.op(f"and i64 {regs[0]}, 4294967295")
+        any_flag = fn.op(f"icmp ne i64 {flags}, 0")
+        other = fn.op(f"icmp ne i64 {fn.op(f'and i64 {flags}, -2')}, 0")  # not BPF_F_INGRESS
+        bad = fn.op(f"select i1 {is_xdp}, i1 {any_flag}, i1 {other}")
+        ingress_flag = fn.op(f"icmp ne i64 {fn.op(f'and i64 {flags}, 1')}, 0")
+        ingress = fn.op(f"and i1 {fn.op(f'xor i1 {is_xdp}, true')}, {ingress_flag}")
+        target = fn.op(f"select i1 {ingress}, i64 {int(RedirectKind.INGRESS) << 32}, "
+                       f"i64 {int(RedirectKind.IFINDEX) << 32}")
+        half = fn.op(f"inttoptr i64 {f.load_env('ctx_native')} to ptr")
+        slot = fn.gep(half, CTX_OFFSETS["redirect"])
+        old = fn.load("i64", slot, tbaa=TBAA_TABLE)
+        word = fn.op(f"select i1 {bad}, i64 {old}, i64 {fn.op(f'or i64 {target}, {ifindex}')}")
+        fn.store("i64", word, slot, tbaa=TBAA_TABLE)
+        done = fn.op(f"select i1 {is_xdp}, i64 {XDP_REDIRECT}, i64 {TC_ACT_REDIRECT}")
+        failed = fn.op(f"select i1 {is_xdp}, i64 {XDP_ABORTED}, i64 {TC_ACT_SHOT}")
+        return fn.op(f"select i1 {bad}, i64 {failed}, i64 {done}"), None
+
+    return native_or_python(f, ok, native, python)
+
+
 def native_or_python(f: Frame, ok: str, native: Callable[[], tuple[str, str | None]],
                       python: Callable[[], str]) -> str:
     """r0 of ``native()`` where ``ok`` holds, else (or where the failure condition
@@ -216,7 +257,7 @@ def native_or_python(f: Frame, ok: str, native: Callable[[], tuple[str, str | No
 
 def standard_helpers() -> dict[int, object]:
     """pybpf's own implementations of the helpers lowered here (by id)."""
-    from pybpf.runtime.helpers import csum, output, skb, task, time, xdp
+    from pybpf.runtime.helpers import csum, output, redirect, skb, task, time, xdp
     from pybpf.runtime.helpers import random as prandom
 
     return {KTIME_GET_NS: time.bpf_ktime_get_ns, GET_PRANDOM_U32: prandom.bpf_get_prandom_u32,
@@ -228,4 +269,5 @@ def standard_helpers() -> dict[int, object]:
             XDP_ADJUST_TAIL: xdp.bpf_xdp_adjust_tail,
             SKB_LOAD_BYTES: skb.bpf_skb_load_bytes, SKB_STORE_BYTES: skb.bpf_skb_store_bytes,
             L3_CSUM_REPLACE: csum.bpf_l3_csum_replace, L4_CSUM_REPLACE: csum.bpf_l4_csum_replace,
-            CSUM_UPDATE: csum.bpf_csum_update, SKB_PULL_DATA: skb.bpf_skb_pull_data}
+            CSUM_UPDATE: csum.bpf_csum_update, SKB_PULL_DATA: skb.bpf_skb_pull_data,
+            REDIRECT: redirect.bpf_redirect}

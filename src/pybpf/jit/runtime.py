@@ -26,6 +26,7 @@ from pybpf.interp.ops import ATOMIC_RMW
 from pybpf.isa import AtomicOp
 from pybpf.jit.abi import ClockMode, Fault, NativeEnv, RuntimeFn, RuntimeOp, Status, TailCall
 from pybpf.jit.regions import RegionTable
+from pybpf.native.layout import NativeKind
 from pybpf.native.library import library
 from pybpf.runtime.execstate import MAX_CALL_FRAMES, ExecState
 from pybpf.runtime.helpers.random import Prandom
@@ -124,13 +125,17 @@ class NativeRuntime:
 
     def sync_state(self) -> None:
         """Copy what native code reads of the execution state into the env block: the CPU,
-        whether the clock is the host's, where the PRNG state is (see
-        :mod:`pybpf.jit.lower_helpers`)."""
+        whether the clock is the host's, where the PRNG state is, the context's native half
+        (see :mod:`pybpf.jit.lower_helpers`)."""
         state, env = self.state, self.env
         env.cpu = state.cpu
         env.clock = ClockMode.HOST if type(state.clock) is HostClock else ClockMode.PYTHON
         rnd = state.prandom
         env.prandom = rnd.address if isinstance(rnd, Prandom) else 0
+        ctx = state.context
+        kind = getattr(ctx, "NATIVE_KIND", NativeKind.NONE)
+        env.ctx_kind = kind
+        env.ctx_native = ctypes.addressof(ctx.native) if kind else 0  # type: ignore[union-attr]
 
     def adopt_native(self) -> None:
         """The context takes what native helpers changed (the XDP packet's geometry, see

@@ -27,6 +27,7 @@ from pybpf.native.irkit import Builder
 from pybpf.native.layout import (
     CTX_VALUES,
     BatchStatus,
+    CtxNativeHeader,
     FrameBatch,
     RepeatRun,
     SkbNative,
@@ -48,6 +49,7 @@ B = field_offsets(FrameBatch)
 R = field_offsets(RepeatRun)
 X = field_offsets(XdpMdNative)
 K = field_offsets(SkbNative)
+H = field_offsets(CtxNativeHeader)
 #: Shortest frame of each EtherType ``bpf_prog_test_run_skb()`` takes (IPv4, IPv6 header).
 SKB_MIN_LEN = {0x0800: 34, 0x86DD: 54}
 
@@ -218,8 +220,9 @@ class _Frame:
         b.st("i32", size32, row, ROW_OFFSETS["store_size"])
 
     def run(self, b: Builder) -> str:
-        """Run the program, record r0 and the instruction count; the ``i1`` "the run
-        called into Python"."""
+        """Run the program (no redirect recorded yet), record r0 and the instruction count;
+        the ``i1`` "the run called into Python"."""
+        b.st("i64", 0, b.ld("ptr", "%s", B["native"]), H["redirect"])
         r0, calls = _run(b, "%s", B)
         results = b.ld("ptr", "%s", B["r0"])
         b.st("i64", r0, b.op(f"getelementptr i64, ptr {results}, i64 {self.i}"))
@@ -230,10 +233,16 @@ class _Frame:
         return b.op(f"icmp ne i64 {b.ld('i64', env, ENV_OFFSETS['py_calls'])}, {calls}")
 
     def done(self, b: Builder, source: str) -> str:
-        """Copy the output frame from ``source``, end the grace period, go on; the output
-        frame's host address."""
+        """Copy the output frame from ``source`` and the run's redirect (if any), end the
+        grace period, go on; the output frame's host address."""
         out = b.ptr(b.ld("ptr", "%s", B["out"]), self.offset)
         _copy(b, out, source, self.length)
+        redirect = b.ld("i64", b.ld("ptr", "%s", B["native"]), H["redirect"])
+        redirects = b.ld("ptr", "%s", B["redirects"])
+        b.st("i64", redirect, b.op(f"getelementptr i64, ptr {redirects}, i64 {self.i}"))
+        recorded = b.zext(b.op(f"icmp ne i64 {redirect}, 0"), "i1")
+        b.st("i64", b.op(f"add i64 {b.ld('i64', '%s', B['nredirects'])}, {recorded}"), "%s",
+             B["nredirects"])
         _sync_rcu(b, "%s", B)
         b.st("i64", b.op(f"add i64 {self.i}, 1"), "%s", B["next"])
         return out

@@ -51,10 +51,13 @@ __all__ = [
     "MapKind",
     "NativeKind",
     "NativeMap",
+    "RedirectKind",
     "RepeatRun",
     "RingbufNative",
     "SkbNative",
     "XdpMdNative",
+    "decode_redirect",
+    "encode_redirect",
     "field_offsets",
 ]
 
@@ -161,13 +164,46 @@ class RingbufNative(ctypes.Structure):
 #: a stored field (no getter or setter), of which only the low 16 bits (bit ``i`` of
 #: ``low16``) or 8 bits (``low8``) are read where the kernel's rewritten load is that narrow;
 #: ``plain`` fields also take 4-byte stores there.
+#: ``redirect`` is where a redirect helper sent the packet (the kernel's per-CPU
+#: ``bpf_redirect_info``): :class:`RedirectKind` in the high 32 bits, the index in the low.
 CTX_HEADER = [
     ("answered", ctypes.c_uint64),
     ("plain", ctypes.c_uint64),
     ("fields", ctypes.c_uint64),  # host address of the context's backing buffer
     ("low16", ctypes.c_uint64),
     ("low8", ctypes.c_uint64),
+    ("redirect", ctypes.c_uint64),
 ]
+
+
+class RedirectKind(IntEnum):
+    """The kind of a recorded redirect target (``CTX_HEADER.redirect >> 32``); the names
+    are those of :attr:`pybpf.runtime.test_run.TestRunResult.redirect`."""
+
+    NONE = 0
+    IFINDEX = 1
+    INGRESS = 2
+    CPU = 3
+    XSK = 4
+    PEER = 5
+    NEIGH = 6
+    BROADCAST = 7
+
+
+def encode_redirect(target: tuple[str, int] | None) -> int:
+    """``("ifindex", 3)`` -> the ``redirect`` word; None -> 0."""
+    if target is None:
+        return 0
+    kind, index = target
+    return int(RedirectKind[kind.upper()]) << 32 | (int(index) & 0xFFFFFFFF)
+
+
+def decode_redirect(word: int) -> tuple[str, int] | None:
+    """The ``redirect`` word -> ``("ifindex", 3)``, or None."""
+    kind = word >> 32
+    if kind == RedirectKind.NONE:
+        return None
+    return (RedirectKind(kind).name.lower(), word & 0xFFFFFFFF)
 
 
 class CtxNativeHeader(ctypes.Structure):
@@ -257,6 +293,10 @@ class FrameBatch(ctypes.Structure):
         ("ctx_fields", ctypes.c_uint64),
         ("template", ctypes.c_uint64),
         ("ctx_size", ctypes.c_uint64),
+        # u64[count]: each run's recorded redirect (CTX_HEADER.redirect, 0: none), and how
+        # many runs recorded one
+        ("redirects", ctypes.c_uint64),
+        ("nredirects", ctypes.c_uint64),
     ]
 
 

@@ -164,7 +164,7 @@ def _run_skb(program: _Runnable, prog_type: int, data: bytes, ctx: bytes | None,
         r0, insns, duration = _loop(program, skb.address, repeat)
         return TestRunResult(r0 & 0xFFFFFFFF, r0, skb.data_out(),
                              skb.ctx_out() if ctx is not None else None,
-                             duration, insns, tuple(state.trace), getattr(skb, "redirect", None))
+                             duration, insns, tuple(state.trace), skb.redirect)
     finally:
         state.context = None
         state.packet_of_ctx = None

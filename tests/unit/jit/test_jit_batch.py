@@ -370,3 +370,50 @@ def test_skb_batch_with_python_helpers(jit: Callable) -> None:
     result, _ = both(SKB_PYTHON, frames, jit, prog_type=ProgType.SCHED_CLS)
     assert result[3] and any(len(out) != len(f) for out, f in zip(result[2], frames,
                                                                   strict=True))
+
+
+#: bpf_redirect(ifindex = frame byte 20, flags = frame byte 21): the target and the action
+#: depend on the frame.
+REDIRECT = """
+    r2 = *(u32 *)(r1 + {data})
+    r3 = *(u32 *)(r1 + {data_end})
+    r4 = r2
+    r4 += 22
+    r0 = 0
+    if r4 > r3 goto out
+    r1 = *(u8 *)(r2 + 20)
+    r2 = *(u8 *)(r2 + 21)
+    call 23
+out:
+    exit
+"""
+
+
+@pytest.mark.parametrize("prog_type", [ProgType.XDP, ProgType.SCHED_CLS])
+def test_bpf_redirect_natively(jit: Callable, prog_type: ProgType,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """bpf_redirect() records its target natively (XDP: any flag aborts; tc: only
+    BPF_F_INGRESS is allowed and names the ingress side), in test_run and run_batch alike,
+    with the interpreter's results and no call into Python."""
+    from test_jit_helpers import python_calls
+
+    data, end = (0, 4) if prog_type == ProgType.XDP else (76, 80)
+    text = REDIRECT.format(data=data, data_end=end)
+    frames = [FRAME[:20] + bytes([ifindex, flags]) + FRAME[22:]
+              for ifindex, flags in ((3, 0), (7, 1), (9, 2), (4, 0), (200, 0), (5, 3))]
+    frames.append(FRAME[:21])  # too short: no redirect
+    seen = python_calls(monkeypatch)
+    result, _ = both(text, frames, jit, prog_type=prog_type)
+    assert seen == []
+    redirects = result[3]
+    if prog_type == ProgType.XDP:
+        assert redirects == {0: ("ifindex", 3), 3: ("ifindex", 4), 4: ("ifindex", 200)}
+        assert [r & 0xFF for r in result[0]] == [4, 0, 0, 4, 4, 0, 0]
+    else:
+        assert redirects == {0: ("ifindex", 3), 1: ("ingress", 7), 3: ("ifindex", 4),
+                             4: ("ifindex", 200)}
+        assert [r & 0xFF for r in result[0]] == [7, 7, 2, 7, 7, 2, 0]
+    prog = jit(helpers=default_helpers()).load(
+        ProgramSpec("t", tuple(assemble(text, syntax="llvm")), prog_type=prog_type))
+    assert prog.test_run(data=frames[0]).redirect == ("ifindex", 3)
+    assert prog.test_run(data=frames[2]).redirect is None

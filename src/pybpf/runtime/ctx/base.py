@@ -24,7 +24,7 @@ from collections.abc import Callable
 from functools import cache
 
 from pybpf.errors import ExecutionFault
-from pybpf.native.layout import CTX_SLOTS
+from pybpf.native.layout import CTX_SLOTS, decode_redirect, encode_redirect
 from pybpf.platform.ctx_fields import CtxField, CtxStruct
 from pybpf.runtime.memory import Memory, Region, RegionKind
 
@@ -33,6 +33,18 @@ PACKET_POINTERS = frozenset({"data", "data_end", "data_meta"})
 
 Getter = Callable[[], int]
 Setter = Callable[[int], None]
+
+
+class NativeRedirect:
+    """The ``redirect`` attribute of a context with a native half: where a redirect helper
+    sent the packet (``("ifindex", 3)``...), kept in the half's ``redirect`` word, so native
+    and Python helpers record it in one place."""
+
+    def __get__(self, ctx: object, owner: type | None = None) -> tuple[str, int] | None:
+        return decode_redirect(ctx.native.redirect)  # type: ignore[attr-defined]
+
+    def __set__(self, ctx: object, target: tuple[str, int] | None) -> None:
+        ctx.native.redirect = encode_redirect(target)  # type: ignore[attr-defined]
 
 
 @cache

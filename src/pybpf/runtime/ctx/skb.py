@@ -27,7 +27,7 @@ import ctypes
 
 from pybpf.native.layout import NativeKind, SkbNative
 from pybpf.platform.ctx_layouts import CTX_STRUCTS
-from pybpf.runtime.ctx.base import PACKET_POINTERS, ContextRegion
+from pybpf.runtime.ctx.base import PACKET_POINTERS, ContextRegion, NativeRedirect
 from pybpf.runtime.memory import Memory
 from pybpf.runtime.packet import PacketBuffer
 
@@ -73,6 +73,11 @@ def pkt_type_of(frame: bytes, dev_addr: bytes = bytes(6), dev_broadcast: bytes =
 class SkbContext:
     """``struct __sk_buff`` for one packet. ``l2`` says whether data starts at the MAC header."""
 
+    #: Where TC_ACT_REDIRECT sends the packet (set by bpf_redirect...).
+    redirect = NativeRedirect()
+    #: What the region-table row of the context points at (its native half).
+    NATIVE_KIND = NativeKind.SKB
+
     def __init__(self, memory: Memory, frame: bytes, *, l2: bool, ctx_in: bytes = b"") -> None:
         self.l2 = l2
         start = 0 if l2 else ETH_HLEN
@@ -104,7 +109,7 @@ class SkbContext:
             initial=ctx_in,
             target_sizes=SKB_TARGET_SIZES,
             native=self.native,
-            native_kind=NativeKind.SKB,
+            native_kind=self.NATIVE_KIND,
         )
         pkt.listener = self._sync_native
         self._sync_native()

@@ -25,7 +25,7 @@ import ctypes
 
 from pybpf.native.layout import NativeKind, XdpMdNative
 from pybpf.platform.ctx_layouts import CTX_STRUCTS
-from pybpf.runtime.ctx.base import PACKET_POINTERS, ContextRegion
+from pybpf.runtime.ctx.base import PACKET_POINTERS, ContextRegion, NativeRedirect
 from pybpf.runtime.memory import Memory
 from pybpf.runtime.packet import PacketBuffer
 
@@ -40,6 +40,11 @@ ETH_HLEN = 14
 
 class XdpContext:
     """``struct xdp_md`` for one frame; ``packet`` is the frame's linear buffer."""
+
+    #: Where XDP_REDIRECT sends the frame (set by bpf_redirect/bpf_redirect_map).
+    redirect = NativeRedirect()
+    #: What the region-table row of the context points at (its native half).
+    NATIVE_KIND = NativeKind.XDP_MD
 
     def __init__(
         self,
@@ -79,15 +84,13 @@ class XdpContext:
             },
             pointer_fields=PACKET_POINTERS,
             native=self.native,
-            native_kind=NativeKind.XDP_MD,
+            native_kind=self.NATIVE_KIND,
         )
         pkt.listener = self._sync_native
         self._sync_native()
         self.region.set("ingress_ifindex", ingress_ifindex)
         self.region.set("rx_queue_index", rx_queue_index)
         self.region.set("egress_ifindex", egress_ifindex)
-        #: Where XDP_REDIRECT sends the frame (set by bpf_redirect/bpf_redirect_map).
-        self.redirect: tuple[str, int] | None = None
 
     def _sync_native(self) -> None:
         pkt = self.packet
