@@ -75,7 +75,9 @@ def _rcu_list(program: JITProgram) -> tuple[Any, int]:
 
 
 class _Frames:
-    """The reused context of a native batch and its Python view (see the subclasses)."""
+    """The reused context of a native batch and its Python view (see the subclasses); the
+    loop resets its fields before each run from the fresh context's (``template``), so a
+    store to a plain field (native in checked code) does not reach the next frame."""
 
     #: The native loop and the longest frame it takes.
     loop = ""
@@ -99,6 +101,13 @@ class _Frames:
         desc.packet_vaddr = pkt.data_ptr
         desc.packet_row = table.address + (rid - FIRST_REGION_ID) * ROW_SIZE
         desc.native = ctypes.addressof(ctx.native)
+        # what every run's context fields start from: the fresh context's
+        buf = ctx.region.buf
+        self._template_pin = ctypes.create_string_buffer(bytes(buf), len(buf))
+        self._fields_pin = (ctypes.c_char * len(buf)).from_buffer(buf)
+        desc.template = ctypes.addressof(self._template_pin)
+        desc.ctx_fields = ctypes.addressof(self._fields_pin)
+        desc.ctx_size = len(buf)
 
     def _context(self) -> tuple[Any, PacketBuffer]:
         raise NotImplementedError
@@ -169,8 +178,7 @@ class _XdpFrames(_Frames):
 
 
 class _SkbFrames(_Frames):
-    """An skb context made for the longest frame test_run takes, refitted to each frame;
-    the loop resets its fields from the fresh context's (``template``)."""
+    """An skb context made for the longest frame test_run takes, refitted to each frame."""
 
     loop = "pb_skb_batch"
     max_len = SKB_MAX_TEST_FRAME
@@ -181,14 +189,7 @@ class _SkbFrames(_Frames):
                          l2=SKB_TYPES[prog_type])
         self.skb = skb
         self.program.state.packet_of_ctx = lambda _ctx: skb.packet.bytes()
-        self.template = bytes(skb.region.buf)
-        desc = self.desc
-        self._template_pin = ctypes.create_string_buffer(self.template, len(self.template))
-        self._fields_pin = (ctypes.c_char * len(skb.region.buf)).from_buffer(skb.region.buf)
-        desc.template = ctypes.addressof(self._template_pin)
-        desc.ctx_fields = ctypes.addressof(self._fields_pin)
-        desc.ctx_size = len(self.template)
-        desc.mac_len = 0 if skb.l2 else ETH_HLEN
+        self.desc.mac_len = 0 if skb.l2 else ETH_HLEN
         return skb, skb.packet
 
     def _sync(self, offset: int, length: int) -> None:

@@ -249,8 +249,8 @@ class _Frame:
 
 
 def _batch(mod: ModuleText) -> None:
-    """``pb_xdp_batch``: the frame after the reused XDP buffer's headroom, the native
-    ``xdp_md`` pointers set to it."""
+    """``pb_xdp_batch``: the frame after the reused XDP buffer's headroom, the context's
+    fields from the template, the native ``xdp_md`` pointers set to the frame."""
     _guarded(mod, "pb_xdp_batch", B)
     b = Builder(mod, "pb_xdp_batch_loop", "i64", [("ptr", "s")], linkage="internal",
                 attrs='noinline "no-builtins"')
@@ -260,6 +260,8 @@ def _batch(mod: ModuleText) -> None:
         packet = b.ld("ptr", "%s", B["packet"])
         _copy(b, packet, frame.bytes, length)
         frame.set_row(b, packet, length)
+        _copy(b, b.ld("ptr", "%s", B["ctx_fields"]), b.ld("ptr", "%s", B["template"]),
+              b.ld("i64", "%s", B["ctx_size"]))
         xdp = b.ld("ptr", "%s", B["native"])
         vaddr = b.ld("i64", "%s", B["packet_vaddr"])
         b.st("i64", vaddr, xdp, X["data"])

@@ -286,7 +286,7 @@ class FrameBatch(ctypes.Structure):
         ("budget", ctypes.c_uint64),  # instruction budget per run
         ("rcu", ctypes.c_uint64),  # NativeMap *[nrcu]: maps to sync after each run
         ("nrcu", ctypes.c_uint64),
-        # skb contexts: the bytes of the frame before ``data`` (the MAC header of a socket
+        # the bytes of the frame before ``data`` (skb contexts: the MAC header of a socket
         # filter's packet, in the headroom), and the context buffer with what each run
         # starts from (``template``, ``ctx_size`` bytes)
         ("mac_len", ctypes.c_uint64),

@@ -417,3 +417,18 @@ def test_bpf_redirect_natively(jit: Callable, prog_type: ProgType,
         ProgramSpec("t", tuple(assemble(text, syntax="llvm")), prog_type=prog_type))
     assert prog.test_run(data=frames[0]).redirect == ("ifindex", 3)
     assert prog.test_run(data=frames[2]).redirect is None
+
+
+@pytest.mark.parametrize("prog_type", [ProgType.XDP, ProgType.SCHED_CLS])
+def test_context_stores_do_not_reach_the_next_frame(jit: Callable, prog_type: ProgType) -> None:
+    """A checked program storing into a plain context field (natively, no Python call) sees
+    every frame's fresh context, as one test_run per frame does."""
+    off = 12 if prog_type == ProgType.XDP else 8  # ingress_ifindex / mark
+    text = f"""
+        r0 = *(u32 *)(r1 + {off})
+        r2 = 77
+        *(u32 *)(r1 + {off}) = r2
+        exit
+    """
+    result, _ = both(text, [FRAME] * 4, jit, checked=True, prog_type=prog_type)
+    assert len(set(result[0])) == 1 and result[0][0] != 77
