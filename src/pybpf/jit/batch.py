@@ -22,6 +22,10 @@ Python takes over wherever Python is needed, so the results are those of the loo
   the next frame gets a fresh context;
 * a run that raised re-raises (``ProgramExit`` ends the run with its value, as usual).
 
+A batch whose last context Python never touched parks it on the program
+(``JITProgram.batch_frames``) for the program's next batch, which then costs no context set-up
+(its regions stay mapped meanwhile; each run starts from the template and its frame anyway).
+
 Other program types run the plain loop of ``test_run`` calls.
 """
 
@@ -83,31 +87,52 @@ class _Frames:
     loop = ""
     max_len = 0
 
-    def __init__(self, program: JITProgram, batch: PacketBatch, desc: FrameBatch) -> None:
+    def __init__(self, program: JITProgram) -> None:
         self.program = program
-        self.batch = batch
-        self.desc = desc
         self.synced = -1
-        state = program.state
-        state.trace.clear()
         ctx, pkt = self._context()
-        state.context = ctx
+        self.ctx = ctx
         assert pkt.region is not None
         self._pin = (ctypes.c_char * len(pkt.buf)).from_buffer(pkt.buf)
         rid = split_address(pkt.region.base)[0]
         table = program.runtime.table
-        desc.ctx = ctx.address
-        desc.packet = ctypes.addressof(self._pin) + pkt.data
-        desc.packet_vaddr = pkt.data_ptr
-        desc.packet_row = table.address + (rid - FIRST_REGION_ID) * ROW_SIZE
-        desc.native = ctypes.addressof(ctx.native)
         # what every run's context fields start from: the fresh context's
         buf = ctx.region.buf
         self._template_pin = ctypes.create_string_buffer(bytes(buf), len(buf))
         self._fields_pin = (ctypes.c_char * len(buf)).from_buffer(buf)
-        desc.template = ctypes.addressof(self._template_pin)
-        desc.ctx_fields = ctypes.addressof(self._fields_pin)
-        desc.ctx_size = len(buf)
+        #: The descriptor fields of this context (see :meth:`bind`).
+        self._fields = {
+            "ctx": ctx.address, "packet": ctypes.addressof(self._pin) + pkt.data,
+            "packet_vaddr": pkt.data_ptr,
+            "packet_row": table.address + (rid - FIRST_REGION_ID) * ROW_SIZE,
+            "native": ctypes.addressof(ctx.native), "template": ctypes.addressof(self._template_pin),
+            "ctx_fields": ctypes.addressof(self._fields_pin), "ctx_size": len(buf),
+            "mac_len": self._mac_len(),
+        }
+
+    def bind(self, batch: PacketBatch, desc: FrameBatch) -> None:
+        """Run ``batch`` through ``desc`` on this context: the run's context from now on."""
+        self.batch = batch
+        self.desc = desc
+        for name, value in self._fields.items():
+            setattr(desc, name, value)
+        state = self.program.state
+        state.trace.clear()
+        state.context = self.ctx
+        state.packet_of_ctx = self._packet_of_ctx()
+
+    def park(self) -> None:
+        """The batch is done: no longer the run's context, kept for the program's next batch
+        (its regions stay mapped; every run starts from the template and the frame)."""
+        state = self.program.state
+        state.context = None
+        state.packet_of_ctx = None
+
+    def _mac_len(self) -> int:
+        return 0
+
+    def _packet_of_ctx(self) -> Any:
+        return None
 
     def _context(self) -> tuple[Any, PacketBuffer]:
         raise NotImplementedError
@@ -143,11 +168,8 @@ class _Frames:
             result.traces[index] = tuple(self.program.state.trace)
 
     def release(self) -> None:
-        state = self.program.state
-        ctx = state.context
-        state.context = None
-        state.packet_of_ctx = None
-        ctx.release()
+        self.park()
+        self.ctx.release()
 
 
 class _XdpFrames(_Frames):
@@ -158,7 +180,6 @@ class _XdpFrames(_Frames):
 
     def _context(self) -> tuple[Any, PacketBuffer]:
         self.xdp = XdpContext(self.program.state.memory, bytes(ETH_HLEN))
-        self.program.state.packet_of_ctx = None
         return self.xdp, self.xdp.packet
 
     def _sync(self, offset: int, length: int) -> None:
@@ -188,9 +209,14 @@ class _SkbFrames(_Frames):
         skb = SkbContext(self.program.state.memory, bytes(SKB_MAX_TEST_FRAME),
                          l2=SKB_TYPES[prog_type])
         self.skb = skb
-        self.program.state.packet_of_ctx = lambda _ctx: skb.packet.bytes()
-        self.desc.mac_len = 0 if skb.l2 else ETH_HLEN
         return skb, skb.packet
+
+    def _mac_len(self) -> int:
+        return 0 if self.skb.l2 else ETH_HLEN
+
+    def _packet_of_ctx(self) -> Any:
+        skb = self.skb
+        return lambda _ctx: skb.packet.bytes()
 
     def _sync(self, offset: int, length: int) -> None:
         skb = self.skb
@@ -226,6 +252,17 @@ def _packed(frames: Sequence[bytes]) -> PacketBatch:
     return PacketBatch(bytearray().join(frames), offsets, lengths)
 
 
+def _take_parked(program: JITProgram, kind: type[_Frames]) -> _Frames:
+    """The context the program's last batch parked (a native-only last run), or a new one."""
+    parked = program.batch_frames
+    program.batch_frames = None
+    if isinstance(parked, kind):
+        return parked
+    if parked is not None:
+        parked.release()
+    return kind(program)
+
+
 def run_batch(program: JITProgram, packets: PacketBatch | Sequence[bytes]) -> BatchResult:
     """Every frame through ``program`` as ``test_run`` would (see the module docstring)."""
     kind = _frames_for(program.spec.prog_type)
@@ -253,10 +290,12 @@ def run_batch(program: JITProgram, packets: PacketBatch | Sequence[bytes]) -> Ba
     frames: _Frames | None = None
     start = time.perf_counter()
     index = 0
+    status = BatchStatus.DONE
     try:
         while index < n:
             if frames is None:
-                frames = kind(program, batch, desc)
+                frames = _take_parked(program, kind)
+                frames.bind(batch, desc)
                 runtime.before_python = frames.sync
             rcu, desc.nrcu = _rcu_list(program)
             desc.rcu = ctypes.addressof(rcu)
@@ -296,7 +335,11 @@ def run_batch(program: JITProgram, packets: PacketBatch | Sequence[bytes]) -> Ba
     finally:
         runtime.before_python = None
         if frames is not None:
-            frames.release()
+            if status == BatchStatus.DONE and index >= n:  # untouched by Python: reusable
+                frames.park()
+                program.batch_frames = frames
+            else:
+                frames.release()
         state.end()
     result.seconds = time.perf_counter() - start
     if desc.nredirects:  # recorded natively (runs Python finished are recorded already)

@@ -35,7 +35,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pybpf.errors import ExecutionFault
 from pybpf.interp.machine import RunResult, code_address, format_instruction
@@ -82,6 +82,9 @@ class JITProgram:
         #: The compile tier of the running code (:mod:`pybpf.jit.compiler`).
         self.tier = tier
         self._upgrade = upgrade
+        #: The context of the last native batch, kept for the next (see
+        #: :func:`pybpf.jit.batch.run_batch`).
+        self.batch_frames: Any = None
         self._retired: list[NativeCode] = []
         self.runtime = runtime
         self.state: ExecState = runtime.state

@@ -432,3 +432,30 @@ def test_context_stores_do_not_reach_the_next_frame(jit: Callable, prog_type: Pr
     """
     result, _ = both(text, [FRAME] * 4, jit, checked=True, prog_type=prog_type)
     assert len(set(result[0])) == 1 and result[0][0] != 77
+
+
+@pytest.mark.parametrize("prog_type", [ProgType.XDP, ProgType.SCHED_CLS])
+def test_batches_reuse_the_context_of_the_last_one(jit: Callable, prog_type: ProgType) -> None:
+    """A batch that ended natively parks its context for the next batch of the program:
+    later batches (and test_runs in between, and batches after one Python had to finish)
+    give what the first did."""
+    data, end = (0, 4) if prog_type == ProgType.XDP else (76, 80)
+    text = REDIRECT.format(data=data, data_end=end)
+    frames = [FRAME[:20] + bytes([i, i % 3]) + FRAME[22:] for i in range(12)]
+    prog = jit(helpers=default_helpers()).load(
+        ProgramSpec("t", tuple(assemble(text, syntax="llvm")), prog_type=prog_type))
+    first = summary(prog.run_batch(frames))
+    parked = prog.batch_frames
+    assert parked is not None and prog.state.context is None
+    again = summary(prog.run_batch(frames[::-1]))
+    assert prog.batch_frames is parked
+    single = prog.test_run(data=frames[4])
+    assert summary(prog.run_batch(frames)) == first
+    assert (single.r0, single.redirect) == (first[0][4], first[3].get(4))
+    assert again[0] == first[0][::-1]
+    printk = SKB_PYTHON if prog_type == ProgType.SCHED_CLS else None
+    if printk is not None:  # a batch Python finishes does not park its context
+        other = jit(helpers=default_helpers()).load(
+            ProgramSpec("t", tuple(assemble(printk, syntax="llvm")), prog_type=prog_type))
+        other.run_batch([FRAME[:60]])
+        assert other.batch_frames is None

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 
 from pybpf.errors import ExecutionFault
@@ -47,14 +48,56 @@ class NativeRedirect:
         ctx.native.redirect = encode_redirect(target)  # type: ignore[attr-defined]
 
 
-@cache
-def field_index(layout: CtxStruct) -> dict[int, CtxField]:
-    """Byte offset -> the first-declared field covering it (computed once per layout)."""
-    index: dict[int, CtxField] = {}
+@dataclass(frozen=True, slots=True)
+class LayoutIndex:
+    """What a context region looks up in its layout, computed once per layout: byte offset
+    -> the first-declared field covering it, name -> field, the pointer fields."""
+
+    by_offset: dict[int, CtxField]
+    by_name: dict[str, CtxField]
+    pointers: frozenset[str]
+
+
+#: id(layout) -> (layout, its index); layouts are module constants, so ids stay valid (the
+#: layout is kept here too). A frozen layout's value hash walks all its fields, which a
+#: context created per run cannot afford.
+_INDEXES: dict[int, tuple[CtxStruct, LayoutIndex]] = {}
+
+
+def layout_index(layout: CtxStruct) -> LayoutIndex:
+    """The :class:`LayoutIndex` of ``layout``."""
+    found = _INDEXES.get(id(layout))
+    if found is not None and found[0] is layout:
+        return found[1]
+    by_offset: dict[int, CtxField] = {}
     for fld in layout.fields:
         for off in range(fld.offset, fld.end):
-            index.setdefault(off, fld)
+            by_offset.setdefault(off, fld)
+    by_name: dict[str, CtxField] = {}
+    for fld in layout.fields:
+        by_name.setdefault(fld.name, fld)
+    index = LayoutIndex(by_offset, by_name,
+                        frozenset(f.name for f in layout.fields if f.kind == "ptr"))
+    _INDEXES[id(layout)] = (layout, index)
     return index
+
+
+@cache
+def _plain_slots(layout_id: int, computed: frozenset[str],
+                 targets: frozenset[tuple[str, int]]) -> tuple[int, int, int]:
+    """:meth:`ContextRegion.plain_slots` for a layout (by id, see :data:`_INDEXES`), the
+    names of its computed fields (getters and setters) and its target sizes."""
+    layout, index = _INDEXES[layout_id]
+    target_of = dict(targets)
+    masks = {4: 0, 2: 0, 1: 0}
+    for fld in layout.fields:
+        slot, rem = divmod(fld.offset, 4)
+        target = target_of.get(fld.name, fld.size)
+        if (rem or fld.size != 4 or slot >= CTX_SLOTS or target not in masks
+                or fld.name in computed or index.by_offset.get(fld.offset) is not fld):
+            continue
+        masks[target] |= 1 << slot
+    return masks[4] | masks[2] | masks[1], masks[2], masks[1]
 
 
 class ContextRegion:
@@ -80,10 +123,11 @@ class ContextRegion:
         self.target_sizes = dict(target_sizes or {})
         #: Fields declared ``__u32`` in the UAPI whose loads the kernel rewrites into 64-bit
         #: pointer loads (``data``, ``data_end``, ``data_meta``), plus real pointer fields.
-        self.pointer_fields = pointer_fields | {f.name for f in layout.fields if f.kind == "ptr"}
+        self._index = layout_index(layout)
+        self.pointer_fields = pointer_fields | self._index.pointers
         self.buf = bytearray(layout.size)
         self.buf[: len(initial)] = initial[: layout.size]
-        self._by_offset = field_index(layout)
+        self._by_offset = self._index.by_offset
         #: Pins the buffer for the native half (a context buffer never changes size).
         self._pin: ctypes.Array[ctypes.c_char] | None = None
         if native is not None:
@@ -102,17 +146,8 @@ class ContextRegion:
         setter), whose 4-byte loads and stores are buffer accesses as :meth:`_load` and
         :meth:`_store` make them, of which ``low16``/``low8`` say the load keeps 16/8 bits
         (the kernel's target size)."""
-        masks = {4: 0, 2: 0, 1: 0}
-        for fld in self.layout.fields:
-            slot, rem = divmod(fld.offset, 4)
-            target = self.target_sizes.get(fld.name, fld.size)
-            if (rem or fld.size != 4 or slot >= CTX_SLOTS or target not in masks
-                    or fld.name in self.getters or fld.name in self.setters
-                    or self._by_offset.get(fld.offset) is not fld):
-                continue
-            masks[target] |= 1 << slot
-        plain = masks[4] | masks[2] | masks[1]
-        return plain, masks[2], masks[1]
+        return _plain_slots(id(self.layout), frozenset(self.getters) | frozenset(self.setters),
+                            frozenset(self.target_sizes.items()))
 
     @property
     def address(self) -> int:
@@ -122,9 +157,13 @@ class ContextRegion:
         self.memory.unmap(self.region)
 
     # -- field access from Python ------------------------------------------------------------
+    def _field(self, name: str) -> CtxField:
+        fld = self._index.by_name.get(name)
+        return fld if fld is not None else self.layout.field(name)  # raises KeyError
+
     def get(self, name: str) -> int:
         """Current value of field ``name`` as the program would read it (full width)."""
-        fld = self.layout.field(name)
+        fld = self._field(name)
         getter = self.getters.get(name)
         if getter is not None:
             return getter()
@@ -132,14 +171,14 @@ class ContextRegion:
 
     def set(self, name: str, value: int) -> None:
         """Store into the backing buffer (used to build and read back ``ctx_in``/``ctx_out``)."""
-        fld = self.layout.field(name)
+        fld = self._field(name)
         self.buf[fld.offset : fld.end] = (value & ((1 << (8 * fld.size)) - 1)).to_bytes(fld.size, "little")
 
     def snapshot(self) -> bytes:
         """The structure as ``ctx_out`` would carry it: computed fields filled in."""
         out = bytearray(self.buf)
         for name, getter in self.getters.items():
-            fld = self.layout.field(name)
+            fld = self._field(name)
             if name in self.pointer_fields:
                 continue
             out[fld.offset : fld.end] = (getter() & ((1 << (8 * fld.size)) - 1)).to_bytes(fld.size, "little")
