@@ -2,7 +2,7 @@
 ``bpf_get_smp_processor_id``, ``bpf_csum_diff``, ``bpf_ringbuf_reserve``/``submit``/
 ``discard``, ``bpf_xdp_adjust_head``/``meta``/``tail``, ``bpf_skb_load_bytes``/
 ``store_bytes``, ``bpf_l3/l4_csum_replace``, ``bpf_csum_update``, ``bpf_skb_pull_data``,
-``bpf_redirect``.
+``bpf_redirect``, ``bpf_redirect_map``.
 
 Each is done natively only where its semantics allow, and otherwise falls back to the Python
 helper (the same call the JIT makes for every other helper), so results never differ:
@@ -33,7 +33,9 @@ helper (the same call the JIT makes for every other helper), so results never di
   packet bytes and the checksum/hash state in place, never the packet's geometry;
 * ``bpf_redirect(ifindex, flags)`` records its target in the native half of the run's
   context (``env->ctx_native``, an XDP or skb context; the context reads it back as its
-  ``redirect``), or is Python's for any other context.
+  ``redirect``), or is Python's for any other context; ``bpf_redirect_map()`` likewise on
+  an indexed redirect map (devmap, cpumap, xskmap: their ``RedirectMapNative``, found in the
+  row of ``r1``; hash devmaps are Python's).
 
 Only helper ids the runtime implements with pybpf's own functions are lowered (a custom
 helper table is always called).
@@ -45,10 +47,11 @@ from collections.abc import Callable
 
 from pybpf.jit.abi import ROW_OFFSETS, ClockMode
 from pybpf.jit.frame import CTX_OFFSETS, Frame
-from pybpf.jit.irtext import LIKELY, TBAA_TABLE, UNLIKELY
+from pybpf.jit.irtext import LIKELY, TBAA_PROGRAM, TBAA_TABLE, UNLIKELY
 from pybpf.jit.lower_mem import row_index, translate
-from pybpf.native.layout import NativeKind, RedirectKind
+from pybpf.native.layout import NativeKind, RedirectKind, RedirectMapNative, field_offsets
 from pybpf.native.xdp_ir import XdpAdjust
+from pybpf.runtime.maps.redirect import BPF_F_BROADCAST, BPF_F_EXCLUDE_INGRESS
 
 __all__ = ["CSUM_DIFF", "GET_PRANDOM_U32", "GET_SMP_PROCESSOR_ID", "KTIME_GET_NS", "NATIVE",
            "lower_helper", "native_or_python", "row_of", "standard_helpers"]
@@ -67,6 +70,7 @@ XDP_ADJUST_TAIL = 65
 #: The XDP geometry helpers and their ``op`` of ``pb_xdp_adjust``.
 XDP_ADJUST = {XDP_ADJUST_HEAD: XdpAdjust.HEAD, XDP_ADJUST_META: XdpAdjust.META,
               XDP_ADJUST_TAIL: XdpAdjust.TAIL}
+RMAP = field_offsets(RedirectMapNative)
 XDP_ABORTED, XDP_REDIRECT = 0, 4
 TC_ACT_SHOT, TC_ACT_REDIRECT = 2, 7
 SKB_STORE_BYTES = 9
@@ -80,8 +84,9 @@ SKB_HELPERS = {SKB_LOAD_BYTES: "skb_load_bytes", SKB_STORE_BYTES: "skb_store_byt
                L3_CSUM_REPLACE: "skb_csum_replace", L4_CSUM_REPLACE: "skb_csum_replace",
                CSUM_UPDATE: "skb_csum_update", SKB_PULL_DATA: "skb_pull_data"}
 REDIRECT = 23
+REDIRECT_MAP = 51
 NATIVE = frozenset({KTIME_GET_NS, GET_PRANDOM_U32, GET_SMP_PROCESSOR_ID, CSUM_DIFF, *RINGBUF,
-                    *XDP_ADJUST, *SKB_HELPERS, REDIRECT})
+                    *XDP_ADJUST, *SKB_HELPERS, REDIRECT, REDIRECT_MAP})
 
 
 def lower_helper(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> str:
@@ -98,6 +103,8 @@ def lower_helper(f: Frame, helper: int, regs: list[str], python: Callable[[], st
         return _skb(f, helper, regs, python)
     if helper == REDIRECT:
         return _redirect(f, regs, python)
+    if helper == REDIRECT_MAP:
+        return _redirect_map(f, regs, python)
     args: list[tuple[str, str]] = []
     if helper == KTIME_GET_NS:
         ok = fn.op(f"icmp eq i64 {f.load_env('clock')}, {int(ClockMode.HOST)}")
@@ -233,6 +240,73 @@ def _redirect(f: Frame, regs: list[str], python: Callable[[], str]) -> str:
     return native_or_python(f, ok, native, python)
 
 
+def _redirect_map(f: Frame, regs: list[str], python: Callable[[], str]) -> str:
+    """``bpf_redirect_map(map, key, flags)`` (``__bpf_xdp_redirect_map()``) on an indexed
+    redirect map's :class:`~pybpf.native.layout.RedirectMapNative` (found in the row of
+    ``r1``), recording the target in the run's context's native half: flags beyond the
+    action and the map's own → ``XDP_ABORTED``; no entry at ``key`` (and no
+    ``BPF_F_BROADCAST``) → no target and the action in the flags; else ``XDP_REDIRECT`` to
+    the entry's device, the CPU or socket ``key``, or every device. Hash devmaps and runs
+    without such a context are Python's."""
+    fn = f.fn
+    kind = f.load_env("ctx_kind")
+    has_ctx = fn.op(f"or i1 {fn.op(f'icmp eq i64 {kind}, {int(NativeKind.XDP_MD)}')}, "
+                    f"{fn.op(f'icmp eq i64 {kind}, {int(NativeKind.SKB)}')}")
+    is_map, row = row_of(f, regs[0], NativeKind.REDIRECT_MAP)
+
+    def native() -> tuple[str, str | None]:
+        desc = fn.load("ptr", fn.gep(row, ROW_OFFSETS["native"]), tbaa=TBAA_TABLE)
+
+        def field(name: str, ty: str = "i64") -> str:
+            value = fn.load(ty, fn.gep(desc, RMAP[name]), tbaa=TBAA_TABLE)
+            return value if ty == "i64" else fn.op(f"zext {ty} {value} to i64")
+
+        flags, key = regs[2], fn.op(f"and i64 {regs[1]}, 4294967295")
+        mask = field("flag_mask")
+        refused = fn.op(f"xor i64 {fn.op(f'or i64 {mask}, 3')}, -1")
+        bad = fn.op(f"icmp ne i64 {fn.op(f'and i64 {flags}, {refused}')}, 0")
+        limit = field("max_entries", "i32")
+        inside = fn.op(f"icmp ult i64 {key}, {limit}")
+        safe = fn.op(f"select i1 {inside}, i64 {key}, i64 0")
+        present_at = fn.op(f"inttoptr i64 {field('present')} to ptr")
+        vals = fn.op(f"inttoptr i64 {field('vals')} to ptr")
+        # an empty map has no arrays: the loads below happen only inside
+        found = fn.new_block("rmap_found")
+        join = fn.new_block("rmap_join")
+        start = fn.block
+        fn.cbr(inside, found, join)
+        fn.start(found)
+        flag = fn.load("i8", fn.gep(present_at, safe), tbaa=TBAA_PROGRAM)
+        ifindex = fn.load("i32", fn.gep(vals, fn.op(f"shl i64 {safe}, 3")), align=4,
+                          tbaa=TBAA_PROGRAM)
+        fn.br(join)
+        fn.start(join)
+        present = fn.phi("i8", [("0", start), (flag, found)])
+        value = fn.phi("i32", [("0", start), (ifindex, found)])
+        has_entry = fn.op(f"icmp ne i8 {present}, 0")
+        broadcast = fn.op(f"icmp ne i64 {fn.op(f'and i64 {flags}, {BPF_F_BROADCAST}')}, 0")
+        exclude = fn.op(f"lshr i64 {fn.op(f'and i64 {flags}, {BPF_F_EXCLUDE_INGRESS}')}, 4")
+        target = field("target", "i32")
+        is_device = fn.op(f"icmp eq i64 {target}, {int(RedirectKind.IFINDEX)}")
+        index = fn.op(f"select i1 {is_device}, i64 {fn.op(f'zext i32 {value} to i64')}, "
+                      f"i64 {key}")
+        entry_word = fn.op(f"or i64 {fn.op(f'shl i64 {target}, 32')}, {index}")
+        word = fn.op(f"select i1 {broadcast}, i64 {int(RedirectKind.BROADCAST) << 32 | 0}, "
+                     f"i64 {entry_word}")
+        word = fn.op(f"or i64 {word}, {fn.op(f'select i1 {broadcast}, i64 {exclude}, i64 0')}")
+        redirects = fn.op(f"or i1 {has_entry}, {broadcast}")
+        word = fn.op(f"select i1 {redirects}, i64 {word}, i64 0")
+        half = fn.op(f"inttoptr i64 {f.load_env('ctx_native')} to ptr")
+        slot = fn.gep(half, CTX_OFFSETS["redirect"])
+        old = fn.load("i64", slot, tbaa=TBAA_TABLE)
+        fn.store("i64", fn.op(f"select i1 {bad}, i64 {old}, i64 {word}"), slot, tbaa=TBAA_TABLE)
+        action = fn.op(f"select i1 {redirects}, i64 {XDP_REDIRECT}, "
+                       f"i64 {fn.op(f'and i64 {flags}, 3')}")
+        return fn.op(f"select i1 {bad}, i64 {XDP_ABORTED}, i64 {action}"), None
+
+    return native_or_python(f, fn.op(f"and i1 {has_ctx}, {is_map}"), native, python)
+
+
 def native_or_python(f: Frame, ok: str, native: Callable[[], tuple[str, str | None]],
                       python: Callable[[], str]) -> str:
     """r0 of ``native()`` where ``ok`` holds, else (or where the failure condition
@@ -270,4 +344,4 @@ def standard_helpers() -> dict[int, object]:
             SKB_LOAD_BYTES: skb.bpf_skb_load_bytes, SKB_STORE_BYTES: skb.bpf_skb_store_bytes,
             L3_CSUM_REPLACE: csum.bpf_l3_csum_replace, L4_CSUM_REPLACE: csum.bpf_l4_csum_replace,
             CSUM_UPDATE: csum.bpf_csum_update, SKB_PULL_DATA: skb.bpf_skb_pull_data,
-            REDIRECT: redirect.bpf_redirect}
+            REDIRECT: redirect.bpf_redirect, REDIRECT_MAP: redirect.bpf_redirect_map}

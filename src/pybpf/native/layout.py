@@ -52,6 +52,7 @@ __all__ = [
     "NativeKind",
     "NativeMap",
     "RedirectKind",
+    "RedirectMapNative",
     "RepeatRun",
     "RingbufNative",
     "SkbNative",
@@ -84,6 +85,7 @@ class NativeKind(IntEnum):
     XDP_MD = 2  # the native half of an XDP context (pybpf.runtime.ctx.xdp)
     RINGBUF = 3  # a RingbufNative (the rows of a ring buffer's header and data regions)
     SKB = 4  # the native half of a socket-buffer context (pybpf.runtime.ctx.skb)
+    REDIRECT_MAP = 5  # a RedirectMapNative (the header row of a devmap, cpumap or xskmap)
 
 
 #: The kinds whose native half starts with a :class:`CtxNativeHeader`.
@@ -257,6 +259,21 @@ class SkbNative(ctypes.Structure):
         ("sw_hash", ctypes.c_uint8),
         ("l4_hash", ctypes.c_uint8),
         ("reserved", ctypes.c_uint8 * 6),
+    ]
+
+
+class RedirectMapNative(ctypes.Structure):
+    """What ``bpf_redirect_map()`` reads of an indexed redirect map (devmap, cpumap, xskmap:
+    :class:`pybpf.runtime.maps.redirect.DevMap`...), kept by the map: which indexes hold an
+    entry, their 8-byte values (a devmap's ``ifindex`` first) and the kind of target an entry
+    names (``RedirectKind.IFINDEX``: the value's ifindex; ``CPU``/``XSK``: the index)."""
+
+    _fields_ = [
+        ("target", ctypes.c_uint32),  # RedirectKind
+        ("max_entries", ctypes.c_uint32),
+        ("flag_mask", ctypes.c_uint64),  # the flags besides the action the map takes
+        ("present", ctypes.c_uint64),  # host: u8[max_entries]
+        ("vals", ctypes.c_uint64),  # host: u64[max_entries]
     ]
 
 

@@ -34,6 +34,7 @@ from pybpf.runtime.helpers.env import env_of
 from pybpf.runtime.helpers.maps import map_arg
 from pybpf.runtime.helpers.skb_meta import skb_of
 from pybpf.runtime.maps import CpuMap, DevMap, DevMapHash, XskMap
+from pybpf.runtime.maps.redirect import BPF_F_BROADCAST, BPF_F_EXCLUDE_INGRESS
 
 __all__ = [
     "BPF_F_BROADCAST",
@@ -50,8 +51,6 @@ XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT = range(5)
 TC_ACT_SHOT = 2
 TC_ACT_REDIRECT = 7
 BPF_F_INGRESS = 1 << 0
-BPF_F_BROADCAST = 1 << 3
-BPF_F_EXCLUDE_INGRESS = 1 << 4
 _XDP_ACTION_MASK = XDP_ABORTED | XDP_DROP | XDP_PASS | XDP_TX
 #: sizeof(struct bpf_redir_neigh)
 _REDIR_NEIGH_SIZE = 20

@@ -22,15 +22,18 @@ stored, not run), AF_XDP sockets (any object stands for one).
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pybpf.native.layout import NativeKind, RedirectKind, RedirectMapNative
 from pybpf.program.spec import MapSpec
 from pybpf.runtime.maps.base import Formatter, MapBase
 from pybpf.runtime.maps.flags import MapFlag, UpdateFlag
+from pybpf.runtime.maps.header import map_header_region
 from pybpf.runtime.maps.htab import HashTable
 from pybpf.runtime.maps.slab import Slab
 from pybpf.runtime.maps.status import map_error
@@ -39,6 +42,9 @@ from pybpf.runtime.memory import Memory, RegionKind
 __all__ = ["CpuEntry", "CpuMap", "DevEntry", "DevMap", "DevMapHash", "XskMap"]
 
 _CPUMAP_MAX_QSIZE = 16384
+#: bpf_redirect_map() flags (include/uapi/linux/bpf.h).
+BPF_F_BROADCAST = 1 << 3
+BPF_F_EXCLUDE_INGRESS = 1 << 4
 _VAL = struct.Struct("<Ii")
 
 
@@ -74,19 +80,39 @@ def _array_next_key(key: bytes | None, max_entries: int) -> bytes | None:
 
 
 class _Slots(MapBase):
-    """An indexed redirect map with a read-only 8-byte value slot per index."""
+    """An indexed redirect map with a read-only 8-byte value slot per index, and what
+    native ``bpf_redirect_map()`` reads of it (:class:`RedirectMapNative`: which indexes
+    hold an entry and their values, :mod:`pybpf.jit.lower_helpers`)."""
+
+    #: The target an entry names, and the flags besides the action ``bpf_redirect_map()``
+    #: takes for this map type.
+    TARGET = RedirectKind.NONE
+    FLAG_MASK = 0
 
     def __init__(self, spec: MapSpec, memory: Memory, *, ncpus: int,
                  formatter: Formatter | None = None) -> None:
         super().__init__(spec, memory, ncpus=ncpus, formatter=formatter)
         self.entries: list[Any] = [None] * self.max_entries
         self.vals = bytearray(8 * self.max_entries)
+        self.present = bytearray(self.max_entries)
         self.region = memory.map(self.vals, RegionKind.MAP_VALUE, f"map '{self.name}' values",
                                  writable=False)
         self._regions.append(self.region)
+        self._pins = [(ctypes.c_char * max(1, len(b))).from_buffer(b) if b else None
+                      for b in (self.present, self.vals)]
+        self.redirect_native = RedirectMapNative(
+            target=self.TARGET, max_entries=self.max_entries, flag_mask=self.FLAG_MASK,
+            present=ctypes.addressof(self._pins[0]) if self._pins[0] is not None else 0,
+            vals=ctypes.addressof(self._pins[1]) if self._pins[1] is not None else 0)
+
+    def _publish(self) -> None:
+        self._header = map_header_region(self, self.memory,
+                                         ctypes.addressof(self.redirect_native),
+                                         NativeKind.REDIRECT_MAP)
 
     def _store(self, index: int, entry: Any, first: int, second: int) -> None:
         self.entries[index] = entry
+        self.present[index] = entry is not None
         _VAL.pack_into(self.vals, 8 * index, first, second)
 
     def lookup_elem(self, key: bytes, cpu: int = 0) -> int:
@@ -126,6 +152,9 @@ class _Slots(MapBase):
 class DevMap(_Slots):
     """``BPF_MAP_TYPE_DEVMAP``: egress devices by index."""
 
+    TARGET = RedirectKind.IFINDEX
+    FLAG_MASK = BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS
+
     def __init__(self, spec: MapSpec, memory: Memory, *, ncpus: int,
                  formatter: Formatter | None = None) -> None:
         super().__init__(spec, memory, ncpus=ncpus, formatter=formatter)
@@ -164,6 +193,8 @@ class DevMap(_Slots):
 class CpuMap(_Slots):
     """``BPF_MAP_TYPE_CPUMAP``: target CPUs by index (the index is the CPU)."""
 
+    TARGET = RedirectKind.CPU
+
     def __init__(self, spec: MapSpec, memory: Memory, *, ncpus: int,
                  formatter: Formatter | None = None) -> None:
         super().__init__(spec, memory, ncpus=ncpus, formatter=formatter)
@@ -196,6 +227,8 @@ class CpuMap(_Slots):
 
 class XskMap(_Slots):
     """``BPF_MAP_TYPE_XSKMAP``: AF_XDP sockets by index (any object stands for a socket)."""
+
+    TARGET = RedirectKind.XSK
 
     def __init__(self, spec: MapSpec, memory: Memory, *, ncpus: int,
                  formatter: Formatter | None = None) -> None:
