@@ -194,7 +194,8 @@ def _sync_rcu(b: Builder, s: str, fields: dict[str, int]) -> None:
 
 class _Frame:
     """Frame ``i`` of a batch (``%s``) the loop takes: its length and offset, where its
-    bytes are; returns ``PYTHON`` from the loop for a length it does not take."""
+    bytes are (returns ``PYTHON`` from the loop for a length it does not take); resets the
+    context's fields from the template."""
 
     def __init__(self, b: Builder) -> None:
         self.i = b.ld("i64", "%s", B["next"])
@@ -208,6 +209,9 @@ class _Frame:
         offsets = b.ld("ptr", "%s", B["offsets"])
         self.offset = b.ld("i64", b.op(f"getelementptr i64, ptr {offsets}, i64 {self.i}"))
         self.bytes = b.ptr(b.ld("ptr", "%s", B["frames"]), self.offset)
+        # the context's fields as a fresh context has them
+        _copy(b, b.ld("ptr", "%s", B["ctx_fields"]), b.ld("ptr", "%s", B["template"]),
+              b.ld("i64", "%s", B["ctx_size"]))
 
     def set_row(self, b: Builder, packet: str, payload: str) -> None:
         """The packet region runs from the buffer's start (the row's host address) to the
@@ -260,8 +264,6 @@ def _batch(mod: ModuleText) -> None:
         packet = b.ld("ptr", "%s", B["packet"])
         _copy(b, packet, frame.bytes, length)
         frame.set_row(b, packet, length)
-        _copy(b, b.ld("ptr", "%s", B["ctx_fields"]), b.ld("ptr", "%s", B["template"]),
-              b.ld("i64", "%s", B["ctx_size"]))
         xdp = b.ld("ptr", "%s", B["native"])
         vaddr = b.ld("i64", "%s", B["packet_vaddr"])
         b.st("i64", vaddr, xdp, X["data"])
@@ -318,7 +320,6 @@ def _skb_batch(mod: ModuleText) -> None:
         payload = b.op(f"sub i64 {length}, {mac_len}")
         frame.set_row(b, packet, payload)
         fields = b.ld("ptr", "%s", B["ctx_fields"])
-        _copy(b, fields, b.ld("ptr", "%s", B["template"]), b.ld("i64", "%s", B["ctx_size"]))
         b.st("i32", _pkt_type(b, frame.bytes), fields, SKB_STRUCT.offsetof("pkt_type"))
         b.st("i32", b.op(f"zext i16 {raw_proto} to i32"), fields,
              SKB_STRUCT.offsetof("protocol"))

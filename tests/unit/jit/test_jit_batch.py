@@ -319,7 +319,7 @@ def test_skb_batch_matches_the_interpreter(jit: Callable, prog_type: ProgType) -
 
 def test_skb_batch_stays_native(jit: Callable, monkeypatch: pytest.MonkeyPatch) -> None:
     """A batch of frames the loop takes makes no call into Python at all."""
-    from pybpf.jit import runtime as jit_runtime
+    from test_jit_skb import python_ops
 
     prog = jit(helpers=default_helpers(), budget=None).load(
         ProgramSpec("t", tuple(assemble(SKB_PROGRAM.replace("r1 = *(u32 *)(r6 + 16)",
@@ -327,14 +327,7 @@ def test_skb_batch_stays_native(jit: Callable, monkeypatch: pytest.MonkeyPatch) 
                                         .replace("r1 = *(u32 *)(r6 + 4)", "r1 = 0"),
                                         syntax="llvm")),
                     prog_type=ProgType.SCHED_CLS))
-    ops: list[int] = []
-    original = jit_runtime.NativeRuntime._dispatch
-
-    def spy(self: Any, env: int, op: int, *rest: int) -> int:
-        ops.append(op)
-        return original(self, env, op, *rest)
-
-    monkeypatch.setattr(jit_runtime.NativeRuntime, "_dispatch", spy)
+    ops = python_ops(monkeypatch)
     frames = [FRAME[: 34 + i] for i in range(50)]
     result = prog.run_batch(frames)
     assert ops == [] and not result.errors

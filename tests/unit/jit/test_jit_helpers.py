@@ -23,17 +23,23 @@ def load(backend: Any, text: str) -> Any:
     return backend.load(assemble(text, syntax="llvm"))
 
 
+def spy_on(monkeypatch: Any, method: str) -> list[int]:
+    """The second argument of every ``NativeRuntime.<method>`` call from now on (the helper
+    id of ``_helper``, the operation of ``_dispatch``)."""
+    seen: list[int] = []
+    original = getattr(jit_runtime.NativeRuntime, method)
+
+    def spy(self: Any, first: int, second: int, *rest: int) -> int:
+        seen.append(second)
+        return original(self, first, second, *rest)
+
+    monkeypatch.setattr(jit_runtime.NativeRuntime, method, spy)
+    return seen
+
+
 def python_calls(monkeypatch: Any) -> list[int]:
     """Helper ids the JIT hands to Python from now on."""
-    seen: list[int] = []
-    original = jit_runtime.NativeRuntime._helper
-
-    def spy(self: Any, depth: int, helper: int, *regs: int) -> int:
-        seen.append(helper)
-        return original(self, depth, helper, *regs)
-
-    monkeypatch.setattr(jit_runtime.NativeRuntime, "_helper", spy)
-    return seen
+    return spy_on(monkeypatch, "_helper")
 
 
 def test_ktime_reads_the_host_clock_natively(jit: Callable, monkeypatch: Any) -> None:

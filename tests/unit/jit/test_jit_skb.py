@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_jit_helpers import spy_on
 
 from pybpf.asm import assemble
 from pybpf.interp import Interpreter
-from pybpf.jit import runtime as jit_runtime
 from pybpf.platform.ctx_layouts import CTX_STRUCTS
 from pybpf.platform.enums import ProgType
 from pybpf.program.spec import ProgramSpec
@@ -24,16 +24,9 @@ SKB = CTX_STRUCTS["__sk_buff"]
 
 
 def python_ops(monkeypatch: Any) -> list[int]:
-    """Runtime operations (:class:`RuntimeOp`) the JIT hands to Python from now on."""
-    seen: list[int] = []
-    original = jit_runtime.NativeRuntime._dispatch
-
-    def spy(self: Any, env: int, op: int, *rest: int) -> int:
-        seen.append(op)
-        return original(self, env, op, *rest)
-
-    monkeypatch.setattr(jit_runtime.NativeRuntime, "_dispatch", spy)
-    return seen
+    """Runtime operations (:class:`~pybpf.jit.abi.RuntimeOp`) the JIT hands to Python from
+    now on."""
+    return spy_on(monkeypatch, "_dispatch")
 
 
 def ctx_in(**fields: int) -> bytes:
