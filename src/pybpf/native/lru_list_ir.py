@@ -156,7 +156,8 @@ class LruFields:
     def count_add(self, lst: str, t: str, delta: int) -> None:
         """bpf_lru_list_count_inc() / _dec(): only active and inactive are counted."""
         with self.b.if_(self.b.op(f"icmp ult i32 {t}, {NR_BPF_LRU_LIST_COUNT}")):
-            slot = self.b.ptr(lst, self.b.op(f"mul i64 {self.b.zext(t)}, 4"))
+            counts = self.b.ptr(lst, LST["counts"])
+            slot = self.b.ptr(counts, self.b.op(f"mul i64 {self.b.zext(t)}, 4"))
             self.b.st("i32", self.b.op(f"add i32 {self.b.ld('i32', slot)}, {delta}"), slot)
 
     def fix_rotation(self, lst: str, x: str) -> None:
@@ -167,7 +168,7 @@ class LruFields:
 
 
 def lru_function(mod: ModuleText, name: str, ret: str,
-        params: list[tuple[str, str]]) -> tuple[Builder, LruFields]:
+                 params: list[tuple[str, str]]) -> tuple[Builder, LruFields]:
     """An internal function of ``(NativeMap *m, params...)`` and its LRU fields."""
     b = Builder(mod, name, ret, [("ptr", "m"), *params], linkage="internal")
     return b, LruFields(b)
