@@ -111,8 +111,6 @@ def map_costs(repeat: int) -> list[tuple[str, float]]:
     rows = []
     for kind in (MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.HASH, MapType.LRU_HASH):
         for op, body in MAP_BODIES.items():
-            if kind == MapType.LRU_HASH and op == "update":
-                continue  # LRU updates move LRU list nodes in Python
             jit = JIT(helpers=default_helpers(), budget=None, cache=False)
             m = create_map(MapSpec("m", kind, 4, 8, 1024), jit.memory, ncpus=2)
             if kind in (MapType.HASH, MapType.LRU_HASH):

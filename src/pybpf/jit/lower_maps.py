@@ -12,7 +12,7 @@ addresses in the env block.
 What native code does not do goes to the Python helper, exactly as before: a map pointer
 that is not a map with a descriptor, a key or value that is not directly readable memory
 (the Python helper then raises the interpreter's fault), or an operation the library answers
-with ``NOT_NATIVE`` (LRU updates and deletes, a per-CPU access on a CPU out of range). After
+with ``NOT_NATIVE`` (a per-CPU access, or an LRU update, on a CPU out of range). After
 a native update or delete the map is registered once with the execution state for its end-
 of-run grace period (``RuntimeOp.RCU_MAP``), as the Python helper registers it.
 

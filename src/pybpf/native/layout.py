@@ -25,6 +25,18 @@ window's first slot, ``per_window`` slots each).
 
 The free list and the grace-period list of the value-slot allocator are rings of record
 indices (:mod:`pybpf.native.htab_ir`, ``slab_*``).
+
+LRU hash maps add the lists of kernel/bpf/bpf_lru_list.c (:class:`LruNative`, reached from
+``NativeMap.lru``; operated on by :mod:`pybpf.native.lru_ir`). Node ``i`` is record ``i``;
+each ``struct list_head`` is a pair ``next[x]``/``prev[x]`` of *link indices*: ``0..N-1``
+are the nodes, and the sentinel heads follow them — the three lists (active, inactive,
+free) of each ``struct bpf_lru_list``, then the free and pending lists of each CPU's
+``struct bpf_lru_locallist`` (common LRU only)::
+
+    link index:  0 .. N-1 | N + 3*l + t (list l, type t) | N + 3*nr_lists + 2*c (+1)
+                 nodes    | bpf_lru_list heads            | local free (pending) of CPU c
+
+A node's reference bit is ``NativeMap.refs[i]`` (what a lookup sets).
 """
 
 from __future__ import annotations
@@ -48,6 +60,10 @@ __all__ = [
     "BatchStatus",
     "CtxNativeHeader",
     "FrameBatch",
+    "LruList",
+    "LruListNative",
+    "LruLocalNative",
+    "LruNative",
     "MapKind",
     "NativeKind",
     "NativeMap",
@@ -140,6 +156,62 @@ class NativeMap(ctypes.Structure):
         ("reserved", ctypes.c_uint32),
         ("rcu_owner", ctypes.c_uint64),  # token of the execution state that syncs this map
         ("stride", ctypes.c_uint64),  # arrays: bytes per index (elem_size * copies)
+        ("lru", ctypes.c_uint64),  # LRU hash maps: their LruNative, else 0
+    ]
+
+
+class LruList(IntEnum):
+    """``enum bpf_lru_list_type``: the list a node is on (``LruNative.type``)."""
+
+    ACTIVE = 0
+    INACTIVE = 1
+    FREE = 2
+    LOCAL_FREE = 3
+    LOCAL_PENDING = 4
+
+
+class LruListNative(ctypes.Structure):
+    """``struct bpf_lru_list``: the active and inactive counts (``counts[type]``, the free
+    list is not counted), the inactive-rotation cursor (a link index) and the link index of
+    its first head (``lists[ACTIVE]``; ``INACTIVE`` and ``FREE`` follow)."""
+
+    _fields_ = [
+        ("counts", ctypes.c_uint32 * 2),
+        ("next_inactive_rotation", ctypes.c_uint32),
+        ("lists", ctypes.c_uint32),
+    ]
+
+
+class LruLocalNative(ctypes.Structure):
+    """``struct bpf_lru_locallist`` of one CPU (common LRU): the link indices of its free
+    and pending heads and the CPU it steals from next."""
+
+    _fields_ = [
+        ("free", ctypes.c_uint32),
+        ("pending", ctypes.c_uint32),
+        ("next_steal", ctypes.c_uint32),
+        ("reserved", ctypes.c_uint32),
+    ]
+
+
+class LruNative(ctypes.Structure):
+    """``struct bpf_lru`` of an LRU hash map (see the module docstring): one
+    :class:`LruListNative` (common LRU, with ``ncpus`` :class:`LruLocalNative`) or one per
+    CPU (``BPF_F_NO_COMMON_LRU``), and per node its links, list type and CPU."""
+
+    _fields_ = [
+        ("percpu", ctypes.c_uint32),  # BPF_F_NO_COMMON_LRU
+        ("ncpus", ctypes.c_uint32),
+        ("nr_scans", ctypes.c_uint32),
+        ("target_free", ctypes.c_uint32),  # common LRU: nodes a local free list takes at once
+        ("nr_nodes", ctypes.c_uint32),
+        ("nr_lists", ctypes.c_uint32),  # LruListNative entries: 1, or ncpus
+        ("next", ctypes.c_uint64),  # u32[nr_links]: list_head.next
+        ("prev", ctypes.c_uint64),  # u32[nr_links]: list_head.prev
+        ("type", ctypes.c_uint64),  # u8[nr_nodes]: LruList
+        ("cpu", ctypes.c_uint64),  # u32[nr_nodes]
+        ("lists", ctypes.c_uint64),  # LruListNative[nr_lists]
+        ("locals", ctypes.c_uint64),  # LruLocalNative[ncpus] (common LRU)
     ]
 
 

@@ -1,7 +1,8 @@
 """The compiled native library: one instance per process, callable from Python and from
 JIT code.
 
-:func:`library` writes the IR (:mod:`pybpf.native.htab_ir`, :mod:`pybpf.native.mapops_ir`,
+:func:`library` writes the IR (:mod:`pybpf.native.htab_ir`, :mod:`pybpf.native.lru_list_ir`,
+:mod:`pybpf.native.lru_ir`, :mod:`pybpf.native.mapops_ir`,
 :mod:`pybpf.native.batch_ir`, :mod:`pybpf.native.helpers_ir`,
 :mod:`pybpf.native.ringbuf_ir`, :mod:`pybpf.native.xdp_ir`, :mod:`pybpf.native.skb_ir`),
 compiles it at ``O3`` for the
@@ -26,7 +27,16 @@ from typing import Any
 
 from pybpf.jit.cache import CachedObject, CompileCache
 from pybpf.jit.compiler import NativeCode, compile_module, host_description, load_object
-from pybpf.native import batch_ir, helpers_ir, htab_ir, mapops_ir, ringbuf_ir, skb_ir, xdp_ir
+from pybpf.native import (
+    batch_ir,
+    helpers_ir,
+    htab_ir,
+    lru_ir,
+    mapops_ir,
+    ringbuf_ir,
+    skb_ir,
+    xdp_ir,
+)
 
 __all__ = ["NativeLibrary", "library"]
 
@@ -59,6 +69,7 @@ def _prototype(name: str, ret: str, args: tuple[str, ...]) -> Any:
 def library() -> NativeLibrary:
     """The process's native library (compiled or loaded from the cache on first use)."""
     text_module = htab_ir.build()
+    lru_ir.add(text_module)
     mapops_ir.add(text_module)
     batch_ir.add(text_module)
     helpers_ir.add(text_module)
@@ -73,8 +84,8 @@ def library() -> NativeLibrary:
         entry = CachedObject(compile_module(text_module), ())
         cache.put(key, entry)
     code = load_object(entry.obj)
-    exports = {**htab_ir.EXPORTS, **mapops_ir.EXPORTS, **batch_ir.EXPORTS, **helpers_ir.EXPORTS,
-               **ringbuf_ir.EXPORTS, **xdp_ir.EXPORTS, **skb_ir.EXPORTS}
+    exports = {**htab_ir.EXPORTS, **lru_ir.EXPORTS, **mapops_ir.EXPORTS, **batch_ir.EXPORTS,
+               **helpers_ir.EXPORTS, **ringbuf_ir.EXPORTS, **xdp_ir.EXPORTS, **skb_ir.EXPORTS}
     addresses = {name: code.address(name) for name in exports}
     fns = {name: _prototype(name, ret, args)(addresses[name])
            for name, (ret, args) in exports.items()}

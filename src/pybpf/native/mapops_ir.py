@@ -1,15 +1,18 @@
 """The helper-facing map operations as LLVM IR: lookup, update, delete.
 
 Mirrors ``htab_map_lookup_elem()``, ``htab_map_update_elem()``,
-``__htab_percpu_map_update_elem()`` and ``htab_map_delete_elem()`` of kernel/bpf/hashtab.c,
-``array_map_lookup_elem()`` and ``array_map_update_elem()`` of kernel/bpf/arraymap.c, as pybpf
-models them (the docstrings of :mod:`pybpf.runtime.maps.hash`, :mod:`~pybpf.runtime.maps.lru`
-and :mod:`~pybpf.runtime.maps.array` state the semantics; this is their only
-implementation), on the table of :mod:`pybpf.native.htab_ir`. Each returns a value address or
-0, 0 or ``-errno``, or :data:`~pybpf.native.layout.NOT_NATIVE` for what only Python does (LRU
-updates and deletes, which move LRU list nodes; a per-CPU access on a CPU out of range, which
-raises). Python (:class:`~pybpf.runtime.maps.native_table.NativeTable`) and compiled programs
-(:mod:`pybpf.jit.lower_maps`) call these same functions.
+``__htab_percpu_map_update_elem()``, ``htab_map_delete_elem()``,
+``htab_lru_map_update_elem()``, ``__htab_lru_percpu_map_update_elem()`` and
+``htab_lru_map_delete_elem()`` of kernel/bpf/hashtab.c, ``array_map_lookup_elem()`` and
+``array_map_update_elem()`` of kernel/bpf/arraymap.c, as pybpf models them (the docstrings of
+:mod:`pybpf.runtime.maps.hash`, :mod:`~pybpf.runtime.maps.lru` and
+:mod:`~pybpf.runtime.maps.array` state the semantics; this is their only implementation), on
+the table of :mod:`pybpf.native.htab_ir` and the LRU lists of :mod:`pybpf.native.lru_ir`.
+Each returns a value address or 0, 0 or ``-errno``, or :data:`~pybpf.native.layout.NOT_NATIVE`
+for what only Python does (a per-CPU access, or an LRU update, on a CPU out of range, which
+raises). Python (:class:`~pybpf.runtime.maps.native_table.NativeTable`,
+:class:`~pybpf.runtime.maps.lru.LruHashMap`) and compiled programs (:mod:`pybpf.jit.lower_maps`)
+call these same functions.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ EXPORTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "pb_map_lookup": ("i64", ("ptr", "ptr", "i64")),
     "pb_map_update": ("i64", ("ptr", "ptr", "ptr", "i64", "i64")),
     "pb_map_delete": ("i64", ("ptr", "ptr")),
+    "pb_lru_map_update": ("i64", ("ptr", "ptr", "ptr", "i64", "i64", "i64")),
 }
 
 
@@ -94,6 +98,12 @@ def _update(mod: ModuleText) -> None:
         _array_update(b, plain, percpu=False)
     with b.if_(b.op(f"icmp eq i32 {kind}, {MapKind.PERCPU_ARRAY}")):
         _array_update(b, plain, percpu=True)
+    lru = b.op(f"icmp uge i32 {kind}, {MapKind.LRU_HASH}")
+    with b.if_(lru):  # a program's update: the lists of the CPU it runs on
+        b.return_if(b.op(f"icmp uge i64 %cpu, {field64(b, '%m', 'ncpus')}"), NOT_NATIVE)
+        b.ret(b.call("i64", "pb_lru_map_update", [("ptr", "%m"), ("ptr", "%key"),
+                                                  ("ptr", "%value"), ("i64", "%flags"),
+                                                  ("i64", "%cpu"), ("i64", "%cpu")]))
     hash_kind = b.op(f"icmp eq i32 {kind}, {MapKind.HASH}")
     percpu = b.op(f"icmp eq i32 {kind}, {MapKind.PERCPU_HASH}")
     b.return_if(b.op(f"xor i1 {b.op(f'or i1 {hash_kind}, {percpu}')}, true"), NOT_NATIVE)
@@ -136,6 +146,103 @@ def _update(mod: ModuleText) -> None:
     b.ret(0)
 
 
+def _check_flags(b: Builder, exists: str, flags: str) -> str:
+    """check_flags() of hashtab.c (``flags`` without ``BPF_F_LOCK``): 0, -EEXIST or
+    -ENOENT."""
+    clash = b.op(f"and i1 {exists}, {b.op(f'icmp eq i64 {flags}, {BPF_NOEXIST}')}")
+    missing = b.op(f"and i1 {b.op(f'xor i1 {exists}, true')}, "
+                   f"{b.op(f'icmp eq i64 {flags}, {BPF_EXIST}')}")
+    ret = b.op(f"select i1 {missing}, i64 {-errno.ENOENT}, i64 0")
+    return b.op(f"select i1 {clash}, i64 {-errno.EEXIST}, i64 {ret}")
+
+
+def _lru_update(mod: ModuleText) -> None:
+    """htab_lru_map_update_elem() and __htab_lru_percpu_map_update_elem(): ``cpu`` selects
+    the value written (ALL_CPUS: the syscall's whole per-CPU buffer), ``lru_cpu`` the CPU
+    whose lists give the node (the syscall's CPU for ALL_CPUS).
+
+    A node is taken (evicting if needed) BEFORE the flags are checked, as in 6.18; a plain
+    LRU update links the new node (reference bit set when it replaces an element) and frees
+    the old one, a per-CPU one updates an existing element in place and takes no node for
+    ``BPF_EXIST``. The map is never full: a node shortage is ENOMEM.
+    """
+    b = Builder(mod, "pb_lru_map_update", "i64",
+                [("ptr", "m"), ("ptr", "key"), ("ptr", "value"), ("i64", "flags"),
+                 ("i64", "cpu"), ("i64", "lru_cpu")])
+    b.return_if(b.op(f"icmp uge i64 %lru_cpu, {field64(b, '%m', 'ncpus')}"), NOT_NATIVE)
+    b.return_if(b.op(f"icmp ugt i64 %flags, {BPF_EXIST}"), -errno.EINVAL)
+    h = hash_key(b, "%m", "%key")
+    values = field(b, "%m", "values_host", "ptr")
+    size = field64(b, "%m", "slot_size")
+    refs = field(b, "%m", "refs", "ptr")
+
+    def slot(idx: str) -> str:
+        return b.ptr(values, b.op(f"mul i64 {idx}, {size}"))
+
+    def pop() -> str:
+        return b.call("i64", "pb_lru_pop_free", [("ptr", "%m"), ("i32", h), ("i64", "%lru_cpu")])
+
+    def push(idx: str) -> None:
+        b.call("void", "pb_lru_push_free", [("ptr", "%m"), ("i64", idx)])
+
+    def set_ref(idx: str) -> None:  # bpf_lru_node_set_ref()
+        b.st("i8", 1, b.op(f"getelementptr i8, ptr {refs}, i64 {idx}"))
+
+    def find() -> str:
+        return b.call("i64", "pb_find", [("ptr", "%m"), ("ptr", "%key"), ("i32", h)])
+
+    percpu = b.op(f"icmp eq i32 {field(b, '%m', 'kind')}, {MapKind.LRU_PERCPU_HASH}")
+    with b.if_(b.op(f"xor i1 {percpu}, true")):  # htab_lru_map_update_elem()
+        node = pop()
+        b.return_if(b.op(f"icmp slt i64 {node}, 0"), -errno.ENOMEM)
+        b.memcpy(slot(node), "%value", field64(b, "%m", "value_size"))
+        old = find()
+        exists = b.op(f"icmp sge i64 {old}, 0")
+        ret = _check_flags(b, exists, "%flags")
+        with b.if_(b.op(f"icmp ne i64 {ret}, 0")):
+            push(node)
+            b.ret(ret)
+        with b.if_else(exists) as (replace, insert):
+            with replace:
+                set_ref(node)
+                b.call("void", "pb_htab_replace", [("ptr", "%m"), ("i64", old), ("i64", node),
+                                                   ("ptr", "%key"), ("i32", h)])
+                push(old)
+            with insert:
+                b.call("void", "pb_htab_link", [("ptr", "%m"), ("i64", node), ("ptr", "%key"),
+                                                ("i32", h)])
+        b.ret(0)
+    # __htab_lru_percpu_map_update_elem()
+    new = b.var("i64", -1)
+    with b.if_(b.op(f"icmp ne i64 %flags, {BPF_EXIST}")):
+        node = pop()
+        b.return_if(b.op(f"icmp slt i64 {node}, 0"), -errno.ENOMEM)
+        new.set(node)
+    old = find()
+    exists = b.op(f"icmp sge i64 {old}, 0")
+    ret = _check_flags(b, exists, "%flags")
+    with b.if_(b.op(f"icmp eq i64 {ret}, 0")), b.if_else(exists) as (in_place, insert):
+        with in_place:
+            set_ref(old)
+            _write_value(b, "%m", slot(old), "%value", "%cpu", "true")
+        with insert:  # pcpu_init_value(): one CPU's value and zeros, or every CPU's
+            node = new.get()
+            target = slot(node)
+            with b.if_else(b.op("icmp eq i64 %cpu, -1")) as (every, one):
+                with every:
+                    b.memcpy(target, "%value", size)
+                with one:
+                    b.memset0(target, size)
+                    _write_value(b, "%m", target, "%value", "%cpu", "true")
+            b.call("void", "pb_htab_link", [("ptr", "%m"), ("i64", node), ("ptr", "%key"),
+                                            ("i32", h)])
+            new.set(-1)
+    left = new.get()
+    with b.if_(b.op(f"icmp sge i64 {left}, 0")):
+        push(left)
+    b.ret(ret)
+
+
 def _array_update(b: Builder, plain: str, *, percpu: bool) -> None:
     """array_map_update_elem() from a program: the current CPU's copy only."""
     b.return_if(b.op(f"icmp ugt i64 {plain}, {BPF_EXIST}"), -errno.EINVAL)
@@ -153,20 +260,23 @@ def _array_update(b: Builder, plain: str, *, percpu: bool) -> None:
 
 
 def _delete(mod: ModuleText) -> None:
-    """bpf_map_delete_elem(): htab_map_delete_elem(); arrays cannot delete (EINVAL)."""
+    """bpf_map_delete_elem(): htab_map_delete_elem(), htab_lru_map_delete_elem(); arrays
+    cannot delete (EINVAL)."""
     b = Builder(mod, "pb_map_delete", "i64", [("ptr", "m"), ("ptr", "key")])
     kind = field(b, "%m", "kind")
     is_array = b.op(f"and i1 {b.op(f'icmp ne i32 {kind}, 0')}, "
                     f"{b.op(f'icmp ule i32 {kind}, {MapKind.PERCPU_ARRAY}')}")
     b.return_if(is_array, -errno.EINVAL)
-    hashes = b.op(f"or i1 {b.op(f'icmp eq i32 {kind}, {MapKind.HASH}')}, "
-                  f"{b.op(f'icmp eq i32 {kind}, {MapKind.PERCPU_HASH}')}")
-    b.return_if(b.op(f"xor i1 {hashes}, true"), NOT_NATIVE)
+    b.return_if(b.op(f"icmp eq i32 {kind}, {MapKind.NONE}"), NOT_NATIVE)
     idx = b.call("i64", "pb_find", [("ptr", "%m"), ("ptr", "%key"),
                                     ("i32", hash_key(b, "%m", "%key"))])
     b.return_if(b.op(f"icmp slt i64 {idx}, 0"), -errno.ENOENT)
     b.call("i64", "pb_htab_unlink", [("ptr", "%m"), ("i64", idx)])
-    b.call("void", "pb_slab_free", [("ptr", "%m"), ("i64", idx)])
+    with b.if_else(b.op(f"icmp uge i32 {kind}, {MapKind.LRU_HASH}")) as (lru, plain):
+        with lru:  # htab_lru_map_delete_elem(): the node goes back to a free list at once
+            b.call("void", "pb_lru_push_free", [("ptr", "%m"), ("i64", idx)])
+        with plain:
+            b.call("void", "pb_slab_free", [("ptr", "%m"), ("i64", idx)])
     b.ret(0)
 
 
@@ -174,5 +284,6 @@ def add(mod: ModuleText) -> None:
     """Add the operations to the library module (after :func:`pybpf.native.htab_ir.build`)."""
     _lookup(mod)
     _update(mod)
+    _lru_update(mod)
     _delete(mod)
     assert ALL_CPUS == (1 << 64) - 1  # "-1" in the IR above

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from test_jit_helpers import python_calls
 
 from pybpf.asm import assemble
 from pybpf.errors import PybpfError
@@ -20,6 +21,7 @@ from pybpf.platform.enums import MapType as T
 from pybpf.program.spec import MapSpec
 from pybpf.runtime.helpers import default_helpers
 from pybpf.runtime.maps import BPF_ANY, BPF_EXIST, BPF_NOEXIST, create_map
+from pybpf.runtime.maps.flags import MapFlag
 
 NCPUS = 2
 ALL_TYPES = [T.ARRAY, T.PERCPU_ARRAY, T.HASH, T.PERCPU_HASH, T.LRU_HASH, T.LRU_PERCPU_HASH]
@@ -133,6 +135,69 @@ DELETE = """
     call 3
     exit
 """
+
+#: 64 new keys into an 8-entry LRU map (evicting), with BPF_NOEXIST on every odd key and a
+#: delete of every fourth key just inserted; then a delete of a missing key (ENOENT) and an
+#: update of that same missing key with BPF_EXIST (ENOENT). r0: 64 + 2 * -ENOENT, or the
+#: first unexpected errno.
+LRU_CHURN = """
+    r6 = 0
+loop:
+    *(u32 *)(r10 - 8) = r6
+    *(u64 *)(r10 - 16) = r6
+    r1 = {m} ll
+    r2 = r10
+    r2 += -8
+    r3 = r10
+    r3 += -16
+    r4 = r6
+    r4 &= 1
+    call 2
+    if r0 != 0 goto out
+    r7 = r6
+    r7 &= 3
+    if r7 != 3 goto next
+    r1 = {m} ll
+    r2 = r10
+    r2 += -8
+    call 3
+    if r0 != 0 goto out
+next:
+    r6 += 1
+    if r6 < 64 goto loop
+    *(u32 *)(r10 - 8) = r6
+    r1 = {m} ll
+    r2 = r10
+    r2 += -8
+    call 3
+    r6 += r0
+    r1 = {m} ll
+    r2 = r10
+    r2 += -8
+    r3 = r10
+    r3 += -16
+    r4 = 2
+    call 2
+    r0 += r6
+out:
+    exit
+"""
+
+
+@pytest.mark.parametrize(("t", "flags"), [(T.LRU_HASH, 0), (T.LRU_HASH, MapFlag.NO_COMMON_LRU),
+                                          (T.LRU_PERCPU_HASH, 0),
+                                          (T.LRU_PERCPU_HASH, MapFlag.NO_COMMON_LRU)])
+@pytest.mark.parametrize("cpu", [0, 1])
+def test_lru_updates_and_deletes_make_no_python_call(jit: Callable, monkeypatch: Any, t: int,
+                                                     flags: int, cpu: int) -> None:
+    seen = python_calls(monkeypatch)
+    got = same(jit, MapSpec("m", t, 4, 8, 8, flags), LRU_CHURN, cpu=cpu, runs=2)
+    assert seen == []
+    assert [run[1] for run in got[0]] == [64 - 4, 64 - 4]  # -ENOENT twice, nothing else
+    # what pybpf's Python lists left: a per-CPU list (4 nodes here) shrinks by
+    # PERCPU_FREE_TARGET (4) nodes at once
+    survivors = sorted(struct.unpack("<I", key)[0] for key in got[2])
+    assert survivors == ([] if flags else [56, 57, 58, 60, 61, 62])
 
 
 @pytest.mark.parametrize("t", ALL_TYPES)

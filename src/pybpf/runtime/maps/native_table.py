@@ -35,12 +35,12 @@ from pybpf.runtime.maps.codec import round_up
 from pybpf.runtime.maps.htab import roundup_pow_of_two
 from pybpf.runtime.memory import WINDOW_MASK, Memory, Region, RegionKind
 
-__all__ = ["ALL_CPUS", "NOT_NATIVE", "NativeTable"]
+__all__ = ["ALL_CPUS", "NOT_NATIVE", "Buffer", "NativeTable"]
 
 _NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000)
 
 
-class _Buffer:
+class Buffer:
     """An anonymous, lazily backed mapping and its host address."""
 
     __slots__ = ("address", "map", "pin", "size")
@@ -69,14 +69,14 @@ class NativeTable:
         n_buckets = roundup_pow_of_two(max_entries)
         self.rec_size = REC_HEADER + round_up(key_size, 8)
         words = -(-n_buckets // 64)
-        self._buckets = _Buffer(4 * n_buckets)
-        self._occupied = _Buffer(8 * words)
-        self._occupied2 = _Buffer(8 * -(-words // 64))
-        self._recs = _Buffer(self.rec_size * self.limit)
-        self._refs = _Buffer(self.limit)
-        self._free = _Buffer(4 * self.limit)
-        self._pending = _Buffer(4 * self.limit)
-        self._values = _Buffer(self.slot_size * self.limit)
+        self._buckets = Buffer(4 * n_buckets)
+        self._occupied = Buffer(8 * words)
+        self._occupied2 = Buffer(8 * -(-words // 64))
+        self._recs = Buffer(self.rec_size * self.limit)
+        self._refs = Buffer(self.limit)
+        self._free = Buffer(4 * self.limit)
+        self._pending = Buffer(4 * self.limit)
+        self._values = Buffer(self.slot_size * self.limit)
         self.values = memoryview(self._values.map)
         #: LRU reference bits, one byte per record (read and written by the LRU lists).
         self.refs = (ctypes.c_uint8 * self.limit).from_buffer(self._refs.map)
@@ -171,6 +171,11 @@ class NativeTable:
 
     def delete(self, key: bytes) -> int:
         return int(self._fn["pb_map_delete"](self.address, key))
+
+    def lru_update(self, key: bytes, value: bytes, flags: int, cpu: int, lru_cpu: int) -> int:
+        """An LRU map's update (:mod:`pybpf.native.mapops_ir`): ``cpu`` selects the value
+        written (ALL_CPUS: every CPU's), ``lru_cpu`` whose LRU lists give the node."""
+        return int(self._fn["pb_lru_map_update"](self.address, key, value, flags, cpu, lru_cpu))
 
     def close(self) -> None:
         """Unmap the value regions (their addresses fault afterwards)."""
