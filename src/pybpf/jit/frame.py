@@ -24,7 +24,8 @@ too, and only the rest of the execution state's frame is zeroed. (Not modelled: 
 that forges a pointer to such a frame from a constant reaches the execution state's copy,
 not the private one.)
 
-Calls into Python go through the module's :class:`RuntimeStubs`, cold out-of-line functions,
+Calls into Python go through the module's :class:`RuntimeStubs`, cold out-of-line functions
+(loads and stores that are not direct through :class:`pybpf.jit.slow_paths.SlowPaths`),
 so hot code carries only a direct call with the arguments it needs; a callback that raised
 never returns to it (the stub unwinds with ``longjmp``, see :mod:`pybpf.jit.abi`).
 """
@@ -33,14 +34,16 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from pybpf.jit.abi import ENV_OFFSETS, ROW_OFFSETS, ROW_SIZE, Fault, NativeEnv, RuntimeOp
-from pybpf.jit.irtext import TBAA_PROGRAM, TBAA_TABLE, UNLIKELY, FunctionText, ModuleText, i64
+from pybpf.jit.irtext import TBAA_TABLE, UNLIKELY, FunctionText, ModuleText, i64
 from pybpf.jit.provenance import UNKNOWN, Facts, Shadow, Shadows
-from pybpf.native.layout import CONTEXT_KINDS, CTX_SLOTS, CTX_VALUES, CtxNativeHeader, field_offsets
 from pybpf.runtime.execstate import BPF_MAX_LOOPS, MAX_BPF_STACK
 from pybpf.runtime.memory import FIRST_REGION_ID, REGION_START, region_base
+
+if TYPE_CHECKING:
+    from pybpf.jit.slow_paths import SlowPaths
 
 #: Parameters of every compiled eBPF function: ``u64 F(env, r1..r5, depth)``. ``env`` is
 #: always a whole :class:`~pybpf.jit.abi.NativeEnv`: LLVM may load its fields anywhere (and
@@ -94,145 +97,6 @@ class RuntimeStubs:
         fn.unreachable()
         fn.start("done")
         fn.ret(result)
-        return fn
-
-
-#: Field offsets of every context half's header.
-CTX_OFFSETS = field_offsets(CtxNativeHeader)
-
-
-class SlowPaths:
-    """The module's out-of-line slow path of loads, ``bpf_load_slow(env, depth, code, addr,
-    n)``: the bytes themselves when the region's row allows a direct load of them (so
-    verified code sends every load through a pointer whose region is not directly
-    accessible for both loads and stores here, in one call), a context's computed and plain
-    4-byte fields from its native half (:data:`~pybpf.native.layout.CTX_HEADER`: the packet
-    pointers of ``xdp_md`` and ``__sk_buff``, ``len``, ``mark``, ``cb[]``..., as the
-    kernel's rewritten loads read ``xdp_buff`` and ``sk_buff``), anything else through
-    ``rt(LOAD)`` (``Memory.load``: context hooks, faults)."""
-
-    def __init__(self, module: ModuleText, stubs: RuntimeStubs) -> None:
-        self.module = module
-        self.stubs = stubs
-        self._load: str | None = None
-        self._store: str | None = None
-
-    def load(self) -> str:
-        if self._load is None:
-            self._load = "@bpf_load_slow"
-            self.module.add(self._build_load())
-        return self._load
-
-    def store(self) -> str:
-        """``bpf_store_slow(env, depth, code, addr, n, value)``: a 4-byte store to a plain
-        context field into the context's buffer, anything else through ``rt(STORE)``."""
-        if self._store is None:
-            self._store = "@bpf_store_slow"
-            self.module.add(self._build_store())
-        return self._store
-
-    def _context_slot(self, fn: FunctionText, found: str, python: str) -> tuple[str, str, str]:
-        """Branch to ``found`` when ``%addr`` is a 4-byte access (``%n``) at a 4-byte slot of
-        a context that has a native half (``python`` otherwise); in ``found``: the native
-        half, the offset in the context and the slot's bit."""
-        w = fn.op(f"sub i64 %addr, {REGION_START}")
-        index = fn.op(f"sub i64 {fn.op(f'lshr i64 {w}, 32')}, {FIRST_REGION_ID}")
-        table = fn.load("ptr", fn.gep("%env", ENV_OFFSETS["regions"]), tbaa=TBAA_TABLE)
-        ntable = fn.load("i64", fn.gep("%env", ENV_OFFSETS["nregions"]), tbaa=TBAA_TABLE)
-        inside = fn.op(f"icmp ult i64 {index}, {ntable}")
-        safe = fn.op(f"select i1 {inside}, i64 {index}, i64 0")
-        row = fn.op(f"getelementptr [{ROW_SIZE} x i8], ptr {table}, i64 {safe}")
-        field = fn.op(f"and i64 {w}, 4294967295")
-        kind = fn.load("i32", fn.gep(row, ROW_OFFSETS["kind"]), tbaa=TBAA_TABLE)
-        ok = fn.op(f"and i1 {inside}, {fn.op('icmp eq i64 %n, 4')}")
-        for test in (f"icmp ult i64 {field}, {4 * CTX_SLOTS}",
-                     f"icmp eq i64 {fn.op(f'and i64 {field}, 3')}, 0"):
-            ok = fn.op(f"and i1 {ok}, {fn.op(test)}")
-        is_ctx = "false"
-        for ctx_kind in CONTEXT_KINDS:
-            same = fn.op(f"icmp eq i32 {kind}, {int(ctx_kind)}")
-            is_ctx = same if is_ctx == "false" else fn.op(f"or i1 {is_ctx}, {same}")
-        fn.cbr(fn.op(f"and i1 {ok}, {is_ctx}"), found, python)
-        fn.start(found)
-        native = fn.load("ptr", fn.gep(row, ROW_OFFSETS["native"]), tbaa=TBAA_TABLE)
-        return native, field, fn.op(f"shl i64 1, {fn.op(f'lshr i64 {field}, 2')}")
-
-    def _build_store(self) -> FunctionText:
-        fn = FunctionText("bpf_store_slow", "void", [("ptr", "env"), ("i64", "depth"),
-                                                      ("i64", "code"), ("i64", "addr"),
-                                                      ("i64", "n"), ("i64", "value")],
-                          linkage="internal", attrs="noinline")
-        fn.start("entry")
-        native, field, bit = self._context_slot(fn, "ctx_slot", "python")
-        plain = fn.load("i64", fn.gep(native, CTX_OFFSETS["plain"]), tbaa=TBAA_TABLE)
-        fn.cbr(fn.op(f"icmp ne i64 {fn.op(f'and i64 {plain}, {bit}')}, 0"), "plain", "python")
-        fn.start("plain")
-        fields = fn.load("ptr", fn.gep(native, CTX_OFFSETS["fields"]), tbaa=TBAA_TABLE)
-        fn.store("i32", fn.op("trunc i64 %value to i32"), fn.gep(fields, field), align=4,
-                 tbaa=TBAA_PROGRAM)
-        fn.emit("ret void")
-        fn.terminated = True
-        fn.start("python")
-        fn.call("i64", self.stubs.get(3), [("ptr", "%env"), ("i64", "%depth"),
-                                           ("i64", "%code"), ("i64", "%addr"), ("i64", "%n"),
-                                           ("i64", "%value")])
-        fn.emit("ret void")
-        fn.terminated = True
-        return fn
-
-    def _build_load(self) -> FunctionText:
-        fn = FunctionText("bpf_load_slow", "i64", [("ptr", "env"), ("i64", "depth"),
-                                                    ("i64", "code"), ("i64", "addr"),
-                                                    ("i64", "n")],
-                          linkage="internal", attrs="noinline")
-        fn.start("entry")
-        w = fn.op(f"sub i64 %addr, {REGION_START}")
-        index = fn.op(f"sub i64 {fn.op(f'lshr i64 {w}, 32')}, {FIRST_REGION_ID}")
-        table = fn.load("ptr", fn.gep("%env", ENV_OFFSETS["regions"]), tbaa=TBAA_TABLE)
-        ntable = fn.load("i64", fn.gep("%env", ENV_OFFSETS["nregions"]), tbaa=TBAA_TABLE)
-        fn.cbr(fn.op(f"icmp ult i64 {index}, {ntable}"), "row", "python")
-        fn.start("row")
-        row = fn.op(f"getelementptr [{ROW_SIZE} x i8], ptr {table}, i64 {index}")
-        field = fn.op(f"and i64 {w}, 4294967295")
-        size = fn.load("i32", fn.gep(row, ROW_OFFSETS["load_size"]), tbaa=TBAA_TABLE)
-        fits = fn.op(f"icmp ule i64 {fn.op(f'add i64 {field}, %n')}, "
-                     f"{fn.op(f'zext i32 {size} to i64')}")
-        fn.cbr(fits, "direct", "context")
-        fn.start("direct")
-        host = fn.load("ptr", fn.gep(row, ROW_OFFSETS["host"]), tbaa=TBAA_TABLE)
-        at = fn.gep(host, field)
-        cases = [(str(n), f"direct{n}") for n in (1, 2, 4)]
-        fn.switch("i64", "%n", "direct8", cases)
-        for n in (1, 2, 4, 8):
-            fn.start(f"direct{n}")
-            raw = fn.load(f"i{8 * n}", at, align=1, tbaa=TBAA_PROGRAM)
-            fn.ret(raw if n == 8 else fn.op(f"zext i{8 * n} {raw} to i64"))
-        fn.start("context")
-        native, slot_field, bit = self._context_slot(fn, "ctx_slot", "python")
-        answered = fn.load("i64", fn.gep(native, CTX_OFFSETS["answered"]), tbaa=TBAA_TABLE)
-        fn.cbr(fn.op(f"icmp ne i64 {fn.op(f'and i64 {answered}, {bit}')}, 0"), "answered",
-               "maybe_plain")
-        fn.start("answered")
-        value = fn.gep(native, fn.op(f"add i64 {fn.op(f'shl i64 {slot_field}, 1')}, {CTX_VALUES}"))
-        fn.ret(fn.load("i64", value, tbaa=TBAA_TABLE))
-        fn.start("maybe_plain")
-        plain = fn.load("i64", fn.gep(native, CTX_OFFSETS["plain"]), tbaa=TBAA_TABLE)
-        fn.cbr(fn.op(f"icmp ne i64 {fn.op(f'and i64 {plain}, {bit}')}, 0"), "plain", "python")
-        fn.start("plain")
-        fields = fn.load("ptr", fn.gep(native, CTX_OFFSETS["fields"]), tbaa=TBAA_TABLE)
-        stored = fn.load("i32", fn.gep(fields, slot_field), align=4, tbaa=TBAA_PROGRAM)
-        value = fn.op(f"zext i32 {stored} to i64")
-        # the kernel's target size: 16 or 8 bits of the field
-        for name, keep in (("low16", 0xFFFF), ("low8", 0xFF)):
-            narrow = fn.load("i64", fn.gep(native, CTX_OFFSETS[name]), tbaa=TBAA_TABLE)
-            hit = fn.op(f"icmp ne i64 {fn.op(f'and i64 {narrow}, {bit}')}, 0")
-            value = fn.op(f"select i1 {hit}, i64 {fn.op(f'and i64 {value}, {keep}')}, "
-                          f"i64 {value}")
-        fn.ret(value)
-        fn.start("python")
-        stub = self.stubs.get(2)
-        fn.ret(fn.call("i64", stub, [("ptr", "%env"), ("i64", "%depth"), ("i64", "%code"),
-                                     ("i64", "%addr"), ("i64", "%n")]))
         return fn
 
 

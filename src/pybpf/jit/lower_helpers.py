@@ -46,11 +46,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pybpf.jit.abi import ROW_OFFSETS, ClockMode
-from pybpf.jit.frame import CTX_OFFSETS, Frame
+from pybpf.jit.frame import Frame
 from pybpf.jit.irtext import LIKELY, TBAA_PROGRAM, TBAA_TABLE, UNLIKELY
 from pybpf.jit.lower_mem import row_index, translate
+from pybpf.jit.slow_paths import CTX_OFFSETS, is_context_kind
 from pybpf.native.layout import NativeKind, RedirectKind, RedirectMapNative, field_offsets
 from pybpf.native.xdp_ir import XdpAdjust
+from pybpf.runtime.helpers.redirect import (
+    TC_ACT_REDIRECT,
+    TC_ACT_SHOT,
+    XDP_ABORTED,
+    XDP_REDIRECT,
+)
 from pybpf.runtime.maps.redirect import BPF_F_BROADCAST, BPF_F_EXCLUDE_INGRESS
 
 __all__ = ["CSUM_DIFF", "GET_PRANDOM_U32", "GET_SMP_PROCESSOR_ID", "KTIME_GET_NS", "NATIVE",
@@ -71,8 +78,6 @@ XDP_ADJUST_TAIL = 65
 XDP_ADJUST = {XDP_ADJUST_HEAD: XdpAdjust.HEAD, XDP_ADJUST_META: XdpAdjust.META,
               XDP_ADJUST_TAIL: XdpAdjust.TAIL}
 RMAP = field_offsets(RedirectMapNative)
-XDP_ABORTED, XDP_REDIRECT = 0, 4
-TC_ACT_SHOT, TC_ACT_REDIRECT = 2, 7
 SKB_STORE_BYTES = 9
 L3_CSUM_REPLACE = 10
 L4_CSUM_REPLACE = 11
@@ -208,6 +213,16 @@ def _skb(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> s
     return native_or_python(f, ok, native, python)
 
 
+def _record_redirect(f: Frame, refused: str, word: str) -> None:
+    """The run's redirect target becomes ``word`` (``CTX_HEADER.redirect`` of the context's
+    native half) unless the helper ``refused``."""
+    fn = f.fn
+    half = fn.op(f"inttoptr i64 {f.load_env('ctx_native')} to ptr")
+    slot = fn.gep(half, CTX_OFFSETS["redirect"])
+    old = fn.load("i64", slot, tbaa=TBAA_TABLE)
+    fn.store("i64", fn.op(f"select i1 {refused}, i64 {old}, i64 {word}"), slot, tbaa=TBAA_TABLE)
+
+
 def _redirect(f: Frame, regs: list[str], python: Callable[[], str]) -> str:
     """``bpf_redirect(ifindex, flags)`` on the run's context (``env->ctx_native``): XDP's
     ``bpf_xdp_redirect()`` (any flag: ``XDP_ABORTED``, else ``XDP_REDIRECT``) or tc's (flags
@@ -217,7 +232,6 @@ def _redirect(f: Frame, regs: list[str], python: Callable[[], str]) -> str:
     fn = f.fn
     kind = f.load_env("ctx_kind")
     is_xdp = fn.op(f"icmp eq i64 {kind}, {int(NativeKind.XDP_MD)}")
-    ok = fn.op(f"or i1 {is_xdp}, {fn.op(f'icmp eq i64 {kind}, {int(NativeKind.SKB)}')}")
 
     def native() -> tuple[str, str | None]:
         flags, ifindex = regs[1], fn.op(f"and i64 {regs[0]}, 4294967295")
@@ -228,16 +242,12 @@ def _redirect(f: Frame, regs: list[str], python: Callable[[], str]) -> str:
         ingress = fn.op(f"and i1 {fn.op(f'xor i1 {is_xdp}, true')}, {ingress_flag}")
         target = fn.op(f"select i1 {ingress}, i64 {int(RedirectKind.INGRESS) << 32}, "
                        f"i64 {int(RedirectKind.IFINDEX) << 32}")
-        half = fn.op(f"inttoptr i64 {f.load_env('ctx_native')} to ptr")
-        slot = fn.gep(half, CTX_OFFSETS["redirect"])
-        old = fn.load("i64", slot, tbaa=TBAA_TABLE)
-        word = fn.op(f"select i1 {bad}, i64 {old}, i64 {fn.op(f'or i64 {target}, {ifindex}')}")
-        fn.store("i64", word, slot, tbaa=TBAA_TABLE)
+        _record_redirect(f, bad, fn.op(f"or i64 {target}, {ifindex}"))
         done = fn.op(f"select i1 {is_xdp}, i64 {XDP_REDIRECT}, i64 {TC_ACT_REDIRECT}")
         failed = fn.op(f"select i1 {is_xdp}, i64 {XDP_ABORTED}, i64 {TC_ACT_SHOT}")
         return fn.op(f"select i1 {bad}, i64 {failed}, i64 {done}"), None
 
-    return native_or_python(f, ok, native, python)
+    return native_or_python(f, is_context_kind(fn, kind, "i64"), native, python)
 
 
 def _redirect_map(f: Frame, regs: list[str], python: Callable[[], str]) -> str:
@@ -249,9 +259,7 @@ def _redirect_map(f: Frame, regs: list[str], python: Callable[[], str]) -> str:
     the entry's device, the CPU or socket ``key``, or every device. Hash devmaps and runs
     without such a context are Python's."""
     fn = f.fn
-    kind = f.load_env("ctx_kind")
-    has_ctx = fn.op(f"or i1 {fn.op(f'icmp eq i64 {kind}, {int(NativeKind.XDP_MD)}')}, "
-                    f"{fn.op(f'icmp eq i64 {kind}, {int(NativeKind.SKB)}')}")
+    has_ctx = is_context_kind(fn, f.load_env("ctx_kind"), "i64")
     is_map, row = row_of(f, regs[0], NativeKind.REDIRECT_MAP)
 
     def native() -> tuple[str, str | None]:
@@ -296,10 +304,7 @@ def _redirect_map(f: Frame, regs: list[str], python: Callable[[], str]) -> str:
         word = fn.op(f"or i64 {word}, {fn.op(f'select i1 {broadcast}, i64 {exclude}, i64 0')}")
         redirects = fn.op(f"or i1 {has_entry}, {broadcast}")
         word = fn.op(f"select i1 {redirects}, i64 {word}, i64 0")
-        half = fn.op(f"inttoptr i64 {f.load_env('ctx_native')} to ptr")
-        slot = fn.gep(half, CTX_OFFSETS["redirect"])
-        old = fn.load("i64", slot, tbaa=TBAA_TABLE)
-        fn.store("i64", fn.op(f"select i1 {bad}, i64 {old}, i64 {word}"), slot, tbaa=TBAA_TABLE)
+        _record_redirect(f, bad, word)
         action = fn.op(f"select i1 {redirects}, i64 {XDP_REDIRECT}, "
                        f"i64 {fn.op(f'and i64 {flags}, 3')}")
         return fn.op(f"select i1 {bad}, i64 {XDP_ABORTED}, i64 {action}"), None

@@ -47,8 +47,9 @@ from pybpf.jit import (
 )
 from pybpf.jit.abi import Fault, RuntimeOp, TailCall, function_symbol
 from pybpf.jit.budget import BudgetPlan
-from pybpf.jit.frame import PROGRAM_PARAMS, Frame, RuntimeStubs, SlowPaths
+from pybpf.jit.frame import PROGRAM_PARAMS, Frame, RuntimeStubs
 from pybpf.jit.irtext import LIKELY, TBAA_TABLE, UNLIKELY, FunctionText, ModuleText, i64
+from pybpf.jit.slow_paths import SlowPaths
 from pybpf.program.cfg import BasicBlock, Function, is_pseudo_func, jump_target
 from pybpf.runtime.execstate import MAX_BPF_STACK, MAX_CALL_FRAMES
 

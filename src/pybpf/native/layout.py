@@ -232,7 +232,7 @@ class RingbufNative(ctypes.Structure):
 
 #: The header every context's native half starts with: how native code answers a 4-byte
 #: load at a context offset ``4 * i`` without Python (the slow path of
-#: :class:`pybpf.jit.frame.SlowPaths`): bit ``i`` of ``answered`` — the u64 ``values[i]``
+#: :mod:`pybpf.jit.slow_paths`): bit ``i`` of ``answered`` — the u64 ``values[i]``
 #: that follows the header (a computed field: a packet pointer, ``len``); bit ``i`` of
 #: ``plain`` — the u32 at offset ``4 * i`` of the context's backing buffer (``fields``), for
 #: a stored field (no getter or setter), of which only the low 16 bits (bit ``i`` of

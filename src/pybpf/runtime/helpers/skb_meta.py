@@ -21,6 +21,7 @@ Offsets are indices into ``packet.buf`` (``skb->head``); :func:`push`/:func:`pul
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pybpf.native.layout import SkbNative
 from pybpf.platform.skb_flags import (
@@ -54,6 +55,23 @@ NET_SKB_PAD = 64
 BPF_SKB_MAX_LEN = 4 * 4096 - 320
 
 
+class _InNative:
+    """An :class:`SkbMeta` attribute kept in the context's native half (the field of the
+    same name), read as ``kind``; 32-bit and 8-bit fields store the value's low bits."""
+
+    def __init__(self, kind: type) -> None:
+        self.kind = kind
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, meta: SkbMeta, owner: type | None = None) -> Any:
+        return self.kind(getattr(meta.native, self.name))
+
+    def __set__(self, meta: SkbMeta, value: int) -> None:
+        setattr(meta.native, self.name, int(value) & 0xFFFFFFFF)
+
+
 @dataclass(slots=True, eq=False)
 class SkbMeta:
     """Helper-side ``sk_buff`` state (see the module docstring)."""
@@ -73,37 +91,10 @@ class SkbMeta:
     #: ``dst_tclassid(skb)`` (no route attached in a test run: 0).
     route_realm: int = 0
 
-    @property
-    def ip_summed(self) -> int:
-        return int(self.native.ip_summed)
-
-    @ip_summed.setter
-    def ip_summed(self, value: int) -> None:
-        self.native.ip_summed = value
-
-    @property
-    def csum(self) -> int:
-        return int(self.native.csum)
-
-    @csum.setter
-    def csum(self, value: int) -> None:
-        self.native.csum = value & 0xFFFFFFFF
-
-    @property
-    def sw_hash(self) -> bool:
-        return bool(self.native.sw_hash)
-
-    @sw_hash.setter
-    def sw_hash(self, value: bool) -> None:
-        self.native.sw_hash = int(value)
-
-    @property
-    def l4_hash(self) -> bool:
-        return bool(self.native.l4_hash)
-
-    @l4_hash.setter
-    def l4_hash(self, value: bool) -> None:
-        self.native.l4_hash = int(value)
+    ip_summed = _InNative(int)
+    csum = _InNative(int)
+    sw_hash = _InNative(bool)
+    l4_hash = _InNative(bool)
 
 
 def skb_of(state: ExecState, helper: str) -> tuple[SkbContext, SkbMeta]:
