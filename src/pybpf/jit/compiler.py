@@ -21,6 +21,7 @@ import llvmlite
 import llvmlite.binding as llvm
 
 from pybpf.errors import JITError
+from pybpf.jit import perfmap
 from pybpf.jit.irtext import ModuleText
 
 _LOCK = threading.Lock()
@@ -140,7 +141,9 @@ def compile_module(module: ModuleText, *, tier: Tier = FULL) -> bytes:
 class NativeCode:
     """Object code linked into this process; addresses stay valid while this object lives."""
 
-    def __init__(self, obj: bytes) -> None:
+    def __init__(self, obj: bytes, label: str | None = None) -> None:
+        """Link ``obj``; ``label`` names a program's functions in the perf map
+        (:mod:`pybpf.jit.perfmap`, when it is on)."""
         tm = new_target_machine()
         with _LOCK:
             empty = llvm.parse_assembly("")
@@ -148,6 +151,8 @@ class NativeCode:
             self._engine = llvm.create_mcjit_compiler(empty, tm)
             self._engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
             self._engine.finalize_object()
+        if perfmap.enabled():
+            perfmap.record(obj, self.address, label)
 
     def address(self, symbol: str) -> int:
         """Host address of ``symbol`` (a compiled eBPF function)."""
@@ -157,9 +162,10 @@ class NativeCode:
         return int(addr)
 
 
-def load_object(obj: bytes) -> NativeCode:
-    """Link ``obj`` (from :func:`compile_module` or the cache) into this process."""
-    return NativeCode(obj)
+def load_object(obj: bytes, label: str | None = None) -> NativeCode:
+    """Link ``obj`` (from :func:`compile_module` or the cache) into this process (``label``:
+    the program's name, for the perf map)."""
+    return NativeCode(obj, label)
 
 
 def assembly(module: ModuleText) -> str:

@@ -199,7 +199,7 @@ def _store_accessor(f: Frame, n: int, checked: bool) -> str:
     return f.module.once(name, build)
 
 
-def _slow_load(f: Frame, addr: str, n: int, signed: bool, pc: int) -> str:
+def slow_load(f: Frame, addr: str, n: int, signed: bool, pc: int) -> str:
     """The slow path of a load (``bpf_load_slow``). Its value is used as ``Memory.load``
     returns it, exactly as the interpreter does: a context hook may answer a narrow load
     with a wider value (``data`` of xdp_md is a u32 field the kernel rewrites into a pointer
@@ -214,7 +214,7 @@ def _slow_load(f: Frame, addr: str, n: int, signed: bool, pc: int) -> str:
     return value
 
 
-def _slow_store(f: Frame, addr: str, n: int, value: str, pc: int) -> None:
+def slow_store(f: Frame, addr: str, n: int, value: str, pc: int) -> None:
     """The slow path of a store (``bpf_store_slow``: a plain context field natively, else
     ``Memory.store``)."""
     f.fn.call("void", f.slow.store(), [("ptr", f.env), ("i64", f.depth),
@@ -233,7 +233,7 @@ def load(f: Frame, base: int, off: int, n: int, signed: bool, pc: int, *, checke
     addr = address(f, base, off)
     if f.shadows is not None and base != 10:
         def out_of_line() -> str:  # bpf_load_slow also loads from directly loadable regions
-            return _slow_load(f, addr, n, signed, pc)
+            return slow_load(f, addr, n, signed, pc)
 
         return lower_direct.access(
             f, base, addr, n, "load_size",
@@ -257,7 +257,7 @@ def load(f: Frame, base: int, off: int, n: int, signed: bool, pc: int, *, checke
     else:
         fn.br(join)
     fn.start(slow)
-    slow_value = _slow_load(f, addr, n, signed, pc)
+    slow_value = slow_load(f, addr, n, signed, pc)
     fn.br(join)
     fn.start(join)
     return fn.phi("i64", [(fast_value, fast_end), (slow_value, slow)])
@@ -279,7 +279,7 @@ def store(f: Frame, base: int, off: int, n: int, value: str, pc: int, *, checked
             return ""
 
         def python() -> str:
-            _slow_store(f, addr, n, value, pc)
+            slow_store(f, addr, n, value, pc)
             return ""
 
         def generic() -> str:
@@ -308,7 +308,7 @@ def store(f: Frame, base: int, off: int, n: int, value: str, pc: int, *, checked
     else:
         fn.br(join)
     fn.start(slow)
-    _slow_store(f, addr, n, value, pc)
+    slow_store(f, addr, n, value, pc)
     fn.br(join)
     fn.start(join)
 

@@ -182,7 +182,7 @@ class JITProgram:
         if pending.result is None:
             return False
         entry, cached, checked = pending.result
-        code = load_object(entry.obj)
+        code = load_object(entry.obj, self.spec.name or "bpf")
         self._retired.append(self.code)  # frames of it may still be live (nested runs)
         self.code = code
         for start, function in self.functions.items():
@@ -300,7 +300,8 @@ class JIT:
         full = None
         if found is not None:
             full = job.with_options(checked=False, stack_exposed=found.stack_exposed,
-                                    packet=found.packet) \
+                                    packet=found.packet,
+                                    context_accesses=found.context_accesses) \
                 if known else job.with_options(checked=True)
         entry = full.cached() if full is not None and tiered else None  # O3 of an earlier load
         if entry is not None:
@@ -316,7 +317,8 @@ class JIT:
                 assert final is not None
                 verified = final.accepted
                 result, hit = (job.with_options(checked=False, stack_exposed=final.stack_exposed,
-                                                packet=final.packet)
+                                                packet=final.packet,
+                                                context_accesses=final.context_accesses)
                                if verified else job.with_options(checked=True)).run()
                 return result, hit, not verified
 
@@ -324,7 +326,7 @@ class JIT:
         else:
             assert full is not None
             entry, cached = full.run()
-        code = load_object(entry.obj)
+        code = load_object(entry.obj, spec.name or "bpf")
         self._loaded += 1
         return JITProgram(spec, self.runtime, code, entry.function_starts, number=number,
                           budget=budget, cached=cached,

@@ -69,6 +69,9 @@ class Verdict:
     #: Accepted programs: the pcs of the packet context loads, packet accesses and packet
     #: compares (:class:`pybpf.verifier.packet_facts.PacketInsns`, as plain tuples).
     packet: Packet = ((), (), ())
+    #: Accepted programs: the pcs of the loads and stores through the context pointer
+    #: (:attr:`pybpf.verifier.api.VerificationResult.context_accesses`).
+    context_accesses: tuple[int, ...] = ()
 
     def error(self, name: str) -> VerifierError:
         return VerifierError(
@@ -143,9 +146,11 @@ def cached_verdict(spec: ProgramSpec, maps: Mapping[str, MapSpec] | None,
     if accepted == "accepted":
         lines = rest.split("\n")
         pairs = (pair.split(":") for pair in lines[0].split())
-        packet = tuple(tuple(int(pc) for pc in line.split()) for line in lines[1:4])
+        pcs = [tuple(int(pc) for pc in line.split()) for line in lines[1:]]
+        if len(pcs) != 4:  # not written by this version: no facts
+            pcs = [(), (), (), ()]
         return Verdict(True, stack_exposed=tuple((int(a), int(b)) for a, b in pairs),
-                       packet=packet if len(packet) == 3 else ((), (), ()))  # type: ignore[arg-type]
+                       packet=(pcs[0], pcs[1], pcs[2]), context_accesses=pcs[3])
     pc_text, _, rest = rest.partition("\n")
     message, _, log = rest.partition("\n")
     return Verdict(False, message, int(pc_text) if pc_text else None, log)
@@ -165,7 +170,8 @@ def verdict(spec: ProgramSpec, maps: Mapping[str, MapSpec] | None,
     if result.accepted:
         p = result.packet
         found = Verdict(True, stack_exposed=result.stack_exposed,
-                        packet=(p.loads, p.accesses, p.compares))
+                        packet=(p.loads, p.accesses, p.compares),
+                        context_accesses=result.context_accesses)
     else:
         logged = verify(spec, maps=maps or {}, log_level=1)  # again, for the log
         found = Verdict(False, result.error or "", result.pc, logged.log)
@@ -173,7 +179,8 @@ def verdict(spec: ProgramSpec, maps: Mapping[str, MapSpec] | None,
         pc = "" if found.pc is None else str(found.pc)
         message = found.message.replace("\n", " ")
         exposed = " ".join(f"{start}:{low}" for start, low in found.stack_exposed)
-        packet = "\n".join(" ".join(map(str, pcs)) for pcs in found.packet)
+        packet = "\n".join(" ".join(map(str, pcs))
+                           for pcs in (*found.packet, found.context_accesses))
         cache.put_text(key, f"accepted\n{exposed}\n{packet}" if found.accepted
                        else f"rejected\n{pc}\n{message}\n{found.log}")
     return found

@@ -15,13 +15,15 @@
 
 from __future__ import annotations
 
-from pybpf.jit.abi import ENV_OFFSETS, ROW_OFFSETS, ROW_SIZE
+from pybpf.jit.abi import ENV_OFFSETS, ROW_OFFSETS
 from pybpf.jit.frame import RuntimeStubs
 from pybpf.jit.irtext import TBAA_PROGRAM, TBAA_TABLE, FunctionText, ModuleText
+from pybpf.jit.lower_mem import row_in
 from pybpf.native.layout import CONTEXT_KINDS, CTX_SLOTS, CTX_VALUES, CtxNativeHeader, field_offsets
-from pybpf.runtime.memory import FIRST_REGION_ID, REGION_START
+from pybpf.runtime.memory import REGION_START
 
-__all__ = ["CTX_OFFSETS", "SlowPaths", "is_context_kind"]
+__all__ = ["CTX_OFFSETS", "SlowPaths", "answered_value", "context_slot", "has",
+           "is_context_kind", "plain_value", "region_offset", "store_plain"]
 
 #: Field offsets of every context half's header.
 CTX_OFFSETS = field_offsets(CtxNativeHeader)
@@ -40,23 +42,24 @@ def is_context_kind(fn: FunctionText, kind: str, ty: str) -> str:
 def _row(fn: FunctionText) -> tuple[str, str, str]:
     """``(inside, row, offset)`` of ``%addr``: whether its region id has a row in the table,
     the row (row 0 when not, so it is always safe to read) and the offset in the region."""
-    w = fn.op(f"sub i64 %addr, {REGION_START}")
-    index = fn.op(f"sub i64 {fn.op(f'lshr i64 {w}, 32')}, {FIRST_REGION_ID}")
     table = fn.load("ptr", fn.gep("%env", ENV_OFFSETS["regions"]), tbaa=TBAA_TABLE)
     ntable = fn.load("i64", fn.gep("%env", ENV_OFFSETS["nregions"]), tbaa=TBAA_TABLE)
-    inside = fn.op(f"icmp ult i64 {index}, {ntable}")
-    safe = fn.op(f"select i1 {inside}, i64 {index}, i64 0")
-    row = fn.op(f"getelementptr [{ROW_SIZE} x i8], ptr {table}, i64 {safe}")
-    return inside, row, fn.op(f"and i64 {w}, 4294967295")
+    inside, row = row_in(fn, table, ntable, "%addr")
+    return inside, row, region_offset(fn, "%addr")
 
 
-def _context_slot(fn: FunctionText, inside: str, row: str, field: str, found: str,
-                  python: str) -> tuple[str, str]:
-    """Branch to ``found`` when the access is 4 bytes (``%n``) at a 4-byte slot of a context
+def region_offset(fn: FunctionText, addr: str) -> str:
+    """The offset of ``addr`` in its region (the low 32 bits of its window offset)."""
+    return fn.op(f"and i64 {fn.op(f'sub i64 {addr}, {REGION_START}')}, 4294967295")
+
+
+def context_slot(fn: FunctionText, inside: str, row: str, field: str, n: str, found: str,
+                 python: str) -> tuple[str, str]:
+    """Branch to ``found`` when the access is 4 bytes (``n``) at a 4-byte slot of a context
     that has a native half (``python`` otherwise); in ``found``: the native half and the
     slot's bit."""
     kind = fn.load("i32", fn.gep(row, ROW_OFFSETS["kind"]), tbaa=TBAA_TABLE)
-    ok = fn.op(f"and i1 {inside}, {fn.op('icmp eq i64 %n, 4')}")
+    ok = fn.op(f"and i1 {inside}, {fn.op(f'icmp eq i64 {n}, 4')}")
     for test in (f"icmp ult i64 {field}, {4 * CTX_SLOTS}",
                  f"icmp eq i64 {fn.op(f'and i64 {field}, 3')}, 0"):
         ok = fn.op(f"and i1 {ok}, {fn.op(test)}")
@@ -66,10 +69,36 @@ def _context_slot(fn: FunctionText, inside: str, row: str, field: str, found: st
     return native, fn.op(f"shl i64 1, {fn.op(f'lshr i64 {field}, 2')}")
 
 
-def _has(fn: FunctionText, native: str, mask: str, bit: str) -> str:
+def has(fn: FunctionText, native: str, mask: str, bit: str) -> str:
     """``i1``: ``bit`` is set in the header's ``mask`` word."""
     word = fn.load("i64", fn.gep(native, CTX_OFFSETS[mask]), tbaa=TBAA_TABLE)
     return fn.op(f"icmp ne i64 {fn.op(f'and i64 {word}, {bit}')}, 0")
+
+
+def answered_value(fn: FunctionText, native: str, field: str) -> str:
+    """The value the native half answers for the computed field at ``field`` (``data``,
+    ``data_end``, ``len``...: a u64 in ``values``)."""
+    value = fn.gep(native, fn.op(f"add i64 {fn.op(f'shl i64 {field}, 1')}, {CTX_VALUES}"))
+    return fn.load("i64", value, tbaa=TBAA_TABLE)
+
+
+def plain_value(fn: FunctionText, native: str, field: str, bit: str) -> str:
+    """The plain field at ``field`` of the context's buffer, cut to the kernel's target
+    size (16 or 8 bits of some ``__sk_buff`` fields)."""
+    fields = fn.load("ptr", fn.gep(native, CTX_OFFSETS["fields"]), tbaa=TBAA_TABLE)
+    stored = fn.load("i32", fn.gep(fields, field), align=4, tbaa=TBAA_PROGRAM)
+    value = fn.op(f"zext i32 {stored} to i64")
+    for name, keep in (("low16", 0xFFFF), ("low8", 0xFF)):
+        value = fn.op(f"select i1 {has(fn, native, name, bit)}, "
+                      f"i64 {fn.op(f'and i64 {value}, {keep}')}, i64 {value}")
+    return value
+
+
+def store_plain(fn: FunctionText, native: str, field: str, value: str) -> None:
+    """Store the low 32 bits of ``value`` into the plain field at ``field``."""
+    fields = fn.load("ptr", fn.gep(native, CTX_OFFSETS["fields"]), tbaa=TBAA_TABLE)
+    fn.store("i32", fn.op(f"trunc i64 {value} to i32"), fn.gep(fields, field), align=4,
+             tbaa=TBAA_PROGRAM)
 
 
 class SlowPaths:
@@ -100,12 +129,10 @@ class SlowPaths:
                           linkage="internal", attrs="noinline")
         fn.start("entry")
         inside, row, field = _row(fn)
-        native, bit = _context_slot(fn, inside, row, field, "ctx_slot", "python")
-        fn.cbr(_has(fn, native, "plain", bit), "plain", "python")
+        native, bit = context_slot(fn, inside, row, field, "%n", "ctx_slot", "python")
+        fn.cbr(has(fn, native, "plain", bit), "plain", "python")
         fn.start("plain")
-        fields = fn.load("ptr", fn.gep(native, CTX_OFFSETS["fields"]), tbaa=TBAA_TABLE)
-        fn.store("i32", fn.op("trunc i64 %value to i32"), fn.gep(fields, field), align=4,
-                 tbaa=TBAA_PROGRAM)
+        store_plain(fn, native, field, "%value")
         fn.emit("ret void")
         fn.terminated = True
         fn.start("python")
@@ -139,22 +166,14 @@ class SlowPaths:
             raw = fn.load(f"i{8 * n}", at, align=1, tbaa=TBAA_PROGRAM)
             fn.ret(raw if n == 8 else fn.op(f"zext i{8 * n} {raw} to i64"))
         fn.start("context")
-        native, bit = _context_slot(fn, "true", row, field, "ctx_slot", "python")
-        fn.cbr(_has(fn, native, "answered", bit), "answered", "maybe_plain")
+        native, bit = context_slot(fn, "true", row, field, "%n", "ctx_slot", "python")
+        fn.cbr(has(fn, native, "answered", bit), "answered", "maybe_plain")
         fn.start("answered")
-        value = fn.gep(native, fn.op(f"add i64 {fn.op(f'shl i64 {field}, 1')}, {CTX_VALUES}"))
-        fn.ret(fn.load("i64", value, tbaa=TBAA_TABLE))
+        fn.ret(answered_value(fn, native, field))
         fn.start("maybe_plain")
-        fn.cbr(_has(fn, native, "plain", bit), "plain", "python")
+        fn.cbr(has(fn, native, "plain", bit), "plain", "python")
         fn.start("plain")
-        fields = fn.load("ptr", fn.gep(native, CTX_OFFSETS["fields"]), tbaa=TBAA_TABLE)
-        stored = fn.load("i32", fn.gep(fields, field), align=4, tbaa=TBAA_PROGRAM)
-        value = fn.op(f"zext i32 {stored} to i64")
-        # the kernel's target size: 16 or 8 bits of the field
-        for name, keep in (("low16", 0xFFFF), ("low8", 0xFF)):
-            value = fn.op(f"select i1 {_has(fn, native, name, bit)}, "
-                          f"i64 {fn.op(f'and i64 {value}, {keep}')}, i64 {value}")
-        fn.ret(value)
+        fn.ret(plain_value(fn, native, field, bit))
         fn.start("python")
         fn.ret(fn.call("i64", self.stubs.get(2), [("ptr", "%env"), ("i64", "%depth"),
                                                   ("i64", "%code"), ("i64", "%addr"),

@@ -43,7 +43,8 @@ class CompileJob:
         o = self.options
         return cache_key(encode(self.insns), (
             o.checked, o.count_budget, o.number, tuple(sorted(o.helpers)),
-            tuple(sorted(o.native_maps)), o.maps, o.compact, o.stack_exposed, o.packet, self.tier))
+            tuple(sorted(o.native_maps)), o.maps, o.compact, o.stack_exposed, o.packet,
+            o.context_accesses, self.tier))
 
     def cached(self) -> CachedObject | None:
         return self.cache.get(self.key()) if self.cache is not None else None

@@ -38,6 +38,7 @@ from pybpf.isa import (
 )
 from pybpf.jit import (
     lower_alu,
+    lower_context,
     lower_direct,
     lower_helpers,
     lower_maps,
@@ -80,6 +81,9 @@ class Options:
     #: Verified code: the pcs of packet context loads, packet accesses and packet compares
     #: (:mod:`pybpf.jit.lower_packet`).
     packet: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]] = ((), (), ())
+    #: Verified code: the pcs of the loads and stores through the context pointer
+    #: (:mod:`pybpf.jit.lower_context`).
+    context_accesses: tuple[int, ...] = ()
 
 
 def _helper_name(helper_id: int) -> str:
@@ -138,6 +142,8 @@ class _FunctionLowering:
         self.pkt_loads = frozenset(loads)
         self.pkt_accesses = frozenset(accesses)
         self.pkt_compares = frozenset(compares)
+        #: Loads and stores through the context pointer (:mod:`.lower_context`).
+        self.ctx_accesses = frozenset(options.context_accesses if direct else ())
         at_host = self.pkt_accesses | self.pkt_compares
         self.f = Frame(self.text, module, stubs, slow, count_budget=options.count_budget,
                        uses_may_goto=uses_may_goto, private_stack=not escapes,
@@ -257,6 +263,10 @@ class _FunctionLowering:
                 src_reg = self._reg(pc, insn.src)
                 if pc in self.pkt_accesses:
                     f.set(dst, lower_packet.load(f, src_reg, insn.off, n, signed))
+                elif pc in self.ctx_accesses and not signed:
+                    f.set(dst, lower_context.load(
+                        f, src_reg, insn.off, n,
+                        lambda addr: lower_mem.slow_load(f, addr, n, False, pc)))
                 else:
                     f.set(dst, lower_mem.load(f, src_reg, insn.off, n, signed, pc,
                                               checked=checked))
@@ -266,6 +276,8 @@ class _FunctionLowering:
                 n = SIZE_BYTES[Size(insn.size)]
                 if pc in self.pkt_accesses:
                     lower_packet.store(f, dst, insn.off, n, i64(insn.imm))
+                elif pc in self.ctx_accesses:
+                    self._context_store(pc, dst, insn.off, n, i64(insn.imm))
                 else:
                     lower_mem.store(f, dst, insn.off, n, i64(insn.imm), pc, checked=checked)
             case InsnClass.STX:
@@ -275,12 +287,19 @@ class _FunctionLowering:
                     lower_mem.atomic(f, insn, n, pc, checked=checked)
                 elif pc in self.pkt_accesses:
                     lower_packet.store(f, dst, insn.off, n, f.get(src_reg))
+                elif pc in self.ctx_accesses:
+                    self._context_store(pc, dst, insn.off, n, f.get(src_reg))
                 else:
                     lower_mem.store(f, dst, insn.off, n, f.get(src_reg), pc, checked=checked)
             case InsnClass.LD:
                 self._ld(pc, insn)
             case _:  # pragma: no cover - the class is three bits
                 raise AssertionError(cls)
+
+    def _context_store(self, pc: int, base: int, off: int, n: int, value: str) -> None:
+        f = self.f
+        lower_context.store(f, base, off, n, value,
+                            lambda addr: lower_mem.slow_store(f, addr, n, value, pc))
 
     def _facts(self, start: int) -> provenance.Facts:
         """The facts at the start of block ``start`` (all unknown where never reached)."""

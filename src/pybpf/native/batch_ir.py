@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from pybpf.jit.abi import ENV_OFFSETS, ROW_OFFSETS
 from pybpf.jit.irtext import ModuleText
+from pybpf.native.htab_ir import M
 from pybpf.native.irkit import Builder
 from pybpf.native.layout import (
     CTX_VALUES,
@@ -180,7 +181,8 @@ def _used(b: Builder, s: str, fields: dict[str, int], env: str) -> str:
 
 
 def _sync_rcu(b: Builder, s: str, fields: dict[str, int]) -> None:
-    """End of the run's grace period for the maps in the RCU list."""
+    """End of the run's grace period for the maps in the RCU list (a call only for a map
+    with slots pending: most runs free nothing)."""
     maps = b.ld("ptr", s, fields["rcu"])
     count = b.ld("i64", s, fields["nrcu"])
     j = b.var("i64", 0)
@@ -188,7 +190,8 @@ def _sync_rcu(b: Builder, s: str, fields: dict[str, int]) -> None:
         cur = j.get()
         b.break_if(b.op(f"icmp uge i64 {cur}, {count}"), lp)
         m = b.ld("ptr", b.op(f"getelementptr ptr, ptr {maps}, i64 {cur}"))
-        b.call("void", "pb_htab_sync", [("ptr", m)])
+        with b.if_(b.op(f"icmp ne i32 {b.ld('i32', m, M['pend_len'])}, 0")):
+            b.call("void", "pb_htab_sync", [("ptr", m)])
         j.set(b.op(f"add i64 {cur}, 1"))
 
 

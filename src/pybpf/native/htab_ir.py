@@ -95,20 +95,54 @@ def _final(b: Builder, a: str, bb: str, c: str) -> str:
     return regs["c"]
 
 
+#: Key sizes whose jhash() is unrolled for their size where maps hash keys (ports, IPv4,
+#: u64, IPv6 addresses); the others go through ``pb_jhash``'s loop.
+_INLINE_HASH = (4, 2, 8, 16)
+
+
+def _tail_word(b: Builder, key: str, offset: int, size: int) -> str:
+    """The ``size`` (1-4) bytes at ``key + offset`` as lookup3's tail adds them: little
+    endian, zero-padded."""
+    if size == 4:
+        return b.fn.load("i32", b.ptr(key, offset), align=1)
+    if size == 3:
+        low = b.op(f"zext i16 {b.fn.load('i16', b.ptr(key, offset), align=1)} to i32")
+        high = b.op(f"zext i8 {b.fn.load('i8', b.ptr(key, offset + 2), align=1)} to i32")
+        return b.op(f"or i32 {low}, {b.op(f'shl i32 {high}, 16')}")
+    ty = "i16" if size == 2 else "i8"
+    return b.op(f"zext {ty} {b.fn.load(ty, b.ptr(key, offset), align=1)} to i32")
+
+
+def _jhash_const(b: Builder, key: str, size: int, init: str) -> str:
+    """jhash() of a key of constant ``size`` bytes: lookup3's loop unrolled, its tail's
+    switch resolved."""
+    start = b.op(f"add i32 {(JHASH_INITVAL + size) % (1 << 32) - (1 << 32)}, {init}")
+    a = bb = c = start
+    offset, left = 0, size
+    while left > 12:
+        a = b.op(f"add i32 {a}, {_tail_word(b, key, offset, 4)}")
+        bb = b.op(f"add i32 {bb}, {_tail_word(b, key, offset + 4, 4)}")
+        c = b.op(f"add i32 {c}, {_tail_word(b, key, offset + 8, 4)}")
+        a, bb, c = _mix(b, a, bb, c)
+        offset, left = offset + 12, left - 12
+    if left == 0:
+        return c
+    words = [a, bb, c]
+    for i in range((left + 3) // 4):
+        width = min(4, left - 4 * i)
+        words[i] = b.op(f"add i32 {words[i]}, {_tail_word(b, key, offset + 4 * i, width)}")
+    return _final(b, *words)
+
+
 def _jhash(mod: ModuleText) -> None:
     """u32 jhash(const void *key, u32 length, u32 initval)."""
     mod.declare("llvm.fshl.i32", "declare i32 @llvm.fshl.i32(i32, i32, i32)")
     b = Builder(mod, "pb_jhash", "i32", [("ptr", "key"), ("i64", "len"), ("i32", "init")])
     len32 = b.op("trunc i64 %len to i32")
     start = b.op(f"add i32 {b.op(f'add i32 {JHASH_INITVAL - (1 << 32)}, {len32}')}, %init")
-    # fast paths for the common key sizes (same arithmetic as the general case)
-    for size in (4, 8):
+    for size in (4, 8):  # the common sizes unrolled (same arithmetic as the loop)
         with b.if_(b.op(f"icmp eq i64 %len, {size}")):
-            a = b.op(f"add i32 {start}, {b.fn.load('i32', '%key', align=1)}")
-            bb = start
-            if size == 8:
-                bb = b.op(f"add i32 {start}, {b.fn.load('i32', b.ptr('%key', 4), align=1)}")
-            b.ret(_final(b, a, bb, start), "i32")
+            b.ret(_jhash_const(b, "%key", size, "%init"), "i32")
     va, vb, vc = b.var("i32", start), b.var("i32", start), b.var("i32", start)
     k, n = b.var("ptr", "%key"), b.var("i64", "%len")
     with b.loop() as lp:
@@ -184,8 +218,23 @@ def _find(mod: ModuleText) -> None:
 
 
 def hash_key(b: Builder, m: str, key: str) -> str:
-    return b.call("i32", "pb_jhash", [("ptr", key), ("i64", field64(b, m, "key_size")),
-                                      ("i32", "0")])
+    """``htab_map_hash()``: jhash(key, key_size, 0), unrolled for the sizes of
+    :data:`_INLINE_HASH`."""
+    size = field64(b, m, "key_size")
+    result = b.var("i32")
+
+    def by_size(sizes: tuple[int, ...]) -> None:
+        if not sizes:
+            result.set(b.call("i32", "pb_jhash", [("ptr", key), ("i64", size), ("i32", "0")]))
+            return
+        with b.if_else(b.op(f"icmp eq i64 {size}, {sizes[0]}")) as (this, other):
+            with this:
+                result.set(_jhash_const(b, key, sizes[0], "0"))
+            with other:
+                by_size(sizes[1:])
+
+    by_size(_INLINE_HASH)
+    return result.get()
 
 
 def _bucket_slot(b: Builder, m: str, bucket: str) -> str:

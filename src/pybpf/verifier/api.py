@@ -27,6 +27,7 @@ from pybpf.verifier.liveness import compute_live_registers, live_regs_table
 from pybpf.verifier.log import VerifierLog
 from pybpf.verifier.packet_facts import PacketInsns
 from pybpf.verifier.packet_facts import collect as collect_packet_insns
+from pybpf.verifier.packet_facts import context_accesses
 from pybpf.verifier.program import Program
 
 __all__ = ["VerificationResult", "verify", "verify_bytes"]
@@ -64,6 +65,9 @@ class VerificationResult:
     #: Accepted programs: the packet context loads, accesses and compares pybpf's JIT
     #: translates with one offset per packet (:mod:`pybpf.verifier.packet_facts`).
     packet: PacketInsns = field(default=PacketInsns())
+    #: Accepted programs: the loads and stores through the context pointer (the ones the
+    #: kernel rewrites; :func:`pybpf.verifier.packet_facts.context_accesses`).
+    context_accesses: tuple[int, ...] = field(default=())
 
     def raise_for_error(self) -> None:
         """Raise :class:`~pybpf.errors.VerifierError` if the program was rejected."""
@@ -133,6 +137,7 @@ def _run(program: Program, options: VerifyOptions, spec: ProgramSpec | None,
         stack_exposed=() if err else tuple(
             (sp.start, env.stack_exposed.get(i, 0)) for i, sp in enumerate(env.subprogs)),
         packet=PacketInsns() if err else collect_packet_insns(env),
+        context_accesses=() if err else context_accesses(env),
     )
 
 

@@ -13,7 +13,10 @@ every path it explored, that
 
 the JIT (:mod:`pybpf.jit.lower_packet`) translates with one offset per packet, found at the
 context load, instead of per-pointer region lookups, and compares in host space, as the
-kernel's JIT does. Recorded where the kernel records ``insn_aux_data->ptr_type``
+kernel's JIT does. It also reads which loads and stores go through the context pointer
+(:func:`context_accesses`, from the kernel's own ``insn_aux_data->ptr_type``): the kernel
+rewrites those into loads of ``xdp_buff``/``sk_buff`` fields (``convert_ctx_accesses()``),
+the JIT reads them from the context's native half (:mod:`pybpf.jit.lower_context`). Recorded where the kernel records ``insn_aux_data->ptr_type``
 (``save_aux_ptr_type()``) and checks pointer compares (``check_cond_jmp_op()``); a state
 pruned at an instruction has the same pointer types as the one explored (``regsafe()``
 requires equal types of live pointers), so every path is covered.
@@ -23,11 +26,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pybpf.isa import JumpOp
-from pybpf.platform.helper_types import RegType
+from pybpf.isa import InsnClass, JumpOp, Mode
+from pybpf.platform.helper_types import RegType, base_type
 from pybpf.verifier.env import Env
 
-__all__ = ["PacketInsns", "collect", "note_access", "note_compare", "note_load"]
+__all__ = ["PacketInsns", "collect", "context_accesses", "note_access", "note_compare",
+           "note_load"]
 
 _PACKET = (RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_META)
 _PACKET_ANY = (*_PACKET, RegType.PTR_TO_PACKET_END)
@@ -76,3 +80,22 @@ def collect(env: Env) -> PacketInsns:
         loads,
         tuple(pc for pc, aux in enumerate(env.aux) if aux.pkt_access),
         tuple(pc for pc, aux in enumerate(env.aux) if aux.pkt_compare))
+
+
+def context_accesses(env: Env) -> tuple[int, ...]:
+    """The pcs of an accepted program's loads and stores through the context pointer.
+
+    ``save_aux_ptr_type()`` refuses an instruction that uses the context on one path and
+    another pointer on another ("same insn cannot be used with different pointers"), and
+    ``check_ptr_off_reg()`` a context pointer with an offset, so each is an access of the
+    instruction's constant ``off`` into the context on every path: what
+    ``convert_ctx_accesses()`` rewrites."""
+    out = []
+    for pc, aux in enumerate(env.aux):
+        if aux.ptr_type is None or base_type(aux.ptr_type) != RegType.PTR_TO_CTX:
+            continue
+        insn = env.prog.insns[pc]
+        if insn.code & 0x07 in (InsnClass.LDX, InsnClass.ST, InsnClass.STX) and \
+                insn.mode in (Mode.MEM, Mode.MEMSX):
+            out.append(pc)
+    return tuple(out)

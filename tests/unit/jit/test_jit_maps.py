@@ -385,3 +385,32 @@ def test_native_jhash_is_the_kernels_for_every_length() -> None:
             key, init = rng.randbytes(n), rng.getrandbits(32)
             buf = ctypes.create_string_buffer(key, max(n, 1))
             assert native(buf, n, init) == jhash(key, init) & 0xFFFFFFFF, n
+
+
+def test_unrolled_jhash_of_every_constant_size_is_the_kernels() -> None:
+    """The map helpers hash keys of the common sizes with lookup3 unrolled for the size
+    (htab_ir._jhash_const); every size 1..40 gives jhash()'s value (a wrong tail word or
+    a missing mix round changes it)."""
+    import ctypes
+    import random
+
+    from pybpf.jit.compiler import compile_module, load_object
+    from pybpf.jit.irtext import ModuleText
+    from pybpf.native import htab_ir
+    from pybpf.native.irkit import Builder
+    from pybpf.runtime.maps.jhash import jhash
+
+    module = ModuleText("jhash_sizes")
+    module.declare("llvm.fshl.i32", "declare i32 @llvm.fshl.i32(i32, i32, i32)")
+    sizes = range(1, 41)
+    for n in sizes:
+        b = Builder(module, f"hash{n}", "i32", [("ptr", "key"), ("i32", "init")])
+        b.ret(htab_ir._jhash_const(b, "%key", n, "%init"), "i32")
+    code = load_object(compile_module(module))
+    prototype = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_char_p, ctypes.c_uint32)
+    rng = random.Random(9)
+    for n in sizes:
+        unrolled = prototype(code.address(f"hash{n}"))
+        for _ in range(8):
+            key, init = rng.randbytes(n), rng.getrandbits(32)
+            assert unrolled(key, init) == jhash(key, init) & 0xFFFFFFFF, n

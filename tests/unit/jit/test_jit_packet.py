@@ -58,6 +58,18 @@ def test_facts_cover_every_path() -> None:
     assert packet.compares == (6,)
 
 
+
+def test_context_accesses_are_the_loads_through_the_context() -> None:
+    """The three context loads are reported (what the kernel's convert_ctx_accesses()
+    rewrites), not the packet and stack accesses."""
+    assert verify(_spec(MIXED)).context_accesses == (0, 1, 2)
+    text = "r6 = r1\nr2 = 5\n*(u32 *)(r6 + 16) = r2\nr0 = *(u32 *)(r6 + 16)\n" \
+           "*(u64 *)(r10 - 8) = r0\nexit\n"  # ingress_ifindex: readable, not writable
+    assert not verify(_spec(text)).accepted
+    text = "r6 = r1\nr0 = *(u32 *)(r6 + 16)\n*(u64 *)(r10 - 8) = r0\nexit\n"
+    assert verify(_spec(text)).context_accesses == (1,)
+
+
 def test_no_facts_without_packet_pointers() -> None:
     text = "r2 = *(u32 *)(r1 + 12)\n*(u64 *)(r10 - 8) = r2\nr0 = *(u8 *)(r10 - 8)\nexit\n"
     assert not verify(_spec(text)).packet
@@ -70,6 +82,7 @@ def test_facts_survive_the_verdict_cache(tmp_path) -> None:  # type: ignore[no-u
     spec = _spec(MIXED)
     fresh = verdict(spec, None, cache)
     assert fresh.packet == ((0, 1), (7,), (6,))
+    assert fresh.context_accesses == (0, 1, 2)
     assert cached_verdict(spec, None, cache) == fresh
 
 
