@@ -4,6 +4,7 @@ program on a packet, a context, a memory buffer or a whole pcap."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +55,15 @@ def _read(path: Path | None) -> bytes | None:
               help="Reference interpreter, or native code through LLVM (llvmlite).")
 @click.option("--budget", type=int, default=100_000_000, show_default=True,
               help="Stop after this many instructions per run.")
+@click.option("--perf-map", is_flag=True,
+              help="JIT: name the compiled code for Linux perf in /tmp/perf-<pid>.map "
+                   "(as PYBPF_PERF_MAP=1 does), so `perf record`/`perf report` show "
+                   "bpf:<program>:f<pc> instead of bare addresses.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def run_cmd(program: Path, section: str | None, entry: str | None, mem_file: Path | None,
             mem_hex: str | None, data_file: Path | None, ctx_file: Path | None,
             pcap: Path | None, out: Path | None, repeat: int, backend: str, budget: int,
-            as_json: bool) -> None:
+            perf_map: bool, as_json: bool) -> None:
     """Run PROGRAM (ELF object, assembly or raw bytecode) and print the result.
 
     \b
@@ -67,7 +72,12 @@ def run_cmd(program: Path, section: str | None, entry: str | None, mem_file: Pat
       pybpf run fw.o --section xdp --data frame.bin   one BPF_PROG_TEST_RUN
       pybpf run fw.o -s xdp --pcap in.pcap --out out.pcap
       pybpf run lib.o --entry checksum --mem buf.bin  any function as the raw mem type
+      perf record pybpf run fw.o -s xdp --pcap in.pcap --backend jit --perf-map
     """
+    if perf_map:
+        from pybpf.jit import perfmap
+
+        os.environ[perfmap.ENV] = "1"  # read by every link in this process
     raw = _read(program) if program.exists() else None
     mem = _read(mem_file) if mem_file else (_parse_hex(mem_hex, "--mem-hex") if mem_hex else None)
     if raw is not None and raw.startswith(ELF_MAGIC):
@@ -103,9 +113,8 @@ def _run_object(path: Path, section: str | None, entry: str | None, mem: bytes |
                 data: bytes | None, ctx: bytes | None, pcap: Path | None, out: Path | None,
                 repeat: int, backend: str, as_json: bool) -> None:
     import pybpf
-    from pybpf.runtime.verdicts import verdict_name
-
     from pybpf.elf import load_collection
+    from pybpf.runtime.verdicts import verdict_name
 
     spec = load_collection(path)
     extra = [entry] if entry and entry not in spec.programs else []

@@ -36,7 +36,7 @@ from enum import IntEnum
 from pybpf.runtime.execstate import MAX_CALL_FRAMES
 
 #: Bumped whenever the ABI or the translation changes (part of the compile-cache key).
-ABI_VERSION = 19
+ABI_VERSION = 20
 
 
 class RuntimeOp(IntEnum):
@@ -144,8 +144,9 @@ class NativeEnv(ctypes.Structure):
         # the ring buffer's reserve and commit (pybpf.native.ringbuf_ir)
         ("ringbuf_reserve", ctypes.c_uint64),
         ("ringbuf_commit", ctypes.c_uint64),
-        # bpf_xdp_adjust_head/meta/tail (pybpf.native.xdp_ir)
+        # bpf_xdp_adjust_head/meta/tail, bpf_xdp_load/store_bytes (pybpf.native.xdp_ir)
         ("xdp_adjust", ctypes.c_uint64),
+        ("xdp_bytes", ctypes.c_uint64),
         # the skb packet helpers (pybpf.native.skb_ir)
         ("skb_load_bytes", ctypes.c_uint64),
         ("skb_store_bytes", ctypes.c_uint64),

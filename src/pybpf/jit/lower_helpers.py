@@ -1,11 +1,11 @@
 """Helpers in native code: ``bpf_ktime_get_ns``, ``bpf_get_prandom_u32``,
 ``bpf_get_smp_processor_id``, ``bpf_csum_diff``, ``bpf_ringbuf_reserve``/``submit``/
-``discard``, ``bpf_xdp_adjust_head``/``meta``/``tail``, ``bpf_skb_load_bytes``/
-``store_bytes``, ``bpf_l3/l4_csum_replace``, ``bpf_csum_update``, ``bpf_skb_pull_data``,
-``bpf_redirect``, ``bpf_redirect_map``.
+``discard`` here; the helpers on the run's context and its packet (XDP and skb packet
+helpers, redirects) in :mod:`pybpf.jit.lower_ctx_helpers`.
 
 Each is done natively only where its semantics allow, and otherwise falls back to the Python
-helper (the same call the JIT makes for every other helper), so results never differ:
+helper (the same call the JIT makes for every other helper; see
+:mod:`pybpf.jit.native_call`), so results never differ:
 
 * ``bpf_ktime_get_ns()`` reads ``CLOCK_MONOTONIC`` natively when the execution state's clock
   is a :class:`~pybpf.runtime.helpers.time.HostClock` (``env->clock``, set from
@@ -21,21 +21,7 @@ helper (the same call the JIT makes for every other helper), so results never di
   pointer's region-table row points at a ring buffer (``NativeKind.RINGBUF``), and
   ``bpf_ringbuf_submit``/``discard(data, flags)`` its commit when the record's row does and
   the commit succeeds; anything else (another map, a pointer that is no reserved record) is
-  Python's, which raises as the interpreter does;
-* ``bpf_xdp_adjust_head``/``meta``/``tail(ctx, delta)`` call the native library's
-  (:mod:`pybpf.native.xdp_ir`) when the context's row points at an XDP context's native half
-  (``NativeKind.XDP_MD``); the context adopts the new geometry before Python next looks
-  (:meth:`pybpf.runtime.ctx.xdp.XdpContext.adopt_native`);
-* the skb packet helpers call the native library's (:mod:`pybpf.native.skb_ir`) when the
-  context's row points at a socket buffer's native half (``NativeKind.SKB``) and, for
-  ``bpf_skb_load_bytes``/``store_bytes``, the program's buffer is directly writable/readable
-  for its whole length (else Python, which faults as the interpreter does); they change the
-  packet bytes and the checksum/hash state in place, never the packet's geometry;
-* ``bpf_redirect(ifindex, flags)`` records its target in the native half of the run's
-  context (``env->ctx_native``, an XDP or skb context; the context reads it back as its
-  ``redirect``), or is Python's for any other context; ``bpf_redirect_map()`` likewise on
-  an indexed redirect map (devmap, cpumap, xskmap: their ``RedirectMapNative``, found in the
-  row of ``r1``; hash devmaps are Python's).
+  Python's, which raises as the interpreter does.
 
 Only helper ids the runtime implements with pybpf's own functions are lowered (a custom
 helper table is always called).
@@ -47,21 +33,18 @@ from collections.abc import Callable
 
 from pybpf.jit.abi import ROW_OFFSETS, ClockMode
 from pybpf.jit.frame import Frame
-from pybpf.jit.irtext import LIKELY, TBAA_PROGRAM, TBAA_TABLE, UNLIKELY
-from pybpf.jit.lower_mem import row_index, translate
-from pybpf.jit.slow_paths import CTX_OFFSETS, is_context_kind
-from pybpf.native.layout import NativeKind, RedirectKind, RedirectMapNative, field_offsets
-from pybpf.native.xdp_ir import XdpAdjust
-from pybpf.runtime.helpers.redirect import (
-    TC_ACT_REDIRECT,
-    TC_ACT_SHOT,
-    XDP_ABORTED,
-    XDP_REDIRECT,
+from pybpf.jit.irtext import TBAA_TABLE
+from pybpf.jit.lower_ctx_helpers import (
+    CONTEXT_HELPERS,
+    lower_context_helper,
+    standard_context_helpers,
 )
-from pybpf.runtime.maps.redirect import BPF_F_BROADCAST, BPF_F_EXCLUDE_INGRESS
+from pybpf.jit.lower_mem import translate
+from pybpf.jit.native_call import native_or_python, row_of
+from pybpf.native.layout import NativeKind
 
 __all__ = ["CSUM_DIFF", "GET_PRANDOM_U32", "GET_SMP_PROCESSOR_ID", "KTIME_GET_NS", "NATIVE",
-           "lower_helper", "native_or_python", "row_of", "standard_helpers"]
+           "lower_helper", "standard_helpers"]
 
 KTIME_GET_NS = 5
 GET_PRANDOM_U32 = 7
@@ -71,27 +54,8 @@ RINGBUF_RESERVE = 131
 RINGBUF_SUBMIT = 132
 RINGBUF_DISCARD = 133
 RINGBUF = frozenset({RINGBUF_RESERVE, RINGBUF_SUBMIT, RINGBUF_DISCARD})
-XDP_ADJUST_HEAD = 44
-XDP_ADJUST_META = 54
-XDP_ADJUST_TAIL = 65
-#: The XDP geometry helpers and their ``op`` of ``pb_xdp_adjust``.
-XDP_ADJUST = {XDP_ADJUST_HEAD: XdpAdjust.HEAD, XDP_ADJUST_META: XdpAdjust.META,
-              XDP_ADJUST_TAIL: XdpAdjust.TAIL}
-RMAP = field_offsets(RedirectMapNative)
-SKB_STORE_BYTES = 9
-L3_CSUM_REPLACE = 10
-L4_CSUM_REPLACE = 11
-SKB_LOAD_BYTES = 26
-SKB_PULL_DATA = 39
-CSUM_UPDATE = 40
-#: The skb packet helpers and their function in the env block (pybpf.native.skb_ir).
-SKB_HELPERS = {SKB_LOAD_BYTES: "skb_load_bytes", SKB_STORE_BYTES: "skb_store_bytes",
-               L3_CSUM_REPLACE: "skb_csum_replace", L4_CSUM_REPLACE: "skb_csum_replace",
-               CSUM_UPDATE: "skb_csum_update", SKB_PULL_DATA: "skb_pull_data"}
-REDIRECT = 23
-REDIRECT_MAP = 51
 NATIVE = frozenset({KTIME_GET_NS, GET_PRANDOM_U32, GET_SMP_PROCESSOR_ID, CSUM_DIFF, *RINGBUF,
-                    *XDP_ADJUST, *SKB_HELPERS, REDIRECT, REDIRECT_MAP})
+                    *CONTEXT_HELPERS})
 
 
 def lower_helper(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> str:
@@ -102,14 +66,8 @@ def lower_helper(f: Frame, helper: int, regs: list[str], python: Callable[[], st
         return f.load_env("cpu")
     if helper in RINGBUF:
         return _ringbuf(f, helper, regs, python)
-    if helper in XDP_ADJUST:
-        return _xdp_adjust(f, helper, regs, python)
-    if helper in SKB_HELPERS:
-        return _skb(f, helper, regs, python)
-    if helper == REDIRECT:
-        return _redirect(f, regs, python)
-    if helper == REDIRECT_MAP:
-        return _redirect_map(f, regs, python)
+    if helper in CONTEXT_HELPERS:
+        return lower_context_helper(f, helper, regs, python)
     args: list[tuple[str, str]] = []
     if helper == KTIME_GET_NS:
         ok = fn.op(f"icmp eq i64 {f.load_env('clock')}, {int(ClockMode.HOST)}")
@@ -140,15 +98,6 @@ def lower_helper(f: Frame, helper: int, regs: list[str], python: Callable[[], st
     return native_or_python(f, ok, native, python)
 
 
-def row_of(f: Frame, addr: str, kind: NativeKind) -> tuple[str, str]:
-    """``(ok, row)``: whether the region-table row of ``addr`` points at a native object of
-    ``kind``, and the row."""
-    fn = f.fn
-    inside, row = row_index(f, addr)
-    found = fn.load("i32", fn.gep(row, ROW_OFFSETS["kind"]), tbaa=TBAA_TABLE)
-    return fn.op(f"and i1 {inside}, {fn.op(f'icmp eq i32 {found}, {int(kind)}')}"), row
-
-
 def _ringbuf(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> str:
     """``bpf_ringbuf_reserve``/``submit``/``discard`` through the ring buffer's descriptor,
     found in the row of ``r1`` (the map, or the record); a failed commit is Python's."""
@@ -169,174 +118,9 @@ def _ringbuf(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) 
     return native_or_python(f, ok, native, python)
 
 
-def _xdp_adjust(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> str:
-    """``bpf_xdp_adjust_head``/``meta``/``tail(ctx, delta)`` on the context's native half,
-    found in the row of ``r1``."""
-    fn = f.fn
-    ok, row = row_of(f, regs[0], NativeKind.XDP_MD)
-
-    def native() -> tuple[str, str | None]:
-        xdp = fn.load("ptr", fn.gep(row, ROW_OFFSETS["native"]), tbaa=TBAA_TABLE)
-        target = fn.load("ptr", f.env_ptr("xdp_adjust"), tbaa=TBAA_TABLE)
-        return fn.call("i64", target, [("ptr", xdp), ("i64", str(int(XDP_ADJUST[helper]))),
-                                       ("i64", regs[1]), ("ptr", f.table),
-                                       ("i64", f.ntable)]), None
-
-    return native_or_python(f, ok, native, python)
-
-
-def _skb(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> str:
-    """The skb packet helpers on the context's native half, found in the row of ``r1``; the
-    program's buffer of ``bpf_skb_load_bytes``/``store_bytes`` (``r3``, ``r4`` bytes) must
-    be directly writable/readable, else the helper is Python's (which faults as the
-    interpreter does)."""
-    fn = f.fn
-    ok, row = row_of(f, regs[0], NativeKind.SKB)
-    args: list[tuple[str, str]] = [("i64", regs[1])]
-    if helper in (SKB_LOAD_BYTES, SKB_STORE_BYTES):
-        size = fn.op(f"and i64 {regs[3]}, 4294967295")
-        access = "store_size" if helper == SKB_LOAD_BYTES else "load_size"
-        usable, buf = translate(f, regs[2], size, access, checked=True)
-        ok = fn.op(f"and i1 {ok}, {usable}")
-        args += [("ptr", buf), ("i64", size)]
-        if helper == SKB_STORE_BYTES:
-            args.append(("i64", regs[4]))
-    elif helper in (L3_CSUM_REPLACE, L4_CSUM_REPLACE):
-        args += [("i64", regs[2]), ("i64", regs[3]), ("i64", regs[4]),
-                 ("i64", "1" if helper == L4_CSUM_REPLACE else "0")]
-
-    def native() -> tuple[str, str | None]:
-        skb = fn.load("ptr", fn.gep(row, ROW_OFFSETS["native"]), tbaa=TBAA_TABLE)
-        target = fn.load("ptr", f.env_ptr(SKB_HELPERS[helper]), tbaa=TBAA_TABLE)
-        return fn.call("i64", target, [("ptr", skb), *args]), None
-
-    return native_or_python(f, ok, native, python)
-
-
-def _record_redirect(f: Frame, refused: str, word: str) -> None:
-    """The run's redirect target becomes ``word`` (``CTX_HEADER.redirect`` of the context's
-    native half) unless the helper ``refused``."""
-    fn = f.fn
-    half = fn.op(f"inttoptr i64 {f.load_env('ctx_native')} to ptr")
-    slot = fn.gep(half, CTX_OFFSETS["redirect"])
-    old = fn.load("i64", slot, tbaa=TBAA_TABLE)
-    fn.store("i64", fn.op(f"select i1 {refused}, i64 {old}, i64 {word}"), slot, tbaa=TBAA_TABLE)
-
-
-def _redirect(f: Frame, regs: list[str], python: Callable[[], str]) -> str:
-    """``bpf_redirect(ifindex, flags)`` on the run's context (``env->ctx_native``): XDP's
-    ``bpf_xdp_redirect()`` (any flag: ``XDP_ABORTED``, else ``XDP_REDIRECT``) or tc's (flags
-    other than ``BPF_F_INGRESS``: ``TC_ACT_SHOT``, else ``TC_ACT_REDIRECT``), recording the
-    target in the half's ``redirect`` word as :mod:`pybpf.runtime.helpers.redirect` does;
-    Python's where the run has no such context."""
-    fn = f.fn
-    kind = f.load_env("ctx_kind")
-    is_xdp = fn.op(f"icmp eq i64 {kind}, {int(NativeKind.XDP_MD)}")
-
-    def native() -> tuple[str, str | None]:
-        flags, ifindex = regs[1], fn.op(f"and i64 {regs[0]}, 4294967295")
-        any_flag = fn.op(f"icmp ne i64 {flags}, 0")
-        other = fn.op(f"icmp ne i64 {fn.op(f'and i64 {flags}, -2')}, 0")  # not BPF_F_INGRESS
-        bad = fn.op(f"select i1 {is_xdp}, i1 {any_flag}, i1 {other}")
-        ingress_flag = fn.op(f"icmp ne i64 {fn.op(f'and i64 {flags}, 1')}, 0")
-        ingress = fn.op(f"and i1 {fn.op(f'xor i1 {is_xdp}, true')}, {ingress_flag}")
-        target = fn.op(f"select i1 {ingress}, i64 {int(RedirectKind.INGRESS) << 32}, "
-                       f"i64 {int(RedirectKind.IFINDEX) << 32}")
-        _record_redirect(f, bad, fn.op(f"or i64 {target}, {ifindex}"))
-        done = fn.op(f"select i1 {is_xdp}, i64 {XDP_REDIRECT}, i64 {TC_ACT_REDIRECT}")
-        failed = fn.op(f"select i1 {is_xdp}, i64 {XDP_ABORTED}, i64 {TC_ACT_SHOT}")
-        return fn.op(f"select i1 {bad}, i64 {failed}, i64 {done}"), None
-
-    return native_or_python(f, is_context_kind(fn, kind, "i64"), native, python)
-
-
-def _redirect_map(f: Frame, regs: list[str], python: Callable[[], str]) -> str:
-    """``bpf_redirect_map(map, key, flags)`` (``__bpf_xdp_redirect_map()``) on an indexed
-    redirect map's :class:`~pybpf.native.layout.RedirectMapNative` (found in the row of
-    ``r1``), recording the target in the run's context's native half: flags beyond the
-    action and the map's own → ``XDP_ABORTED``; no entry at ``key`` (and no
-    ``BPF_F_BROADCAST``) → no target and the action in the flags; else ``XDP_REDIRECT`` to
-    the entry's device, the CPU or socket ``key``, or every device. Hash devmaps and runs
-    without such a context are Python's."""
-    fn = f.fn
-    has_ctx = is_context_kind(fn, f.load_env("ctx_kind"), "i64")
-    is_map, row = row_of(f, regs[0], NativeKind.REDIRECT_MAP)
-
-    def native() -> tuple[str, str | None]:
-        desc = fn.load("ptr", fn.gep(row, ROW_OFFSETS["native"]), tbaa=TBAA_TABLE)
-
-        def field(name: str, ty: str = "i64") -> str:
-            value = fn.load(ty, fn.gep(desc, RMAP[name]), tbaa=TBAA_TABLE)
-            return value if ty == "i64" else fn.op(f"zext {ty} {value} to i64")
-
-        flags, key = regs[2], fn.op(f"and i64 {regs[1]}, 4294967295")
-        mask = field("flag_mask")
-        refused = fn.op(f"xor i64 {fn.op(f'or i64 {mask}, 3')}, -1")
-        bad = fn.op(f"icmp ne i64 {fn.op(f'and i64 {flags}, {refused}')}, 0")
-        limit = field("max_entries", "i32")
-        inside = fn.op(f"icmp ult i64 {key}, {limit}")
-        safe = fn.op(f"select i1 {inside}, i64 {key}, i64 0")
-        present_at = fn.op(f"inttoptr i64 {field('present')} to ptr")
-        vals = fn.op(f"inttoptr i64 {field('vals')} to ptr")
-        # an empty map has no arrays: the loads below happen only inside
-        found = fn.new_block("rmap_found")
-        join = fn.new_block("rmap_join")
-        start = fn.block
-        fn.cbr(inside, found, join)
-        fn.start(found)
-        flag = fn.load("i8", fn.gep(present_at, safe), tbaa=TBAA_PROGRAM)
-        ifindex = fn.load("i32", fn.gep(vals, fn.op(f"shl i64 {safe}, 3")), align=4,
-                          tbaa=TBAA_PROGRAM)
-        fn.br(join)
-        fn.start(join)
-        present = fn.phi("i8", [("0", start), (flag, found)])
-        value = fn.phi("i32", [("0", start), (ifindex, found)])
-        has_entry = fn.op(f"icmp ne i8 {present}, 0")
-        broadcast = fn.op(f"icmp ne i64 {fn.op(f'and i64 {flags}, {BPF_F_BROADCAST}')}, 0")
-        exclude = fn.op(f"lshr i64 {fn.op(f'and i64 {flags}, {BPF_F_EXCLUDE_INGRESS}')}, 4")
-        target = field("target", "i32")
-        is_device = fn.op(f"icmp eq i64 {target}, {int(RedirectKind.IFINDEX)}")
-        index = fn.op(f"select i1 {is_device}, i64 {fn.op(f'zext i32 {value} to i64')}, "
-                      f"i64 {key}")
-        entry_word = fn.op(f"or i64 {fn.op(f'shl i64 {target}, 32')}, {index}")
-        word = fn.op(f"select i1 {broadcast}, i64 {int(RedirectKind.BROADCAST) << 32 | 0}, "
-                     f"i64 {entry_word}")
-        word = fn.op(f"or i64 {word}, {fn.op(f'select i1 {broadcast}, i64 {exclude}, i64 0')}")
-        redirects = fn.op(f"or i1 {has_entry}, {broadcast}")
-        word = fn.op(f"select i1 {redirects}, i64 {word}, i64 0")
-        _record_redirect(f, bad, word)
-        action = fn.op(f"select i1 {redirects}, i64 {XDP_REDIRECT}, "
-                       f"i64 {fn.op(f'and i64 {flags}, 3')}")
-        return fn.op(f"select i1 {bad}, i64 {XDP_ABORTED}, i64 {action}"), None
-
-    return native_or_python(f, fn.op(f"and i1 {has_ctx}, {is_map}"), native, python)
-
-
-def native_or_python(f: Frame, ok: str, native: Callable[[], tuple[str, str | None]],
-                      python: Callable[[], str]) -> str:
-    """r0 of ``native()`` where ``ok`` holds, else (or where the failure condition
-    ``native()`` returns holds) of ``python()``."""
-    fn = f.fn
-    go, slow, done = fn.new_block("native"), fn.new_block("helper_py"), fn.new_block("helper_done")
-    fn.cbr(ok, go, slow, LIKELY)
-    fn.start(go)
-    value, failed = native()
-    if failed is None:
-        fn.br(done)
-    else:
-        fn.cbr(failed, slow, done, UNLIKELY)
-    native_end = fn.block
-    fn.start(slow)
-    other = python()
-    slow_end = fn.block
-    fn.br(done)
-    fn.start(done)
-    return fn.phi("i64", [(value, native_end), (other, slow_end)])
-
-
 def standard_helpers() -> dict[int, object]:
-    """pybpf's own implementations of the helpers lowered here (by id)."""
-    from pybpf.runtime.helpers import csum, output, redirect, skb, task, time, xdp
+    """pybpf's own implementations of the helpers lowered natively (by id)."""
+    from pybpf.runtime.helpers import csum, output, task, time
     from pybpf.runtime.helpers import random as prandom
 
     return {KTIME_GET_NS: time.bpf_ktime_get_ns, GET_PRANDOM_U32: prandom.bpf_get_prandom_u32,
@@ -344,9 +128,4 @@ def standard_helpers() -> dict[int, object]:
             RINGBUF_RESERVE: output.bpf_ringbuf_reserve,
             RINGBUF_SUBMIT: output.bpf_ringbuf_submit,
             RINGBUF_DISCARD: output.bpf_ringbuf_discard,
-            XDP_ADJUST_HEAD: xdp.bpf_xdp_adjust_head, XDP_ADJUST_META: xdp.bpf_xdp_adjust_meta,
-            XDP_ADJUST_TAIL: xdp.bpf_xdp_adjust_tail,
-            SKB_LOAD_BYTES: skb.bpf_skb_load_bytes, SKB_STORE_BYTES: skb.bpf_skb_store_bytes,
-            L3_CSUM_REPLACE: csum.bpf_l3_csum_replace, L4_CSUM_REPLACE: csum.bpf_l4_csum_replace,
-            CSUM_UPDATE: csum.bpf_csum_update, SKB_PULL_DATA: skb.bpf_skb_pull_data,
-            REDIRECT: redirect.bpf_redirect, REDIRECT_MAP: redirect.bpf_redirect_map}
+            **standard_context_helpers()}

@@ -37,8 +37,8 @@ from pybpf.jit import lower_alu, lower_direct
 from pybpf.jit.abi import ROW_OFFSETS, ROW_SIZE, Fault, RuntimeOp
 from pybpf.jit.frame import Frame
 from pybpf.jit.irtext import LIKELY, TBAA_PROGRAM, TBAA_TABLE
-from pybpf.jit.lower_helpers import native_or_python, row_of
 from pybpf.jit.lower_mem import address, extend
+from pybpf.jit.native_call import native_or_python, row_of
 from pybpf.native.layout import NativeKind, SkbNative, field_offsets
 from pybpf.runtime.memory import FIRST_REGION_ID, REGION_START
 

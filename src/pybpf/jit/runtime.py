@@ -107,6 +107,7 @@ class NativeRuntime:
         self.env.ringbuf_reserve = lib.addresses["pb_ringbuf_reserve"]
         self.env.ringbuf_commit = lib.addresses["pb_ringbuf_commit"]
         self.env.xdp_adjust = lib.addresses["pb_xdp_adjust"]
+        self.env.xdp_bytes = lib.addresses["pb_xdp_bytes"]
         for name in ("load_bytes", "store_bytes", "csum_replace", "csum_update", "pull_data"):
             setattr(self.env, f"skb_{name}", lib.addresses[f"pb_skb_{name}"])
         self._ops: dict[int, Callable[..., int]] = {

@@ -21,7 +21,7 @@ from enum import IntEnum
 from pybpf.jit.abi import ROW_OFFSETS, ROW_SIZE
 from pybpf.jit.irtext import ModuleText
 from pybpf.native.irkit import Builder
-from pybpf.native.layout import XdpMdNative, field_offsets
+from pybpf.native.layout import NOT_NATIVE, XdpMdNative, field_offsets
 from pybpf.runtime.ctx.xdp import (
     ETH_HLEN,
     SKB_SHARED_INFO,
@@ -35,6 +35,7 @@ __all__ = ["EXPORTS", "XdpAdjust", "add"]
 
 EXPORTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "pb_xdp_adjust": ("i64", ("ptr", "i64", "i64", "ptr", "i64")),
+    "pb_xdp_bytes": ("i64", ("ptr", "i64", "ptr", "i64", "i64")),
 }
 X = field_offsets(XdpMdNative)
 FRAME_END = XDP_FRAME_SIZE - SKB_SHARED_INFO
@@ -102,6 +103,35 @@ def _adjust(mod: ModuleText) -> None:
     b.ret(0)
 
 
+def _bytes(mod: ModuleText) -> None:
+    """``pb_xdp_bytes(xdp, offset, buf, len, store)``: ``bpf_xdp_load_bytes()`` (``store``
+    0: packet to ``buf``) or ``bpf_xdp_store_bytes()`` (1: ``buf`` to packet) of a linear
+    buffer, with ``bpf_xdp_pointer()``'s checks: 0, ``-EFAULT`` (offset or length past
+    0xffff), ``-EINVAL`` (past ``data_end``); ``NOT_NATIVE`` for a context whose buffer
+    native code does not know."""
+    b = Builder(mod, "pb_xdp_bytes", "i64", [("ptr", "xdp"), ("i64", "offset"), ("ptr", "buf"),
+                                             ("i64", "len"), ("i64", "store")])
+    host = b.ld("i64", "%xdp", X["host"])
+    b.return_if(b.op(f"icmp eq i64 {host}, 0"), NOT_NATIVE)
+    off = b.op("and i64 %offset, 4294967295")
+    n = b.op("and i64 %len, 4294967295")
+    wide = b.op(f"or i1 {b.op(f'icmp ugt i64 {off}, 65535')}, {b.op(f'icmp ugt i64 {n}, 65535')}")
+    b.return_if(wide, -errno.EFAULT)
+    data = b.ld("i64", "%xdp", X["data"])
+    size = b.op(f"sub i64 {b.ld('i64', '%xdp', X['data_end'])}, {data}")
+    b.return_if(b.op(f"icmp ugt i64 {b.op(f'add i64 {off}, {n}')}, {size}"), -errno.EINVAL)
+    base = b.ld("i64", "%xdp", X["base"])
+    start = b.op(f"add i64 {b.op(f'sub i64 {data}, {base}')}, {off}")
+    at = b.ptr(b.op(f"inttoptr i64 {host} to ptr"), start)
+    with b.if_else(b.op("icmp ne i64 %store, 0")) as (store, load):
+        with store:
+            b.fn.emit(f"call void @llvm.memmove.p0.p0.i64(ptr {at}, ptr %buf, i64 {n}, i1 false)")
+        with load:
+            b.fn.emit(f"call void @llvm.memmove.p0.p0.i64(ptr %buf, ptr {at}, i64 {n}, i1 false)")
+    b.ret(0)
+
+
 def add(mod: ModuleText) -> None:
-    """Add ``pb_xdp_adjust`` to the library module."""
+    """Add ``pb_xdp_adjust`` and ``pb_xdp_bytes`` to the library module."""
     _adjust(mod)
+    _bytes(mod)

@@ -129,3 +129,19 @@ def test_run_on_the_jit_backend_matches_the_interpreter(capsys: pytest.CaptureFi
         report = json.loads(out)
         results[backend] = (report["verdicts"], report["maps"]["per_source"])
     assert results["interp"] == results["jit"]
+
+
+def test_perf_map_names_the_program(capsys: pytest.CaptureFixture[str],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """--perf-map: the firewall's compiled code appears in /tmp/perf-<pid>.map under its
+    name (the flag sets PYBPF_PERF_MAP for the process; restored after the test)."""
+    from pybpf.jit import perfmap
+
+    monkeypatch.setenv(perfmap.ENV, "0")  # off until the flag; the old value comes back
+    path = perfmap.map_path()
+    before = path.read_text() if path.exists() else ""
+    code, out, _ = run(capsys, "run", FIREWALL, "-s", "xdp", "--pcap", PCAP, "--backend", "jit",
+                       "--perf-map", "--json")
+    assert code == 0 and json.loads(out)["packets"] == 2000
+    added = path.read_text()[len(before):].splitlines()
+    assert any(line.split(" ", 2)[2] == "bpf:xdp_firewall:f0" for line in added), added[:5]

@@ -1,0 +1,274 @@
+"""Helpers on the run's context and its packet, in native code: ``bpf_xdp_adjust_head``/
+``meta``/``tail``, ``bpf_xdp_load_bytes``/``store_bytes``, ``bpf_skb_load_bytes``/
+``store_bytes``, ``bpf_l3/l4_csum_replace``, ``bpf_csum_update``, ``bpf_skb_pull_data``,
+``bpf_redirect``, ``bpf_redirect_map``.
+
+Each is done natively only where its semantics allow, and otherwise falls back to the Python
+helper (:func:`pybpf.jit.native_call.native_or_python`), so results never differ:
+
+* ``bpf_xdp_adjust_head``/``meta``/``tail(ctx, delta)`` call the native library's
+  (:mod:`pybpf.native.xdp_ir`) when the context's row points at an XDP context's native half
+  (``NativeKind.XDP_MD``); the context adopts the new geometry before Python next looks
+  (:meth:`pybpf.runtime.ctx.xdp.XdpContext.adopt_native`);
+* ``bpf_xdp_load_bytes``/``store_bytes(ctx, offset, buf, len)`` copy between the XDP
+  packet and the program's buffer natively when the buffer is directly writable/readable
+  for its whole length (``bpf_xdp_pointer()``'s checks; a linear buffer has no frags);
+* the skb packet helpers call the native library's (:mod:`pybpf.native.skb_ir`) when the
+  context's row points at a socket buffer's native half (``NativeKind.SKB``) and, for
+  ``bpf_skb_load_bytes``/``store_bytes``, the program's buffer is directly writable/readable
+  for its whole length (else Python, which faults as the interpreter does); they change the
+  packet bytes and the checksum/hash state in place, never the packet's geometry;
+* ``bpf_redirect(ifindex, flags)`` records its target in the native half of the run's
+  context (``env->ctx_native``, an XDP or skb context; the context reads it back as its
+  ``redirect``), or is Python's for any other context; ``bpf_redirect_map()`` likewise on
+  an indexed redirect map (devmap, cpumap, xskmap: their ``RedirectMapNative``, found in the
+  row of ``r1``; hash devmaps are Python's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pybpf.jit.abi import ROW_OFFSETS
+from pybpf.jit.frame import Frame
+from pybpf.jit.irtext import TBAA_PROGRAM, TBAA_TABLE
+from pybpf.jit.lower_mem import translate
+from pybpf.jit.native_call import native_or_python, row_of
+from pybpf.jit.slow_paths import CTX_OFFSETS, is_context_kind
+from pybpf.native.layout import (
+    NOT_NATIVE,
+    NativeKind,
+    RedirectKind,
+    RedirectMapNative,
+    field_offsets,
+)
+from pybpf.native.xdp_ir import XdpAdjust
+from pybpf.runtime.helpers.redirect import (
+    TC_ACT_REDIRECT,
+    TC_ACT_SHOT,
+    XDP_ABORTED,
+    XDP_REDIRECT,
+)
+from pybpf.runtime.maps.redirect import BPF_F_BROADCAST, BPF_F_EXCLUDE_INGRESS
+
+__all__ = ["CONTEXT_HELPERS", "lower_context_helper", "standard_context_helpers"]
+
+XDP_ADJUST_HEAD = 44
+XDP_ADJUST_META = 54
+XDP_ADJUST_TAIL = 65
+#: The XDP geometry helpers and their ``op`` of ``pb_xdp_adjust``.
+XDP_ADJUST = {XDP_ADJUST_HEAD: XdpAdjust.HEAD, XDP_ADJUST_META: XdpAdjust.META,
+              XDP_ADJUST_TAIL: XdpAdjust.TAIL}
+XDP_LOAD_BYTES = 189
+XDP_STORE_BYTES = 190
+XDP_BYTES = frozenset({XDP_LOAD_BYTES, XDP_STORE_BYTES})
+RMAP = field_offsets(RedirectMapNative)
+SKB_STORE_BYTES = 9
+L3_CSUM_REPLACE = 10
+L4_CSUM_REPLACE = 11
+SKB_LOAD_BYTES = 26
+SKB_PULL_DATA = 39
+CSUM_UPDATE = 40
+#: The skb packet helpers and their function in the env block (pybpf.native.skb_ir).
+SKB_HELPERS = {SKB_LOAD_BYTES: "skb_load_bytes", SKB_STORE_BYTES: "skb_store_bytes",
+               L3_CSUM_REPLACE: "skb_csum_replace", L4_CSUM_REPLACE: "skb_csum_replace",
+               CSUM_UPDATE: "skb_csum_update", SKB_PULL_DATA: "skb_pull_data"}
+REDIRECT = 23
+REDIRECT_MAP = 51
+#: The helpers lowered here.
+CONTEXT_HELPERS = frozenset({*XDP_ADJUST, *XDP_BYTES, *SKB_HELPERS, REDIRECT, REDIRECT_MAP})
+
+
+def lower_context_helper(f: Frame, helper: int, regs: list[str],
+                         python: Callable[[], str]) -> str:
+    """r0 of ``helper`` (one of :data:`CONTEXT_HELPERS`) called with ``regs``; ``python``
+    emits the call of the Python helper and returns its r0."""
+    if helper in XDP_ADJUST:
+        return _xdp_adjust(f, helper, regs, python)
+    if helper in XDP_BYTES:
+        return _xdp_bytes(f, helper, regs, python)
+    if helper in SKB_HELPERS:
+        return _skb(f, helper, regs, python)
+    if helper == REDIRECT:
+        return _redirect(f, regs, python)
+    if helper == REDIRECT_MAP:
+        return _redirect_map(f, regs, python)
+    raise ValueError(f"helper {helper} is not a context helper")
+
+
+def _xdp_adjust(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> str:
+    """``bpf_xdp_adjust_head``/``meta``/``tail(ctx, delta)`` on the context's native half,
+    found in the row of ``r1``."""
+    fn = f.fn
+    ok, row = row_of(f, regs[0], NativeKind.XDP_MD)
+
+    def native() -> tuple[str, str | None]:
+        xdp = fn.load("ptr", fn.gep(row, ROW_OFFSETS["native"]), tbaa=TBAA_TABLE)
+        target = fn.load("ptr", f.env_ptr("xdp_adjust"), tbaa=TBAA_TABLE)
+        return fn.call("i64", target, [("ptr", xdp), ("i64", str(int(XDP_ADJUST[helper]))),
+                                       ("i64", regs[1]), ("ptr", f.table),
+                                       ("i64", f.ntable)]), None
+
+    return native_or_python(f, ok, native, python)
+
+
+def _xdp_bytes(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> str:
+    """``bpf_xdp_load_bytes``/``store_bytes(ctx, offset, buf, len)`` on the context's native
+    half (the row of ``r1``) when the program's buffer is directly writable (load) or
+    readable (store) for its ``len`` bytes."""
+    fn = f.fn
+    ok, row = row_of(f, regs[0], NativeKind.XDP_MD)
+    size = fn.op(f"and i64 {regs[3]}, 4294967295")
+    access = "store_size" if helper == XDP_LOAD_BYTES else "load_size"
+    usable, buf = translate(f, regs[2], size, access, checked=True)
+    ok = fn.op(f"and i1 {ok}, {usable}")
+
+    def native() -> tuple[str, str | None]:
+        xdp = fn.load("ptr", fn.gep(row, ROW_OFFSETS["native"]), tbaa=TBAA_TABLE)
+        target = fn.load("ptr", f.env_ptr("xdp_bytes"), tbaa=TBAA_TABLE)
+        store = "1" if helper == XDP_STORE_BYTES else "0"
+        value = fn.call("i64", target, [("ptr", xdp), ("i64", regs[1]), ("ptr", buf),
+                                        ("i64", size), ("i64", store)])
+        return value, fn.op(f"icmp eq i64 {value}, {NOT_NATIVE}")
+
+    return native_or_python(f, ok, native, python)
+
+
+def _skb(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> str:
+    """The skb packet helpers on the context's native half, found in the row of ``r1``; the
+    program's buffer of ``bpf_skb_load_bytes``/``store_bytes`` (``r3``, ``r4`` bytes) must
+    be directly writable/readable, else the helper is Python's (which faults as the
+    interpreter does)."""
+    fn = f.fn
+    ok, row = row_of(f, regs[0], NativeKind.SKB)
+    args: list[tuple[str, str]] = [("i64", regs[1])]
+    if helper in (SKB_LOAD_BYTES, SKB_STORE_BYTES):
+        size = fn.op(f"and i64 {regs[3]}, 4294967295")
+        access = "store_size" if helper == SKB_LOAD_BYTES else "load_size"
+        usable, buf = translate(f, regs[2], size, access, checked=True)
+        ok = fn.op(f"and i1 {ok}, {usable}")
+        args += [("ptr", buf), ("i64", size)]
+        if helper == SKB_STORE_BYTES:
+            args.append(("i64", regs[4]))
+    elif helper in (L3_CSUM_REPLACE, L4_CSUM_REPLACE):
+        args += [("i64", regs[2]), ("i64", regs[3]), ("i64", regs[4]),
+                 ("i64", "1" if helper == L4_CSUM_REPLACE else "0")]
+
+    def native() -> tuple[str, str | None]:
+        skb = fn.load("ptr", fn.gep(row, ROW_OFFSETS["native"]), tbaa=TBAA_TABLE)
+        target = fn.load("ptr", f.env_ptr(SKB_HELPERS[helper]), tbaa=TBAA_TABLE)
+        return fn.call("i64", target, [("ptr", skb), *args]), None
+
+    return native_or_python(f, ok, native, python)
+
+
+def _record_redirect(f: Frame, refused: str, word: str) -> None:
+    """The run's redirect target becomes ``word`` (``CTX_HEADER.redirect`` of the context's
+    native half) unless the helper ``refused``."""
+    fn = f.fn
+    half = fn.op(f"inttoptr i64 {f.load_env('ctx_native')} to ptr")
+    slot = fn.gep(half, CTX_OFFSETS["redirect"])
+    old = fn.load("i64", slot, tbaa=TBAA_TABLE)
+    fn.store("i64", fn.op(f"select i1 {refused}, i64 {old}, i64 {word}"), slot, tbaa=TBAA_TABLE)
+
+
+def _redirect(f: Frame, regs: list[str], python: Callable[[], str]) -> str:
+    """``bpf_redirect(ifindex, flags)`` on the run's context (``env->ctx_native``): XDP's
+    ``bpf_xdp_redirect()`` (any flag: ``XDP_ABORTED``, else ``XDP_REDIRECT``) or tc's (flags
+    other than ``BPF_F_INGRESS``: ``TC_ACT_SHOT``, else ``TC_ACT_REDIRECT``), recording the
+    target in the half's ``redirect`` word as :mod:`pybpf.runtime.helpers.redirect` does;
+    Python's where the run has no such context."""
+    fn = f.fn
+    kind = f.load_env("ctx_kind")
+    is_xdp = fn.op(f"icmp eq i64 {kind}, {int(NativeKind.XDP_MD)}")
+
+    def native() -> tuple[str, str | None]:
+        flags, ifindex = regs[1], fn.op(f"and i64 {regs[0]}, 4294967295")
+        any_flag = fn.op(f"icmp ne i64 {flags}, 0")
+        other = fn.op(f"icmp ne i64 {fn.op(f'and i64 {flags}, -2')}, 0")  # not BPF_F_INGRESS
+        bad = fn.op(f"select i1 {is_xdp}, i1 {any_flag}, i1 {other}")
+        ingress_flag = fn.op(f"icmp ne i64 {fn.op(f'and i64 {flags}, 1')}, 0")
+        ingress = fn.op(f"and i1 {fn.op(f'xor i1 {is_xdp}, true')}, {ingress_flag}")
+        target = fn.op(f"select i1 {ingress}, i64 {int(RedirectKind.INGRESS) << 32}, "
+                       f"i64 {int(RedirectKind.IFINDEX) << 32}")
+        _record_redirect(f, bad, fn.op(f"or i64 {target}, {ifindex}"))
+        done = fn.op(f"select i1 {is_xdp}, i64 {XDP_REDIRECT}, i64 {TC_ACT_REDIRECT}")
+        failed = fn.op(f"select i1 {is_xdp}, i64 {XDP_ABORTED}, i64 {TC_ACT_SHOT}")
+        return fn.op(f"select i1 {bad}, i64 {failed}, i64 {done}"), None
+
+    return native_or_python(f, is_context_kind(fn, kind, "i64"), native, python)
+
+
+def _redirect_map(f: Frame, regs: list[str], python: Callable[[], str]) -> str:
+    """``bpf_redirect_map(map, key, flags)`` (``__bpf_xdp_redirect_map()``) on an indexed
+    redirect map's :class:`~pybpf.native.layout.RedirectMapNative` (found in the row of
+    ``r1``), recording the target in the run's context's native half: flags beyond the
+    action and the map's own → ``XDP_ABORTED``; no entry at ``key`` (and no
+    ``BPF_F_BROADCAST``) → no target and the action in the flags; else ``XDP_REDIRECT`` to
+    the entry's device, the CPU or socket ``key``, or every device. Hash devmaps and runs
+    without such a context are Python's."""
+    fn = f.fn
+    has_ctx = is_context_kind(fn, f.load_env("ctx_kind"), "i64")
+    is_map, row = row_of(f, regs[0], NativeKind.REDIRECT_MAP)
+
+    def native() -> tuple[str, str | None]:
+        desc = fn.load("ptr", fn.gep(row, ROW_OFFSETS["native"]), tbaa=TBAA_TABLE)
+
+        def field(name: str, ty: str = "i64") -> str:
+            value = fn.load(ty, fn.gep(desc, RMAP[name]), tbaa=TBAA_TABLE)
+            return value if ty == "i64" else fn.op(f"zext {ty} {value} to i64")
+
+        flags, key = regs[2], fn.op(f"and i64 {regs[1]}, 4294967295")
+        mask = field("flag_mask")
+        refused = fn.op(f"xor i64 {fn.op(f'or i64 {mask}, 3')}, -1")
+        bad = fn.op(f"icmp ne i64 {fn.op(f'and i64 {flags}, {refused}')}, 0")
+        limit = field("max_entries", "i32")
+        inside = fn.op(f"icmp ult i64 {key}, {limit}")
+        safe = fn.op(f"select i1 {inside}, i64 {key}, i64 0")
+        present_at = fn.op(f"inttoptr i64 {field('present')} to ptr")
+        vals = fn.op(f"inttoptr i64 {field('vals')} to ptr")
+        # an empty map has no arrays: the loads below happen only inside
+        found = fn.new_block("rmap_found")
+        join = fn.new_block("rmap_join")
+        start = fn.block
+        fn.cbr(inside, found, join)
+        fn.start(found)
+        flag = fn.load("i8", fn.gep(present_at, safe), tbaa=TBAA_PROGRAM)
+        ifindex = fn.load("i32", fn.gep(vals, fn.op(f"shl i64 {safe}, 3")), align=4,
+                          tbaa=TBAA_PROGRAM)
+        fn.br(join)
+        fn.start(join)
+        present = fn.phi("i8", [("0", start), (flag, found)])
+        value = fn.phi("i32", [("0", start), (ifindex, found)])
+        has_entry = fn.op(f"icmp ne i8 {present}, 0")
+        broadcast = fn.op(f"icmp ne i64 {fn.op(f'and i64 {flags}, {BPF_F_BROADCAST}')}, 0")
+        exclude = fn.op(f"lshr i64 {fn.op(f'and i64 {flags}, {BPF_F_EXCLUDE_INGRESS}')}, 4")
+        target = field("target", "i32")
+        is_device = fn.op(f"icmp eq i64 {target}, {int(RedirectKind.IFINDEX)}")
+        index = fn.op(f"select i1 {is_device}, i64 {fn.op(f'zext i32 {value} to i64')}, "
+                      f"i64 {key}")
+        entry_word = fn.op(f"or i64 {fn.op(f'shl i64 {target}, 32')}, {index}")
+        word = fn.op(f"select i1 {broadcast}, i64 {int(RedirectKind.BROADCAST) << 32 | 0}, "
+                     f"i64 {entry_word}")
+        word = fn.op(f"or i64 {word}, {fn.op(f'select i1 {broadcast}, i64 {exclude}, i64 0')}")
+        redirects = fn.op(f"or i1 {has_entry}, {broadcast}")
+        word = fn.op(f"select i1 {redirects}, i64 {word}, i64 0")
+        _record_redirect(f, bad, word)
+        action = fn.op(f"select i1 {redirects}, i64 {XDP_REDIRECT}, "
+                       f"i64 {fn.op(f'and i64 {flags}, 3')}")
+        return fn.op(f"select i1 {bad}, i64 {XDP_ABORTED}, i64 {action}"), None
+
+    return native_or_python(f, fn.op(f"and i1 {has_ctx}, {is_map}"), native, python)
+
+
+def standard_context_helpers() -> dict[int, object]:
+    """pybpf's own implementations of the helpers lowered here (by id)."""
+    from pybpf.runtime.helpers import csum, redirect, skb, xdp
+
+    return {XDP_ADJUST_HEAD: xdp.bpf_xdp_adjust_head, XDP_ADJUST_META: xdp.bpf_xdp_adjust_meta,
+            XDP_ADJUST_TAIL: xdp.bpf_xdp_adjust_tail,
+            XDP_LOAD_BYTES: xdp.bpf_xdp_load_bytes, XDP_STORE_BYTES: xdp.bpf_xdp_store_bytes,
+            SKB_LOAD_BYTES: skb.bpf_skb_load_bytes, SKB_STORE_BYTES: skb.bpf_skb_store_bytes,
+            L3_CSUM_REPLACE: csum.bpf_l3_csum_replace, L4_CSUM_REPLACE: csum.bpf_l4_csum_replace,
+            CSUM_UPDATE: csum.bpf_csum_update, SKB_PULL_DATA: skb.bpf_skb_pull_data,
+            REDIRECT: redirect.bpf_redirect, REDIRECT_MAP: redirect.bpf_redirect_map}
