@@ -1,7 +1,8 @@
 """Native run loops as LLVM IR: many XDP frames through one program, or one context many
 times, without a Python call per run; ``pb_enter``, the trampoline every compiled
-function is entered through (so a raised callback can unwind it); and ``pb_offsets``, the
-frame offsets of a batch built from a list.
+function is entered through (so a raised callback can unwind it); ``pb_offsets``, the
+frame offsets of a batch built from a list; and ``pb_pcap_records``, the frames of a block
+of a capture file.
 
 Mirrors the loop of ``bpf_test_run()`` (net/bpf/test_run.c) and what ``test_run`` does per
 frame in Python (:mod:`pybpf.runtime.test_run`): for each frame ``pb_xdp_batch`` copies the
@@ -60,7 +61,10 @@ EXPORTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "pb_skb_batch": ("i64", ("ptr",)),
     "pb_repeat": ("i64", ("ptr",)),
     "pb_offsets": ("void", ("ptr", "ptr", "i64")),
+    "pb_pcap_records": ("i64", ("ptr", "i64", "i64", "i64", "ptr", "ptr", "ptr")),
 }
+#: The longest frame taken of a pcap record (scapy's ``MTU``; the rest is skipped).
+PCAP_MAX_FRAME = 0xFFFF
 #: Bytes reserved for a ``jmp_buf`` (glibc x86_64 uses 200).
 JMP_BUF_SIZE = 256
 
@@ -92,6 +96,39 @@ def _enter(mod: ModuleText) -> None:
     b.st("ptr", old, slot)
     b.st("i64", old_packet, packet)
     b.ret(r0)
+
+
+def _pcap_records(mod: ModuleText) -> None:
+    """``u64 pb_pcap_records(data, size, big, max, u64 *offsets, u32 *lengths, u64 *end)``:
+    walk the pcap records (16-byte header: ts_sec, ts_(u|n)sec, incl_len, orig_len, in the
+    capture's byte order, ``big`` for big endian) at the start of ``data``: each whole
+    record's frame offset and length (cut at :data:`PCAP_MAX_FRAME`), at most ``max``; the
+    count, and in ``*end`` where the first record not taken starts (:mod:`pybpf.runtime.replay`
+    tells a short buffer from a truncated capture)."""
+    mod.declare("llvm.bswap.i32", "declare i32 @llvm.bswap.i32(i32)")
+    b = Builder(mod, "pb_pcap_records", "i64", [
+        ("ptr", "data"), ("i64", "size"), ("i64", "big"), ("i64", "max"), ("ptr", "offsets"),
+        ("ptr", "lengths"), ("ptr", "end")])
+    swap = b.op("icmp ne i64 %big, 0")
+    pos, n = b.var("i64", 0), b.var("i64", 0)
+    with b.loop() as lp:
+        at, k = pos.get(), n.get()
+        b.break_if(b.op(f"icmp uge i64 {k}, %max"), lp)
+        start = b.op(f"add i64 {at}, 16")
+        b.break_if(b.op(f"icmp ugt i64 {start}, %size"), lp)
+        raw = b.fn.load("i32", b.ptr("%data", b.op(f"add i64 {at}, 8")), align=1)
+        caplen = b.zext(b.op(f"select i1 {swap}, i32 {b.op(f'call i32 @llvm.bswap.i32(i32 {raw})')}, "
+                             f"i32 {raw}"))
+        after = b.op(f"add i64 {start}, {caplen}")
+        b.break_if(b.op(f"icmp ugt i64 {after}, %size"), lp)
+        b.st("i64", start, "%offsets", b.op(f"mul i64 {k}, 8"))
+        kept = b.op(f"select i1 {b.op(f'icmp ugt i64 {caplen}, {PCAP_MAX_FRAME}')}, "
+                    f"i64 {PCAP_MAX_FRAME}, i64 {caplen}")
+        b.st("i32", b.op(f"trunc i64 {kept} to i32"), "%lengths", b.op(f"mul i64 {k}, 4"))
+        pos.set(after)
+        n.set(b.op(f"add i64 {k}, 1"))
+    b.st("i64", pos.get(), "%end")
+    b.ret(n.get())
 
 
 def _offsets(mod: ModuleText) -> None:
@@ -373,3 +410,4 @@ def add(mod: ModuleText) -> None:
     _skb_batch(mod)
     _repeat(mod)
     _offsets(mod)
+    _pcap_records(mod)
