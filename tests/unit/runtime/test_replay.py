@@ -82,3 +82,20 @@ def test_not_ethernet_and_not_pcap(tmp_path: Path) -> None:
     path.write_bytes(b"not a capture at all, definitely")
     with pytest.raises(PybpfError, match="not a readable pcap file"):
         list(read_pcap(path))
+
+
+@settings(max_examples=200, deadline=None)
+@given(tail=st.binary(max_size=200), endian=st.sampled_from("<>"),
+       block=st.sampled_from([16, 23, 4096]))
+def test_random_records_never_crash(tmp_path_factory: pytest.TempPathFactory, tail: bytes,
+                                    endian: str, block: int) -> None:
+    """Arbitrary bytes after a valid global header: frames that scapy's reader also gives,
+    or a PybpfError — never another exception (the walk is native code)."""
+    path = tmp_path_factory.mktemp("fuzz") / "f.pcap"
+    write_pcap(path, [], endian, tail=tail)
+    try:
+        got = [batch.frame(i) for _, batch in read_pcap_batches(path, block=block)
+               for i in range(len(batch))]
+    except PybpfError:
+        return
+    assert got == scapy_frames(path)
