@@ -68,14 +68,14 @@ def _batches(path: Path, f: Any, big: bool, chunk: int,
     walk = library().fn["pb_pcap_records"]
     stop = ctypes.c_uint64()
     number = 0  # records yielded so far
-    pending = bytearray()
+    pending = b""  # the bytes after the last record taken
     eof = stalled = False
     while True:
         if not eof and (len(pending) < block or stalled):  # a record longer than a block
-            more = f.read(block)
-            eof = not more
-            pending += more
-        data, pending = pending, bytearray()
+            data = _read_after(f, pending, block)
+            eof = len(data) == len(pending)
+        else:
+            data = bytearray(pending)
         end = len(data)
         offsets, lengths = array("Q", bytes(8 * chunk)), array("I", bytes(4 * chunk))
         count = pos = 0
@@ -90,16 +90,30 @@ def _batches(path: Path, f: Any, big: bool, chunk: int,
             raise PybpfError(f"{path}: record {number + count + 1} is truncated: "
                              f"{end - pos - RECORD_HEADER} of {caplen} bytes")
         stalled = not count
+        pending = bytes(data[pos:])
         if count:
             del offsets[count:], lengths[count:]
-            yield number + 1, PacketBatch(data[:pos] if pos < end else data, offsets, lengths)
+            yield number + 1, PacketBatch(data, offsets, lengths)  # the frames where they are
             number += count
-        pending = data[pos:] + pending
         if eof and len(pending) < RECORD_HEADER:
             if pending:
                 raise PybpfError(f"{path}: {len(pending)} trailing bytes after record {number} "
                                  "do not form a whole record (truncated capture?)")
             return
+
+
+def _read_after(f: Any, head: bytes, block: int) -> bytearray:
+    """``head`` and up to ``block`` bytes read from ``f`` after it, read in place (no copy
+    of the block)."""
+    data = bytearray(len(head) + block)
+    data[: len(head)] = head
+    view = memoryview(data)
+    rest = view[len(head):]
+    got = f.readinto(rest) or 0
+    rest.release()
+    view.release()
+    del data[len(head) + got:]
+    return data
 
 
 def read_pcap(path: Path) -> Iterator[tuple[int, bytes]]:
