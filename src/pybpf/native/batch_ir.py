@@ -61,7 +61,7 @@ EXPORTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "pb_skb_batch": ("i64", ("ptr",)),
     "pb_repeat": ("i64", ("ptr",)),
     "pb_offsets": ("void", ("ptr", "ptr", "i64")),
-    "pb_pcap_records": ("i64", ("ptr", "i64", "i64", "i64", "ptr", "ptr", "ptr")),
+    "pb_pcap_records": ("i64", ("ptr", "i64", "i64", "i64", "i64", "ptr", "ptr", "ptr")),
 }
 #: The longest frame taken of a pcap record (scapy's ``MTU``; the rest is skipped).
 PCAP_MAX_FRAME = 0xFFFF
@@ -99,18 +99,19 @@ def _enter(mod: ModuleText) -> None:
 
 
 def _pcap_records(mod: ModuleText) -> None:
-    """``u64 pb_pcap_records(data, size, big, max, u64 *offsets, u32 *lengths, u64 *end)``:
-    walk the pcap records (16-byte header: ts_sec, ts_(u|n)sec, incl_len, orig_len, in the
-    capture's byte order, ``big`` for big endian) at the start of ``data``: each whole
-    record's frame offset and length (cut at :data:`PCAP_MAX_FRAME`), at most ``max``; the
-    count, and in ``*end`` where the first record not taken starts (:mod:`pybpf.runtime.replay`
-    tells a short buffer from a truncated capture)."""
+    """``u64 pb_pcap_records(data, start, size, big, max, u64 *offsets, u32 *lengths,
+    u64 *end)``: walk the pcap records (16-byte header: ts_sec, ts_(u|n)sec, incl_len,
+    orig_len, in the capture's byte order, ``big`` for big endian) of the ``size`` bytes at
+    ``data`` from offset ``start`` on: each whole record's frame offset (in ``data``) and
+    length (cut at :data:`PCAP_MAX_FRAME`), at most ``max``; the count, and in ``*end``
+    where the first record not taken starts (:mod:`pybpf.runtime.replay` tells a short
+    buffer from a truncated capture)."""
     mod.declare("llvm.bswap.i32", "declare i32 @llvm.bswap.i32(i32)")
     b = Builder(mod, "pb_pcap_records", "i64", [
-        ("ptr", "data"), ("i64", "size"), ("i64", "big"), ("i64", "max"), ("ptr", "offsets"),
-        ("ptr", "lengths"), ("ptr", "end")])
+        ("ptr", "data"), ("i64", "start"), ("i64", "size"), ("i64", "big"), ("i64", "max"),
+        ("ptr", "offsets"), ("ptr", "lengths"), ("ptr", "end")])
     swap = b.op("icmp ne i64 %big, 0")
-    pos, n = b.var("i64", 0), b.var("i64", 0)
+    pos, n = b.var("i64", "%start"), b.var("i64", 0)
     with b.loop() as lp:
         at, k = pos.get(), n.get()
         b.break_if(b.op(f"icmp uge i64 {k}, %max"), lp)

@@ -68,51 +68,52 @@ def _batches(path: Path, f: Any, big: bool, chunk: int,
     walk = library().fn["pb_pcap_records"]
     stop = ctypes.c_uint64()
     number = 0  # records yielded so far
-    pending = b""  # the bytes after the last record taken
+    data = bytearray()
+    pos = 0  # where the records not yet taken start in data
     eof = stalled = False
     while True:
-        if not eof and (len(pending) < block or stalled):  # a record longer than a block
-            data = _read_after(f, pending, block)
-            eof = len(data) == len(pending)
-        else:
-            data = bytearray(pending)
         end = len(data)
+        if not eof and (end - pos < block or stalled):  # stalled: a record longer than a block
+            data = _read_after(f, memoryview(data)[pos:], block)
+            eof = len(data) == end - pos
+            pos, end = 0, len(data)
         offsets, lengths = array("Q", bytes(8 * chunk)), array("I", bytes(4 * chunk))
-        count = pos = 0
-        if end:
+        count = 0
+        if pos < end:
             pinned = (ctypes.c_char * end).from_buffer(data)
-            count = walk(ctypes.addressof(pinned), end, int(big), chunk,
+            count = walk(ctypes.addressof(pinned), pos, end, int(big), chunk,
                          offsets.buffer_info()[0], lengths.buffer_info()[0], ctypes.byref(stop))
-            del pinned  # (a buffer with an export cannot be resized)
-            pos = stop.value
-        if count < chunk and eof and pos + RECORD_HEADER <= end:  # a record cut short
-            (caplen,) = struct.unpack_from((">" if big else "<") + "8xI", data, pos)
-            raise PybpfError(f"{path}: record {number + count + 1} is truncated: "
-                             f"{end - pos - RECORD_HEADER} of {caplen} bytes")
+            del pinned
         stalled = not count
-        pending = bytes(data[pos:])
         if count:
             del offsets[count:], lengths[count:]
             yield number + 1, PacketBatch(data, offsets, lengths)  # the frames where they are
             number += count
-        if eof and len(pending) < RECORD_HEADER:
-            if pending:
-                raise PybpfError(f"{path}: {len(pending)} trailing bytes after record {number} "
+            pos = stop.value
+        if count < chunk and eof and pos + RECORD_HEADER <= end:  # a record cut short
+            (caplen,) = struct.unpack_from((">" if big else "<") + "8xI", data, pos)
+            raise PybpfError(f"{path}: record {number + 1} is truncated: "
+                             f"{end - pos - RECORD_HEADER} of {caplen} bytes")
+        if eof and end - pos < RECORD_HEADER:
+            if end > pos:
+                raise PybpfError(f"{path}: {end - pos} trailing bytes after record {number} "
                                  "do not form a whole record (truncated capture?)")
             return
 
 
-def _read_after(f: Any, head: bytes, block: int) -> bytearray:
+def _read_after(f: Any, head: memoryview, block: int) -> bytearray:
     """``head`` and up to ``block`` bytes read from ``f`` after it, read in place (no copy
     of the block)."""
-    data = bytearray(len(head) + block)
-    data[: len(head)] = head
+    kept = len(head)
+    data = bytearray(kept + block)
+    data[:kept] = head
+    head.release()
     view = memoryview(data)
-    rest = view[len(head):]
+    rest = view[kept:]
     got = f.readinto(rest) or 0
     rest.release()
     view.release()
-    del data[len(head) + got:]
+    del data[kept + got:]
     return data
 
 
