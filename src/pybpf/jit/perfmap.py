@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -66,6 +67,11 @@ def record(obj: bytes, address: Callable[[str], int], label: str | None) -> None
             continue
         shown = f"bpf:{label}:{name.removeprefix('bpf_')}" if label is not None else name
         lines.append(f"{start:x} {max(size, 1):x} {shown}\n")
-    if lines:
+    if not lines:
+        return
+    try:
         with map_path().open("a", encoding="ascii", errors="replace") as out:
             out.writelines(lines)
+    except OSError as exc:  # a profiling aid: the program still loads and runs
+        warnings.warn(f"pybpf: cannot write the perf map {map_path()}: {exc.strerror}",
+                      RuntimeWarning, stacklevel=2)

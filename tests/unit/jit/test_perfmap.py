@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from pybpf.asm import assemble
-from pybpf.jit import JIT
-from pybpf.jit import perfmap
+from pybpf.jit import JIT, perfmap
 from pybpf.jit.abi import function_symbol
 from pybpf.program.spec import ProgramSpec
 
@@ -58,3 +59,12 @@ def test_off_by_default(monkeypatch: Any, tmp_path: Any) -> None:
 
 def test_symbols_of_a_malformed_object_are_none() -> None:
     assert list(perfmap.symbols(b"not an ELF object")) == []
+
+
+def test_an_unwritable_map_warns_and_the_program_runs(monkeypatch: Any, tmp_path: Any) -> None:
+    monkeypatch.setenv(perfmap.ENV, "1")
+    monkeypatch.setattr(perfmap, "map_path", lambda pid=None: tmp_path / "missing" / "p.map")
+    with pytest.warns(RuntimeWarning, match="cannot write the perf map"):
+        prog = JIT(cache_dir=tmp_path, checked=True).load(
+            ProgramSpec("perf_nowhere", tuple(assemble(TEXT, syntax="llvm"))))
+    assert prog.run_mem(b"").retval == 4
