@@ -179,8 +179,8 @@ def verdict(spec: ProgramSpec, maps: Mapping[str, MapSpec] | None,
         pc = "" if found.pc is None else str(found.pc)
         message = found.message.replace("\n", " ")
         exposed = " ".join(f"{start}:{low}" for start, low in found.stack_exposed)
-        packet = "\n".join(" ".join(map(str, pcs))
-                           for pcs in (*found.packet, found.context_accesses))
-        cache.put_text(key, f"accepted\n{exposed}\n{packet}" if found.accepted
+        facts = "\n".join(" ".join(map(str, pcs))
+                          for pcs in (*found.packet, found.context_accesses))
+        cache.put_text(key, f"accepted\n{exposed}\n{facts}" if found.accepted
                        else f"rejected\n{pc}\n{message}\n{found.log}")
     return found
