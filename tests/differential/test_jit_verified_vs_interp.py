@@ -151,10 +151,10 @@ class Gen:
         if self.draw(st.booleans()):
             self.lines += [f"r{a} = {name}", f"r{a} += r{b}"]
             dst = a
-        else:
-            self.lines.append(f"r{b} += {name}")
+            self.regs[b] = "s"
+        else:  # r{a} is not written: it keeps what it held (a pointer leaked into memory
+            self.lines.append(f"r{b} += {name}")  # would make the outputs address-dependent)
             dst = b
-        self.regs[a], self.regs[b] = "s", "s"
         if obj == "pkt":
             check = a if dst == b else b
             self.lines += [f"r{check} = r{dst}", f"r{check} += 8", f"if r{check} > r7 goto out"]
