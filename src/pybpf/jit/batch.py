@@ -71,10 +71,16 @@ def _limit(program: JITProgram) -> int:
 
 
 def _rcu_list(program: JITProgram) -> tuple[Any, int]:
-    """The native maps whose grace period the native loop ends after each run."""
-    maps = [m.native for m in program.state.rcu_maps
+    """The native maps whose grace period the native loop ends after each run (built again
+    only when the state has registered more maps: its list only grows)."""
+    registered = program.state.rcu_maps
+    cached = program.batch_rcu
+    if cached is not None and cached[0] == len(registered):
+        return cached[1], cached[2]
+    maps = [m.native for m in registered
             if isinstance(getattr(m, "native", None), NativeMap) and m.native.kind in _SYNCED_KINDS]
     array = (ctypes.c_void_p * max(1, len(maps)))(*[ctypes.addressof(d) for d in maps])
+    program.batch_rcu = (len(registered), array, len(maps))
     return array, len(maps)
 
 

@@ -85,6 +85,9 @@ class JITProgram:
         #: The context of the last native batch, kept for the next (see
         #: :func:`pybpf.jit.batch.run_batch`).
         self.batch_frames: Any = None
+        #: The native loops' RCU list, and how many maps the state had registered then
+        #: (``state.rcu_maps`` only grows; :func:`pybpf.jit.batch._rcu_list`).
+        self.batch_rcu: tuple[int, Any, int] | None = None
         self._retired: list[NativeCode] = []
         self.runtime = runtime
         self.state: ExecState = runtime.state

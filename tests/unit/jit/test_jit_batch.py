@@ -509,3 +509,39 @@ def test_bpf_redirect_map_natively(jit: Callable, map_type: int,
     redirects = outcomes[1][0][3]
     assert redirects and all(kind in ("ifindex", "cpu", "xsk", "broadcast")
                              for kind, _ in redirects.values())
+
+
+def test_the_rcu_list_follows_maps_registered_later(jit: Callable[..., Any]) -> None:
+    """The native loops' RCU list is kept between batches, and built again when a run
+    registers another map: a hash map first updated in a batch's run is in the list from
+    the next batch on."""
+    from pybpf.jit.batch import _rcu_list
+    from pybpf.runtime.maps import create_map
+
+    text = """
+        *(u32 *)(r10 - 4) = 1
+        *(u64 *)(r10 - 16) = 7
+        r1 = {m0} ll
+        r2 = r10
+        r2 += -4
+        r3 = r10
+        r3 += -16
+        r4 = 0
+        call 2
+        r1 = {m0} ll
+        r2 = r10
+        r2 += -4
+        call 3
+        r0 = 2
+        exit
+    """
+    backend = jit(helpers=default_helpers(), checked=True)
+    table = create_map(MapSpec("h", T.HASH, 4, 8, 4), backend.memory, ncpus=2)
+    prog = backend.load(ProgramSpec("t", tuple(assemble(text.replace("{m0}", str(table.address)),
+                                                        syntax="llvm")), prog_type=ProgType.XDP))
+    assert _rcu_list(prog)[1] == 0  # nothing registered yet
+    first = prog.run_batch([FRAME] * 3)
+    assert _rcu_list(prog)[1] == 1  # the first update registered the map
+    again = prog.run_batch([FRAME] * 50)
+    assert first.retvals == [2] * 3 and again.retvals == [2] * 50
+    assert len(table) == 0
