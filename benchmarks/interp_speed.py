@@ -131,7 +131,7 @@ def batch_rates(repeat: int) -> list[tuple[str, float]]:
 
     import pybpf
     from pybpf.runtime.batch import PacketBatch
-    from pybpf.runtime.replay import read_pcap
+    from pybpf.runtime.pcap import read_pcap
 
     root = HERE.parent / "examples" / "xdp_firewall"
     frames = [f for _, f in read_pcap(root / "traffic.pcap")]

@@ -25,7 +25,8 @@ from rich.table import Table
 
 import pybpf
 from pybpf.elf import load_collection
-from pybpf.runtime.replay import read_pcap, replay
+from pybpf.runtime.pcap import read_pcap
+from pybpf.runtime.replay import replay
 from pybpf.verifier import verify
 
 HERE = Path(__file__).parent

@@ -216,7 +216,7 @@ def hash_map(small: bool) -> tuple[bytes, ...]:
 
 
 def xdp_firewall(small: bool) -> tuple[bytes, ...]:
-    from pybpf.runtime.replay import read_pcap
+    from pybpf.runtime.pcap import read_pcap
 
     frames = tuple(frame for _, frame in read_pcap(FIREWALL_PCAP))
     return frames[:100] if small else frames

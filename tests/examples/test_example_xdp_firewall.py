@@ -15,7 +15,7 @@ from scapy.layers.l2 import ARP, Ether
 
 import pybpf
 from pybpf.kernel.sys import map_lookup, map_update, prog_test_run
-from pybpf.runtime.replay import read_pcap
+from pybpf.runtime.pcap import read_pcap
 
 OBJ = "xdp_firewall/xdp_firewall.o"
 PCAP = example("xdp_firewall/traffic.pcap")

@@ -168,7 +168,8 @@ def _jsonable(value: Any) -> Any:
 
 def _replay(console: Console, obj: Any, prog: Any, prog_type: int | None, pcap: Path,
             out: Path | None, as_json: bool) -> None:
-    from pybpf.runtime.replay import count_records, replay
+    from pybpf.runtime.pcap import count_records
+    from pybpf.runtime.replay import replay
 
     with Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=Console(stderr=True), transient=True, disable=as_json) as progress:

@@ -21,13 +21,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pybpf.jit.frame import Frame
-from pybpf.jit.lower_mem import address, row_index
+from pybpf.jit.lower_mem import address, region_offset, row_index
 from pybpf.jit.slow_paths import (
     answered_value,
     context_slot,
     has,
     plain_value,
-    region_offset,
     store_plain,
 )
 

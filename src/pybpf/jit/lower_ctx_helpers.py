@@ -112,15 +112,23 @@ def _xdp_adjust(f: Frame, helper: int, regs: list[str], python: Callable[[], str
     return native_or_python(f, ok, native, python)
 
 
+def _program_buffer(f: Frame, regs: list[str], *, writes: bool) -> tuple[str, str, str]:
+    """``(usable, host pointer, length)`` of the program's buffer of a load/store-bytes
+    helper (``r3``, ``r4`` bytes): usable when directly writable (the helper fills it) or
+    readable for its whole length."""
+    size = f.fn.op(f"and i64 {regs[3]}, 4294967295")
+    usable, buf = translate(f, regs[2], size, "store_size" if writes else "load_size",
+                            checked=True)
+    return usable, buf, size
+
+
 def _xdp_bytes(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> str:
     """``bpf_xdp_load_bytes``/``store_bytes(ctx, offset, buf, len)`` on the context's native
     half (the row of ``r1``) when the program's buffer is directly writable (load) or
     readable (store) for its ``len`` bytes."""
     fn = f.fn
     ok, row = row_of(f, regs[0], NativeKind.XDP_MD)
-    size = fn.op(f"and i64 {regs[3]}, 4294967295")
-    access = "store_size" if helper == XDP_LOAD_BYTES else "load_size"
-    usable, buf = translate(f, regs[2], size, access, checked=True)
+    usable, buf, size = _program_buffer(f, regs, writes=helper == XDP_LOAD_BYTES)
     ok = fn.op(f"and i1 {ok}, {usable}")
 
     def native() -> tuple[str, str | None]:
@@ -143,9 +151,7 @@ def _skb(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> s
     ok, row = row_of(f, regs[0], NativeKind.SKB)
     args: list[tuple[str, str]] = [("i64", regs[1])]
     if helper in (SKB_LOAD_BYTES, SKB_STORE_BYTES):
-        size = fn.op(f"and i64 {regs[3]}, 4294967295")
-        access = "store_size" if helper == SKB_LOAD_BYTES else "load_size"
-        usable, buf = translate(f, regs[2], size, access, checked=True)
+        usable, buf, size = _program_buffer(f, regs, writes=helper == SKB_LOAD_BYTES)
         ok = fn.op(f"and i1 {ok}, {usable}")
         args += [("ptr", buf), ("i64", size)]
         if helper == SKB_STORE_BYTES:

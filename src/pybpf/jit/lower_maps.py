@@ -33,7 +33,7 @@ from pybpf.isa import ALUOp, InsnClass, Instruction, JumpOp, Mode, PseudoSrc, So
 from pybpf.jit.abi import ENV_OFFSETS, ROW_OFFSETS, RuntimeOp
 from pybpf.jit.frame import Frame, RuntimeStubs
 from pybpf.jit.irtext import LIKELY, TBAA_TABLE, UNLIKELY, FunctionText, i64
-from pybpf.jit.lower_mem import row_in, row_index, translate, translate_in
+from pybpf.jit.lower_mem import env_table, row_in, row_index, translate, translate_in
 from pybpf.native.layout import NOT_NATIVE, MapKind, NativeKind, NativeMap, field_offsets
 from pybpf.program.cfg import Function
 from pybpf.runtime.execstate import MAX_BPF_STACK
@@ -220,9 +220,7 @@ def _build_op(stubs: RuntimeStubs, helper: int) -> FunctionText:
                        ("i64", "r2"), ("i64", "r3"), ("i64", "r4"), ("i64", "r5"),
                        ("ptr", "hint")], linkage="internal")
     fn.start("entry")
-    table = fn.load("ptr", fn.gep("%env", ENV_OFFSETS["regions"]), tbaa=TBAA_TABLE)
-    ntable = fn.load("i64", fn.gep("%env", ENV_OFFSETS["nregions"]), tbaa=TBAA_TABLE)
-    scratch = fn.gep("%env", ENV_OFFSETS["scratch"])
+    table, ntable, scratch = env_table(fn)
     inside, row = row_in(fn, table, ntable, "%r1")
     kind = fn.load("i32", fn.gep(row, ROW_OFFSETS["kind"]), tbaa=TBAA_TABLE)
     window = fn.op(f"sub i64 %r1, {REGION_START}")

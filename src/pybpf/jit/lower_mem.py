@@ -64,6 +64,11 @@ def window(f: Frame, addr: str) -> str:
     return f.fn.op(f"sub i64 {addr}, {REGION_START}")
 
 
+def region_offset(fn: FunctionText, addr: str) -> str:
+    """The offset of ``addr`` in its region (the low 32 bits of its window offset)."""
+    return fn.op(f"and i64 {fn.op(f'sub i64 {addr}, {REGION_START}')}, 4294967295")
+
+
 def row_index(f: Frame, addr: str) -> tuple[str, str]:
     """``(inside, row)``: whether the region id of ``addr`` has a row in the table, and the
     row's pointer (row 0 when it has none, so the pointer is always safe to read)."""
@@ -107,7 +112,7 @@ def translate_in(fn: FunctionText, table: str, ntable: str, scratch: str, addr: 
         row = fn.op(f"getelementptr [{ROW_SIZE} x i8], ptr {table}, i64 {index}")
     size_ptr = fn.gep(row, ROW_OFFSETS[size_field])
     size = fn.op(f"zext i32 {fn.load('i32', size_ptr, tbaa=TBAA_TABLE)} to i64")
-    offset = fn.op(f"and i64 {fn.op(f'sub i64 {addr}, {REGION_START}')}, 4294967295")
+    offset = region_offset(fn, addr)
     if checked:
         fits = fn.op(f"icmp ule i64 {fn.op(f'add i64 {offset}, {n}')}, {size}")
     else:
@@ -134,7 +139,7 @@ def _code(op: RuntimeOp, pc: int) -> str:
     return i64(int(op) | pc << 8)
 
 
-def _accessor_env(fn: FunctionText) -> tuple[str, str, str]:
+def env_table(fn: FunctionText) -> tuple[str, str, str]:
     """The region table, its size and the scratch slot, read from ``%env``."""
     table = fn.load("ptr", fn.gep("%env", ENV_OFFSETS["regions"]), tbaa=TBAA_TABLE)
     ntable = fn.load("i64", fn.gep("%env", ENV_OFFSETS["nregions"]), tbaa=TBAA_TABLE)
@@ -151,7 +156,7 @@ def _load_accessor(f: Frame, n: int, signed: bool, checked: bool) -> str:
         fn = FunctionText(name, "i64", [("ptr", "env"), ("i64", "depth"), ("i64", "code"),
                                         ("i64", "addr")], linkage="internal")
         fn.start("entry")
-        table, ntable, scratch = _accessor_env(fn)
+        table, ntable, scratch = env_table(fn)
         ok, ptr = translate_in(fn, table, ntable, scratch, "%addr", n, "load_size",
                                checked=checked)
         raw = fn.load(f"i{8 * n}", ptr, align=1, tbaa=TBAA_PROGRAM)
@@ -180,7 +185,7 @@ def _store_accessor(f: Frame, n: int, checked: bool) -> str:
         fn = FunctionText(name, "void", [("ptr", "env"), ("i64", "depth"), ("i64", "code"),
                                          ("i64", "addr"), ("i64", "value")], linkage="internal")
         fn.start("entry")
-        table, ntable, scratch = _accessor_env(fn)
+        table, ntable, scratch = env_table(fn)
         ok, ptr = translate_in(fn, table, ntable, scratch, "%addr", n, "store_size",
                                checked=checked)
         narrow = "%value" if n == 8 else fn.op(f"trunc i64 %value to i{8 * n}")

@@ -15,15 +15,14 @@
 
 from __future__ import annotations
 
-from pybpf.jit.abi import ENV_OFFSETS, ROW_OFFSETS
+from pybpf.jit.abi import ROW_OFFSETS
 from pybpf.jit.frame import RuntimeStubs
 from pybpf.jit.irtext import TBAA_PROGRAM, TBAA_TABLE, FunctionText, ModuleText
-from pybpf.jit.lower_mem import row_in
+from pybpf.jit.lower_mem import env_table, region_offset, row_in
 from pybpf.native.layout import CONTEXT_KINDS, CTX_SLOTS, CTX_VALUES, CtxNativeHeader, field_offsets
-from pybpf.runtime.memory import REGION_START
 
 __all__ = ["CTX_OFFSETS", "SlowPaths", "answered_value", "context_slot", "has",
-           "is_context_kind", "plain_value", "region_offset", "store_plain"]
+           "is_context_kind", "plain_value", "store_plain"]
 
 #: Field offsets of every context half's header.
 CTX_OFFSETS = field_offsets(CtxNativeHeader)
@@ -42,15 +41,9 @@ def is_context_kind(fn: FunctionText, kind: str, ty: str) -> str:
 def _row(fn: FunctionText) -> tuple[str, str, str]:
     """``(inside, row, offset)`` of ``%addr``: whether its region id has a row in the table,
     the row (row 0 when not, so it is always safe to read) and the offset in the region."""
-    table = fn.load("ptr", fn.gep("%env", ENV_OFFSETS["regions"]), tbaa=TBAA_TABLE)
-    ntable = fn.load("i64", fn.gep("%env", ENV_OFFSETS["nregions"]), tbaa=TBAA_TABLE)
+    table, ntable, _ = env_table(fn)
     inside, row = row_in(fn, table, ntable, "%addr")
     return inside, row, region_offset(fn, "%addr")
-
-
-def region_offset(fn: FunctionText, addr: str) -> str:
-    """The offset of ``addr`` in its region (the low 32 bits of its window offset)."""
-    return fn.op(f"and i64 {fn.op(f'sub i64 {addr}, {REGION_START}')}, 4294967295")
 
 
 def context_slot(fn: FunctionText, inside: str, row: str, field: str, n: str, found: str,

@@ -104,7 +104,7 @@ def _pcap_records(mod: ModuleText) -> None:
     orig_len, in the capture's byte order, ``big`` for big endian) of the ``size`` bytes at
     ``data`` from offset ``start`` on: each whole record's frame offset (in ``data``) and
     length (cut at :data:`PCAP_MAX_FRAME`), at most ``max``; the count, and in ``*end``
-    where the first record not taken starts (:mod:`pybpf.runtime.replay` tells a short
+    where the first record not taken starts (:mod:`pybpf.runtime.pcap` tells a short
     buffer from a truncated capture)."""
     mod.declare("llvm.bswap.i32", "declare i32 @llvm.bswap.i32(i32)")
     b = Builder(mod, "pb_pcap_records", "i64", [

@@ -21,6 +21,8 @@ Nothing here knows a host address: every pointer comes from the map's
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pybpf.jit.irtext import ModuleText
 from pybpf.native.irkit import Builder
 from pybpf.native.layout import (
@@ -174,26 +176,37 @@ def _jhash(mod: ModuleText) -> None:
 _WORD_KEYS = (4, 8, 2, 16)
 
 
+def _by_key_size(b: Builder, m: str, ty: str, sizes: tuple[int, ...],
+                sized: Callable[[int], str], other: Callable[[str], str]) -> str:
+    """A ``ty`` value computed for the map's key size: ``sized(n)`` with the size a constant
+    for each of ``sizes`` (tested in order), ``other(size)`` for any other size."""
+    size = field64(b, m, "key_size")
+    result = b.var(ty)
+
+    def test(rest: tuple[int, ...]) -> None:
+        if not rest:
+            result.set(other(size))
+            return
+        with b.if_else(b.op(f"icmp eq i64 {size}, {rest[0]}")) as (this, later):
+            with this:
+                result.set(sized(rest[0]))
+            with later:
+                test(rest[1:])
+
+    test(sizes)
+    return result.get()
+
+
 def _key_equal(b: Builder, m: str, rec_key: str, key: str) -> str:
     """i1: the record's key equals ``key`` (one comparison for the sizes of
     :data:`_WORD_KEYS`, ``memcmp`` otherwise)."""
-    size = field64(b, m, "key_size")
-    result = b.var("i1")
+    def word(n: int) -> str:
+        ty = f"i{8 * n}"
+        return b.op(f"icmp eq {ty} {b.fn.load(ty, rec_key, align=1)}, "
+                    f"{b.fn.load(ty, key, align=1)}")
 
-    def compare(sizes: tuple[int, ...]) -> None:
-        if not sizes:
-            result.set(b.memcmp_eq(rec_key, key, size))
-            return
-        ty = f"i{8 * sizes[0]}"
-        with b.if_else(b.op(f"icmp eq i64 {size}, {sizes[0]}")) as (word, other):
-            with word:
-                result.set(b.op(f"icmp eq {ty} {b.fn.load(ty, rec_key, align=1)}, "
-                                f"{b.fn.load(ty, key, align=1)}"))
-            with other:
-                compare(sizes[1:])
-
-    compare(_WORD_KEYS)
-    return result.get()
+    return _by_key_size(b, m, "i1", _WORD_KEYS, word,
+                       lambda size: b.memcmp_eq(rec_key, key, size))
 
 
 def _find(mod: ModuleText) -> None:
@@ -220,21 +233,9 @@ def _find(mod: ModuleText) -> None:
 def hash_key(b: Builder, m: str, key: str) -> str:
     """``htab_map_hash()``: jhash(key, key_size, 0), unrolled for the sizes of
     :data:`_INLINE_HASH`."""
-    size = field64(b, m, "key_size")
-    result = b.var("i32")
-
-    def by_size(sizes: tuple[int, ...]) -> None:
-        if not sizes:
-            result.set(b.call("i32", "pb_jhash", [("ptr", key), ("i64", size), ("i32", "0")]))
-            return
-        with b.if_else(b.op(f"icmp eq i64 {size}, {sizes[0]}")) as (this, other):
-            with this:
-                result.set(_jhash_const(b, key, sizes[0], "0"))
-            with other:
-                by_size(sizes[1:])
-
-    by_size(_INLINE_HASH)
-    return result.get()
+    return _by_key_size(b, m, "i32", _INLINE_HASH, lambda n: _jhash_const(b, key, n, "0"),
+                       lambda size: b.call("i32", "pb_jhash", [("ptr", key), ("i64", size),
+                                                               ("i32", "0")]))
 
 
 def _bucket_slot(b: Builder, m: str, bucket: str) -> str:

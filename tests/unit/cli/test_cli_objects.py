@@ -45,7 +45,7 @@ def test_replay_capture_writes_passing_frames(capsys: pytest.CaptureFixture[str]
     report = json.loads(out)
     assert code == 0 and report["packets"] == 2000
     assert report["verdicts"]["XDP_PASS"] == report["written"]
-    from pybpf.runtime.replay import read_pcap
+    from pybpf.runtime.pcap import read_pcap
 
     assert sum(1 for _ in read_pcap(out_pcap)) == report["written"]
 

@@ -27,7 +27,7 @@ from pybpf.runtime.batch import BatchResult, PacketBatch
 from pybpf.runtime.collection import Collection
 from pybpf.runtime.helpers import default_helpers
 from pybpf.runtime.maps import create_map
-from pybpf.runtime.replay import read_pcap
+from pybpf.runtime.pcap import read_pcap
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 FRAME = bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") /

@@ -1,4 +1,4 @@
-"""Reading captures in blocks (pybpf.runtime.replay.read_pcap_batches): the same frames as
+"""Reading captures in blocks (pybpf.runtime.pcap.read_pcap_batches): the same frames as
 scapy's own reader, for either byte order, nanosecond captures, records across and longer
 than a block; damaged captures are errors naming the record."""
 
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pybpf.errors import PybpfError
-from pybpf.runtime.replay import read_pcap, read_pcap_batches
+from pybpf.runtime.pcap import read_pcap, read_pcap_batches
 
 MAGICS = {("<", False): 0xA1B2C3D4, (">", False): 0xA1B2C3D4, ("<", True): 0xA1B23C4D,
           (">", True): 0xA1B23C4D}
