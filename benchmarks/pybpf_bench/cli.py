@@ -26,14 +26,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     "code on the same eBPF programs, after checking they all agree.",
         epilog=f"programs: {names}")
     p.add_argument("--repeat", type=int, default=None, metavar="N",
-                   help="timed samples per backend; the median is reported (default 5, "
+                   help="timed samples per backend; the median is reported (default 9, "
                         "--quick 3)")
     p.add_argument("--only", action="append", metavar="NAME",
                    help="run only these programs (repeat the option or separate by commas)")
     p.add_argument("--backends", default=",".join(BACKENDS),
                    help=f"comma-separated subset of {','.join(BACKENDS)} (default: all)")
     p.add_argument("--quick", action="store_true",
-                   help="3 samples of about 0.05 s each instead of 5 of 0.25 s")
+                   help="3 samples of about 0.05 s each instead of 9 of 0.25 s")
     p.add_argument("--json", type=Path, default=DEFAULT_JSON, metavar="PATH",
                    help="write the results here (default benchmarks/results/latest.json); "
                         "the PNG chart goes next to it")
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         console.print(f"[red]error:[/] {exc}")
         return 2
-    samples = args.repeat if args.repeat is not None else (3 if args.quick else 5)
+    samples = args.repeat if args.repeat is not None else (3 if args.quick else 9)
     if samples < 1:
         console.print("[red]error:[/] --repeat needs at least 1 sample")
         return 2
