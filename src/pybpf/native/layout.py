@@ -120,6 +120,16 @@ class MapKind(IntEnum):
     PERCPU_HASH = 4
     LRU_HASH = 5
     LRU_PERCPU_HASH = 6
+    LPM_TRIE = 7  # lookups only (pybpf.native.lpm_ir); updates and deletes are Python's
+
+
+#: An LPM trie's node record (``struct lpm_trie_node``, :mod:`pybpf.native.lpm_ir`): byte
+#: offsets of ``child[2]`` (host addresses of the children's records, 0 for none), ``value``
+#: (the program address of the node's value slot, 0 for an intermediate node),
+#: ``prefixlen``, ``flags`` and the key's ``data`` bytes (``key_size - 4`` of them).
+LPM_NODE = {"child": 0, "value": 16, "prefixlen": 24, "flags": 28, "data": 32}
+#: ``LPM_TREE_NODE_FLAG_IM``: the node only joins two subtrees (it holds no element).
+LPM_NODE_IM = 1
 
 
 class NativeMap(ctypes.Structure):
@@ -157,6 +167,7 @@ class NativeMap(ctypes.Structure):
         ("rcu_owner", ctypes.c_uint64),  # token of the execution state that syncs this map
         ("stride", ctypes.c_uint64),  # arrays: bytes per index (elem_size * copies)
         ("lru", ctypes.c_uint64),  # LRU hash maps: their LruNative, else 0
+        ("trie", ctypes.c_uint64),  # LPM tries: host address of the root's record, else 0
     ]
 
 

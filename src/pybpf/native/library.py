@@ -4,8 +4,8 @@ JIT code.
 :func:`library` writes the IR (:mod:`pybpf.native.htab_ir`, :mod:`pybpf.native.lru_list_ir`,
 :mod:`pybpf.native.lru_ir`, :mod:`pybpf.native.mapops_ir`,
 :mod:`pybpf.native.batch_ir`, :mod:`pybpf.native.helpers_ir`,
-:mod:`pybpf.native.ringbuf_ir`, :mod:`pybpf.native.xdp_ir`, :mod:`pybpf.native.skb_ir`),
-compiles it at ``O3`` for the
+:mod:`pybpf.native.ringbuf_ir`, :mod:`pybpf.native.xdp_ir`, :mod:`pybpf.native.skb_ir`,
+:mod:`pybpf.native.lpm_ir`), compiles it at ``O3`` for the
 host (or takes the object from the JIT's on-disk compile cache, keyed by the IR text itself
 and the host, so a change of the library never reuses a stale object), links it once and
 keeps it for the life of the process, like LLVM's own target initialisation. Everything it
@@ -31,6 +31,7 @@ from pybpf.native import (
     batch_ir,
     helpers_ir,
     htab_ir,
+    lpm_ir,
     lru_ir,
     mapops_ir,
     ringbuf_ir,
@@ -47,7 +48,7 @@ _CTYPES: dict[str, Any] = {
     "void": None,
 }
 #: Functions whose i64 result is an address or a count (unsigned), not ``-errno``.
-_UNSIGNED = {"pb_map_lookup", "pb_enter", "pb_ktime_mono", "pb_prandom_u32", "pb_csum_diff",
+_UNSIGNED = {"pb_map_lookup", "pb_lpm_lookup", "pb_enter", "pb_ktime_mono", "pb_prandom_u32", "pb_csum_diff",
              "pb_ringbuf_reserve", "pb_ringbuf_commit"}
 
 
@@ -76,6 +77,7 @@ def library() -> NativeLibrary:
     ringbuf_ir.add(text_module)
     xdp_ir.add(text_module)
     skb_ir.add(text_module)
+    lpm_ir.add(text_module)
     text = text_module.text()
     key = hashlib.sha256(f"pybpf native library\n{host_description()}\n{text}".encode()).hexdigest()
     cache = CompileCache()
@@ -85,7 +87,8 @@ def library() -> NativeLibrary:
         cache.put(key, entry)
     code = load_object(entry.obj)
     exports = {**htab_ir.EXPORTS, **lru_ir.EXPORTS, **mapops_ir.EXPORTS, **batch_ir.EXPORTS,
-               **helpers_ir.EXPORTS, **ringbuf_ir.EXPORTS, **xdp_ir.EXPORTS, **skb_ir.EXPORTS}
+               **helpers_ir.EXPORTS, **ringbuf_ir.EXPORTS, **xdp_ir.EXPORTS, **skb_ir.EXPORTS,
+               **lpm_ir.EXPORTS}
     addresses = {name: code.address(name) for name in exports}
     fns = {name: _prototype(name, ret, args)(addresses[name])
            for name, (ret, args) in exports.items()}

@@ -4,7 +4,8 @@ Mirrors ``htab_map_lookup_elem()``, ``htab_map_update_elem()``,
 ``__htab_percpu_map_update_elem()``, ``htab_map_delete_elem()``,
 ``htab_lru_map_update_elem()``, ``__htab_lru_percpu_map_update_elem()`` and
 ``htab_lru_map_delete_elem()`` of kernel/bpf/hashtab.c, ``array_map_lookup_elem()`` and
-``array_map_update_elem()`` of kernel/bpf/arraymap.c, as pybpf models them (the docstrings of
+``array_map_update_elem()`` of kernel/bpf/arraymap.c, and the LPM trie's lookup
+(:mod:`pybpf.native.lpm_ir`; its updates and deletes are Python's), as pybpf models them (the docstrings of
 :mod:`pybpf.runtime.maps.hash`, :mod:`~pybpf.runtime.maps.lru` and
 :mod:`~pybpf.runtime.maps.array` state the semantics; this is their only implementation), on
 the table of :mod:`pybpf.native.htab_ir` and the LRU lists of :mod:`pybpf.native.lru_ir`.
@@ -43,7 +44,8 @@ EXPORTS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 
 def _lookup(mod: ModuleText) -> None:
-    """bpf_map_lookup_elem() for arrays and hashes: value address, 0, or NOT_NATIVE."""
+    """bpf_map_lookup_elem() for arrays, hashes and LPM tries: value address, 0, or
+    NOT_NATIVE."""
     b = Builder(mod, "pb_map_lookup", "i64", [("ptr", "m"), ("ptr", "key"), ("i64", "cpu")])
     kind = field(b, "%m", "kind")
     elem = field64(b, "%m", "elem_size")
@@ -58,6 +60,8 @@ def _lookup(mod: ModuleText) -> None:
             b.ret(b.op(f"add i64 {addr}, {b.op(f'mul i64 %cpu, {elem}')}"))
         b.ret(addr)
     b.return_if(b.op(f"icmp eq i32 {kind}, 0"), NOT_NATIVE)
+    with b.if_(b.op(f"icmp eq i32 {kind}, {MapKind.LPM_TRIE}")):
+        b.ret(b.call("i64", "pb_lpm_lookup", [("ptr", "%m"), ("ptr", "%key")]))
     percpu = b.op(f"or i1 {b.op(f'icmp eq i32 {kind}, {MapKind.PERCPU_HASH}')}, "
                   f"{b.op(f'icmp eq i32 {kind}, {MapKind.LRU_PERCPU_HASH}')}")
     bad_cpu = b.op(f"icmp uge i64 %cpu, {field64(b, '%m', 'ncpus')}")
@@ -93,6 +97,7 @@ def _update(mod: ModuleText) -> None:
     b = Builder(mod, "pb_map_update", "i64",
                 [("ptr", "m"), ("ptr", "key"), ("ptr", "value"), ("i64", "flags"), ("i64", "cpu")])
     kind = field(b, "%m", "kind")
+    b.return_if(b.op(f"icmp eq i32 {kind}, {MapKind.LPM_TRIE}"), NOT_NATIVE)
     plain = b.op(f"and i64 %flags, {~BPF_F_LOCK}")
     with b.if_(b.op(f"icmp eq i32 {kind}, {MapKind.ARRAY}")):
         _array_update(b, plain, percpu=False)
@@ -267,7 +272,8 @@ def _delete(mod: ModuleText) -> None:
     is_array = b.op(f"and i1 {b.op(f'icmp ne i32 {kind}, 0')}, "
                     f"{b.op(f'icmp ule i32 {kind}, {MapKind.PERCPU_ARRAY}')}")
     b.return_if(is_array, -errno.EINVAL)
-    b.return_if(b.op(f"icmp eq i32 {kind}, {MapKind.NONE}"), NOT_NATIVE)
+    b.return_if(b.op(f"or i1 {b.op(f'icmp eq i32 {kind}, {MapKind.NONE}')}, "
+                     f"{b.op(f'icmp eq i32 {kind}, {MapKind.LPM_TRIE}')}"), NOT_NATIVE)
     idx = b.call("i64", "pb_find", [("ptr", "%m"), ("ptr", "%key"),
                                     ("i32", hash_key(b, "%m", "%key"))])
     b.return_if(b.op(f"icmp slt i64 {idx}, 0"), -errno.ENOENT)

@@ -369,6 +369,65 @@ def test_python_and_native_code_share_one_table(jit: Callable) -> None:
     assert m[8] == struct.pack("<Q", 80)  # written natively, read from Python
 
 
+LPM_SPEC = MapSpec("m", T.LPM_TRIE, 8, 8, 8, MapFlag.NO_PREALLOC)
+
+
+def _lpm_key(prefixlen: int, ip: str) -> bytes:
+    return struct.pack("<I", prefixlen) + bytes(int(x) for x in ip.split("."))
+
+
+def _fill_lpm(m: Any) -> None:
+    for n, (prefixlen, net) in enumerate([(8, "10.0.0.0"), (16, "10.1.0.0"),
+                                          (24, "10.1.2.0"), (0, "0.0.0.0")]):
+        m[_lpm_key(prefixlen, net)] = struct.pack("<Q", 100 + n)
+
+
+@pytest.mark.parametrize(("prefixlen", "ip"), [(32, "10.1.2.3"), (32, "10.1.9.9"),
+                                               (32, "10.7.7.7"), (32, "192.168.0.1"),
+                                               (20, "10.1.2.3"), (33, "10.1.2.3")])
+def test_lpm_lookups_are_native_and_the_interpreters(jit: Callable, monkeypatch: Any,
+                                                     prefixlen: int, ip: str) -> None:
+    seen = python_calls(monkeypatch)
+    mem = _lpm_key(prefixlen, ip).ljust(64, b"\0")
+    got = same(jit, LPM_SPEC, LOOKUP_AND_BUMP, mem, fill=_fill_lpm, runs=2)
+    assert seen == []
+    assert got[0][0][1] != 12345 or prefixlen == 33  # every other key matches a prefix
+
+
+def test_lpm_updates_and_deletes_from_compiled_code_are_seen_by_its_lookups(
+        jit: Callable) -> None:
+    text = """
+        r6 = r1
+        r2 = r1
+        r3 = r1
+        r3 += 16
+        r4 = 0
+        r1 = {m} ll
+        call 2
+        r2 = r6
+        r2 += 8
+        r1 = {m} ll
+        call 1
+        if r0 == 0 goto miss
+        r0 = *(u64 *)(r0 + 0)
+        exit
+    miss:
+        r2 = r6
+        r1 = {m} ll
+        call 3
+        r0 = 7
+        exit
+    """
+    mem = (_lpm_key(16, "10.1.0.0") + _lpm_key(32, "10.1.200.1") + struct.pack("<Q", 55)
+           ).ljust(64, b"\0")
+    results, entries, _keys = same(jit, LPM_SPEC, text, mem, runs=2)
+    assert [r[1] for r in results] == [55, 55] and len(entries) == 1
+    mem = (_lpm_key(16, "10.1.0.0") + _lpm_key(32, "10.2.0.1") + struct.pack("<Q", 56)
+           ).ljust(64, b"\0")
+    results, entries, _keys = same(jit, LPM_SPEC, text, mem)
+    assert results[0][1] == 7 and entries == []  # added, missed, deleted
+
+
 def test_native_jhash_is_the_kernels_for_every_length() -> None:
     """The native library's jhash (one constant-size copy per tail length) gives what
     jhash() of include/linux/jhash.h gives (pybpf.runtime.maps.jhash), for lengths 0..40."""
