@@ -119,13 +119,15 @@ def _ringbuf(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) 
 
 
 def standard_helpers() -> dict[int, object]:
-    """pybpf's own implementations of the helpers lowered natively (by id)."""
-    from pybpf.runtime.helpers import csum, output, task, time
+    """pybpf's own implementations of the helpers lowered natively (by id; ``bpf_loop``'s
+    lowering is :mod:`pybpf.jit.lower_loop`)."""
+    from pybpf.jit.lower_loop import BPF_LOOP
+    from pybpf.runtime.helpers import callbacks, csum, output, task, time
     from pybpf.runtime.helpers import random as prandom
 
     return {KTIME_GET_NS: time.bpf_ktime_get_ns, GET_PRANDOM_U32: prandom.bpf_get_prandom_u32,
             GET_SMP_PROCESSOR_ID: task.bpf_get_smp_processor_id, CSUM_DIFF: csum.bpf_csum_diff,
             RINGBUF_RESERVE: output.bpf_ringbuf_reserve,
             RINGBUF_SUBMIT: output.bpf_ringbuf_submit,
-            RINGBUF_DISCARD: output.bpf_ringbuf_discard,
+            RINGBUF_DISCARD: output.bpf_ringbuf_discard, BPF_LOOP: callbacks.bpf_loop,
             **standard_context_helpers()}

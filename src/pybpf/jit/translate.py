@@ -6,7 +6,8 @@ split_functions`), the instruction budget charged per block at its start (``len(
 logical instructions, ``lddw`` counting once; only when the program is compiled with
 ``count_budget``; verified code tests it only where :mod:`pybpf.jit.budget` says), ``may_goto`` with ``BPF_MAX_LOOPS`` per call frame, bpf-to-bpf calls as
 direct LLVM calls with a call-depth check (8 frames), ``callx`` (direct to this program's
-functions, through Python otherwise), helpers and tail calls through ``rt`` (:mod:`pybpf.jit.
+functions, through Python otherwise), ``bpf_loop`` with a callback of this program as a
+native loop (:mod:`pybpf.jit.lower_loop`), helpers and tail calls through ``rt`` (:mod:`pybpf.jit.
 abi`), and the same load-time errors (:class:`~pybpf.errors.NotSupportedError` for helpers
 the runtime lacks, kfuncs, arenas and unrelocated ``lddw``) and run-time faults (writes to
 r10, falling off a function, call depth, budget).
@@ -41,6 +42,7 @@ from pybpf.jit import (
     lower_context,
     lower_direct,
     lower_helpers,
+    lower_loop,
     lower_maps,
     lower_mem,
     lower_packet,
@@ -392,6 +394,14 @@ class _FunctionLowering:
                 "by this runtime"
             )
         helper = insn.imm
+        if helper == lower_loop.BPF_LOOP and helper in self.opt.native_maps \
+                and self.function_pointers:
+            regs = self._args()
+            callees = [(code_address(self.opt.number, start), symbol)
+                       for start, symbol in self.symbols.items()]
+            f.set(0, lower_loop.lower_bpf_loop(f, pc, regs, callees,
+                                               lambda: self._python_helper(pc, helper, regs)))
+            return
         if helper in self.opt.native_maps and helper in lower_maps.MAP_HELPERS:
             f.set(0, lower_maps.lower_map_call(f, pc, helper, self.known, self.maps))
             return

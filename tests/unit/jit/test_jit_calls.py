@@ -4,6 +4,7 @@ compiled programs and into interpreter programs, LD_ABS."""
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 
 import pytest
@@ -138,6 +139,78 @@ def test_bpf_loop_runs_a_compiled_callback(same: Same) -> None:
         EXIT,
     ]
     assert same(prog, helpers=default_helpers())[1] == 10 * 1000 + 45
+
+
+def _loop_program(count: int, flags: int = 0, stop_at: int = -1, callback_pc: int = 13,
+                  high: int = 0) -> list[I]:
+    """bpf_loop(count, callback, &sum, flags) + 1000 * sum; the callback adds the index to
+    sum and stops (returns 1) at index ``stop_at``."""
+    return [
+        I(0x7A, 10, off=-8, imm=0),  # sum = 0
+        I(0x18, 1, 0, 0, count, next_imm=high),  # nr_loops (the helper takes the low 32 bits)
+        I(0x18, 2, 4, 0, callback_pc - 4),  # pc 3: the callback at pc 3 + imm + 1
+        I(0xBF, 3, 10), I(0x07, 3, imm=-8),  # ctx = &sum
+        I(0xB7, 4, imm=flags),
+        I(0x85, imm=181),  # bpf_loop
+        I(0x79, 1, 10, off=-8),
+        I(0x27, 1, imm=1000),
+        I(0x0F, 0, 1),
+        EXIT,
+        I(0x79, 3, 2),  # pc 13: callback(index, ctx): *ctx += index; return index == stop_at
+        I(0x0F, 3, 1),
+        I(0x7B, 2, 3),
+        I(0xB7, 0, imm=0),
+        I(0x55, 1, off=1, imm=stop_at),
+        I(0xB7, 0, imm=1),
+        EXIT,
+    ]
+
+
+@pytest.mark.parametrize(("count", "flags", "stop_at", "high"), [
+    (10, 0, -1, 0), (0, 0, -1, 0), (1, 0, 0, 0), (100, 0, 5, 0), (3, 0, -1, 1),
+    (5, 1, -1, 0), (8 * 1024 * 1024 + 1, 0, -1, 0), (8 * 1024 * 1024, 0, 2, 0)])
+def test_bpf_loop_is_a_native_loop_with_the_helpers_results(
+        same: Same, monkeypatch: pytest.MonkeyPatch, count: int, flags: int, stop_at: int,
+        high: int) -> None:
+    from test_jit_helpers import python_calls
+
+    seen = python_calls(monkeypatch)  # the JIT's calls of Python helpers (not the interpreter's)
+    outcome = same(_loop_program(count, flags, stop_at, callback_pc=13, high=high),
+                   helpers=default_helpers())
+    assert seen == []
+    ran = count if stop_at < 0 else min(count, stop_at + 1)
+    if flags:
+        assert outcome[1] == -errno.EINVAL & (2**64 - 1)
+    elif count > 8 * 1024 * 1024:
+        assert outcome[1] == -errno.E2BIG & (2**64 - 1)
+    else:
+        assert outcome[1] == ran + 1000 * sum(range(ran))
+
+
+def test_bpf_loop_with_no_function_or_too_deep_faults_as_in_the_interpreter(
+        same: Same) -> None:
+    prog = _loop_program(3, callback_pc=13)
+    prog[2] = I(0xB7, 2, imm=12345)  # r2 = 12345 (no function), and a padding slot
+    prog.insert(3, I(0xB7, 0, imm=0))
+    outcome = same(prog, helpers=default_helpers())
+    assert outcome[1] == "ExecutionFault" and "not the address of a BPF function" in outcome[2]
+    # a callback calling bpf_loop with itself until the frames run out
+    deep = [
+        I(0xB7, 1, imm=1), I(0x18, 2, 4, 0, -2),  # the callback is pc 0 itself
+        I(0xB7, 3, imm=0), I(0xB7, 4, imm=0), I(0x85, imm=181), EXIT,
+    ]
+    outcome = same(deep, helpers=default_helpers())
+    assert outcome[1] == "ExecutionFault" and "8 call frames" in outcome[2]
+    # in the deepest frame even bpf_loop(0, ...) fails: its callback's frame is checked first
+    deepest = [
+        I(0xB7, 1, imm=6), I(0x85, src=1, imm=1), EXIT,  # f(6): frames 1..7
+        I(0x15, 1, off=3, imm=0), I(0x17, 1, imm=1), I(0x85, src=1, imm=-3), EXIT,  # pc 3: f
+        I(0xB7, 1, imm=0), I(0x18, 2, 4, 0, 5),  # bpf_loop(0, g) with g at pc 14
+        I(0xB7, 3, imm=0), I(0xB7, 4, imm=0), I(0x85, imm=181), EXIT,
+        I(0xB7, 0, imm=0), EXIT,  # pc 14: g
+    ]
+    outcome = same(deepest, helpers=default_helpers())
+    assert outcome[1] == "ExecutionFault" and "8 call frames" in outcome[2]
 
 
 def _tail_target() -> list[I]:
