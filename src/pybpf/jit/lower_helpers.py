@@ -1,6 +1,6 @@
 """Helpers in native code: ``bpf_ktime_get_ns``, ``bpf_get_prandom_u32``,
 ``bpf_get_smp_processor_id``, ``bpf_csum_diff``, ``bpf_ringbuf_reserve``/``submit``/
-``discard`` here; the helpers on the run's context and its packet (XDP and skb packet
+``discard``, ``bpf_spin_lock``/``unlock`` here; the helpers on the run's context and its packet (XDP and skb packet
 helpers, redirects) in :mod:`pybpf.jit.lower_ctx_helpers`.
 
 Each is done natively only where its semantics allow, and otherwise falls back to the Python
@@ -21,7 +21,11 @@ helper (the same call the JIT makes for every other helper; see
   pointer's region-table row points at a ring buffer (``NativeKind.RINGBUF``), and
   ``bpf_ringbuf_submit``/``discard(data, flags)`` its commit when the record's row does and
   the commit succeeds; anything else (another map, a pointer that is no reserved record) is
-  Python's, which raises as the interpreter does.
+  Python's, which raises as the interpreter does;
+* ``bpf_spin_lock``/``bpf_spin_unlock(lock)`` take and release the lock word natively when it
+  is directly writable and free (held); a held lock (a deadlock: it would spin forever), a
+  lock that is not held, or memory that is not directly writable is Python's, which faults
+  as the interpreter does.
 
 Only helper ids the runtime implements with pybpf's own functions are lowered (a custom
 helper table is always called).
@@ -44,7 +48,7 @@ from pybpf.jit.native_call import native_or_python, row_of
 from pybpf.native.layout import NativeKind
 
 __all__ = ["CSUM_DIFF", "GET_PRANDOM_U32", "GET_SMP_PROCESSOR_ID", "KTIME_GET_NS", "NATIVE",
-           "lower_helper", "standard_helpers"]
+           "SPIN_LOCK", "SPIN_UNLOCK", "lower_helper", "standard_helpers"]
 
 KTIME_GET_NS = 5
 GET_PRANDOM_U32 = 7
@@ -54,8 +58,10 @@ RINGBUF_RESERVE = 131
 RINGBUF_SUBMIT = 132
 RINGBUF_DISCARD = 133
 RINGBUF = frozenset({RINGBUF_RESERVE, RINGBUF_SUBMIT, RINGBUF_DISCARD})
+SPIN_LOCK = 93
+SPIN_UNLOCK = 94
 NATIVE = frozenset({KTIME_GET_NS, GET_PRANDOM_U32, GET_SMP_PROCESSOR_ID, CSUM_DIFF, *RINGBUF,
-                    *CONTEXT_HELPERS})
+                    SPIN_LOCK, SPIN_UNLOCK, *CONTEXT_HELPERS})
 
 
 def lower_helper(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> str:
@@ -66,6 +72,8 @@ def lower_helper(f: Frame, helper: int, regs: list[str], python: Callable[[], st
         return f.load_env("cpu")
     if helper in RINGBUF:
         return _ringbuf(f, helper, regs, python)
+    if helper in (SPIN_LOCK, SPIN_UNLOCK):
+        return _spin_lock(f, helper == SPIN_LOCK, regs, python)
     if helper in CONTEXT_HELPERS:
         return lower_context_helper(f, helper, regs, python)
     args: list[tuple[str, str]] = []
@@ -98,6 +106,23 @@ def lower_helper(f: Frame, helper: int, regs: list[str], python: Callable[[], st
     return native_or_python(f, ok, native, python)
 
 
+def _spin_lock(f: Frame, take: bool, regs: list[str], python: Callable[[], str]) -> str:
+    """``bpf_spin_lock``/``bpf_spin_unlock`` on the lock word at ``r1`` (see the module
+    docstring): the word changes only when the native path succeeds."""
+    fn = f.fn
+    writable, word = translate(f, regs[0], 4, "store_size", checked=True)
+
+    def native() -> tuple[str, str | None]:
+        held = fn.load("i32", word, align=1)
+        free = fn.op(f"icmp eq i32 {held}, 0")
+        failed = free if not take else fn.op(f"xor i1 {free}, true")
+        fn.store("i32", fn.op(f"select i1 {failed}, i32 {held}, i32 {1 if take else 0}"), word,
+                 align=1)
+        return "0", failed
+
+    return native_or_python(f, writable, native, python)
+
+
 def _ringbuf(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> str:
     """``bpf_ringbuf_reserve``/``submit``/``discard`` through the ring buffer's descriptor,
     found in the row of ``r1`` (the map, or the record); a failed commit is Python's."""
@@ -122,7 +147,7 @@ def standard_helpers() -> dict[int, object]:
     """pybpf's own implementations of the helpers lowered natively (by id; ``bpf_loop``'s
     lowering is :mod:`pybpf.jit.lower_loop`)."""
     from pybpf.jit.lower_loop import BPF_LOOP
-    from pybpf.runtime.helpers import callbacks, csum, output, task, time
+    from pybpf.runtime.helpers import callbacks, csum, misc, output, task, time
     from pybpf.runtime.helpers import random as prandom
 
     return {KTIME_GET_NS: time.bpf_ktime_get_ns, GET_PRANDOM_U32: prandom.bpf_get_prandom_u32,
@@ -130,4 +155,5 @@ def standard_helpers() -> dict[int, object]:
             RINGBUF_RESERVE: output.bpf_ringbuf_reserve,
             RINGBUF_SUBMIT: output.bpf_ringbuf_submit,
             RINGBUF_DISCARD: output.bpf_ringbuf_discard, BPF_LOOP: callbacks.bpf_loop,
+            SPIN_LOCK: misc.bpf_spin_lock, SPIN_UNLOCK: misc.bpf_spin_unlock,
             **standard_context_helpers()}

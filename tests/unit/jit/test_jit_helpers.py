@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -209,3 +210,39 @@ def test_ringbuf_commit_of_a_committed_record_faults_as_in_python(jit: Callable)
             messages.append(str(exc))
     assert len(messages) == 2 and messages[1] == messages[0]
     assert "not reserved" in messages[0]
+
+
+SPIN = """
+    r6 = r1
+    call {first}
+    r1 = r6
+    call {second}
+    r0 = *(u32 *)(r6 + 0)
+    exit
+"""
+
+
+def _spin_outcome(backend: Any, first: int, second: int, mem: bytes) -> tuple[Any, ...]:
+    prog = load(backend, SPIN.format(first=first, second=second))
+    try:
+        r = prog.run_mem(bytearray(mem))
+        return ("ok", r.retval, r.memory)
+    except PybpfError as exc:
+        return ("error", type(exc).__name__, str(exc), getattr(exc, "pc", None))
+
+
+@pytest.mark.parametrize(("first", "second"), [(93, 94), (93, 93), (94, 93), (94, 94)])
+@pytest.mark.parametrize("word", [0, 1, 7])
+def test_spin_lock_and_unlock_natively_or_faulting_as_in_python(
+        jit: Callable, monkeypatch: Any, first: int, second: int, word: int) -> None:
+    """Lock then unlock leaves the word as it found it with no Python call; a lock of a
+    held lock and an unlock of a free one fault exactly as the interpreter's helpers do."""
+    mem = word.to_bytes(4, "little") + bytes(12)
+    expected = _spin_outcome(Interpreter(helpers=default_helpers()), first, second, mem)
+    seen = python_calls(monkeypatch)
+    got = _spin_outcome(jit(helpers=default_helpers()), first, second, mem)
+    assert got == expected
+    if expected[0] == "ok":
+        assert seen == []
+    else:
+        assert "lock" in expected[2] and seen  # the fault is the Python helper's
