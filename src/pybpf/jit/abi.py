@@ -136,7 +136,7 @@ class NativeEnv(ctypes.Structure):
         # helpers done natively (pybpf.jit.lower_helpers, pybpf.native.helpers_ir)
         ("clock", ctypes.c_uint64),  # ClockMode of ExecState.clock
         ("prandom", ctypes.c_uint64),  # struct rnd_state * of ExecState.prandom, or 0
-        ("ktime_mono", ctypes.c_uint64),
+        ("ktime", ctypes.c_uint64),
         ("prandom_u32", ctypes.c_uint64),
         ("csum_diff", ctypes.c_uint64),
         # host address minus program address of the packet (pybpf.jit.lower_packet)

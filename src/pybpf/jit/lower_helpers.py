@@ -1,4 +1,5 @@
-"""Helpers in native code: ``bpf_ktime_get_ns``, ``bpf_get_prandom_u32``,
+"""Helpers in native code: ``bpf_ktime_get_ns`` (and its ``boot``, ``coarse`` and ``tai``
+siblings), ``bpf_get_prandom_u32``,
 ``bpf_get_smp_processor_id``, ``bpf_csum_diff``, ``bpf_ringbuf_reserve``/``submit``/
 ``discard``, ``bpf_spin_lock``/``unlock`` here; the helpers on the run's context and its packet (XDP and skb packet
 helpers, redirects) in :mod:`pybpf.jit.lower_ctx_helpers`.
@@ -7,7 +8,8 @@ Each is done natively only where its semantics allow, and otherwise falls back t
 helper (the same call the JIT makes for every other helper; see
 :mod:`pybpf.jit.native_call`), so results never differ:
 
-* ``bpf_ktime_get_ns()`` reads ``CLOCK_MONOTONIC`` natively when the execution state's clock
+* ``bpf_ktime_get_ns()`` (``_boot_ns``, ``_coarse_ns``, ``_tai_ns``) reads ``CLOCK_MONOTONIC``
+  (``_BOOTTIME``, ``_MONOTONIC_COARSE``, ``_TAI``) natively when the execution state's clock
   is a :class:`~pybpf.runtime.helpers.time.HostClock` (``env->clock``, set from
   ``ExecState.clock`` before each run), the clock that one reads; any other clock
   (``ManualClock``, a clock of one's own, none installed yet) is asked through Python;
@@ -47,10 +49,15 @@ from pybpf.jit.lower_mem import translate
 from pybpf.jit.native_call import native_or_python, row_of
 from pybpf.native.layout import NativeKind
 
-__all__ = ["CSUM_DIFF", "GET_PRANDOM_U32", "GET_SMP_PROCESSOR_ID", "KTIME_GET_NS", "NATIVE",
+__all__ = ["CSUM_DIFF", "GET_PRANDOM_U32", "GET_SMP_PROCESSOR_ID", "KTIME", "KTIME_GET_NS", "NATIVE",
            "SPIN_LOCK", "SPIN_UNLOCK", "lower_helper", "standard_helpers"]
 
 KTIME_GET_NS = 5
+KTIME_GET_BOOT_NS = 125
+KTIME_GET_COARSE_NS = 160
+KTIME_GET_TAI_NS = 208
+#: The clock helpers and the host clock (``clock_gettime()`` id) each reads.
+KTIME = {KTIME_GET_NS: 1, KTIME_GET_BOOT_NS: 7, KTIME_GET_COARSE_NS: 6, KTIME_GET_TAI_NS: 11}
 GET_PRANDOM_U32 = 7
 GET_SMP_PROCESSOR_ID = 8
 CSUM_DIFF = 28
@@ -60,7 +67,7 @@ RINGBUF_DISCARD = 133
 RINGBUF = frozenset({RINGBUF_RESERVE, RINGBUF_SUBMIT, RINGBUF_DISCARD})
 SPIN_LOCK = 93
 SPIN_UNLOCK = 94
-NATIVE = frozenset({KTIME_GET_NS, GET_PRANDOM_U32, GET_SMP_PROCESSOR_ID, CSUM_DIFF, *RINGBUF,
+NATIVE = frozenset({*KTIME, GET_PRANDOM_U32, GET_SMP_PROCESSOR_ID, CSUM_DIFF, *RINGBUF,
                     SPIN_LOCK, SPIN_UNLOCK, *CONTEXT_HELPERS})
 
 
@@ -77,9 +84,10 @@ def lower_helper(f: Frame, helper: int, regs: list[str], python: Callable[[], st
     if helper in CONTEXT_HELPERS:
         return lower_context_helper(f, helper, regs, python)
     args: list[tuple[str, str]] = []
-    if helper == KTIME_GET_NS:
+    if helper in KTIME:
         ok = fn.op(f"icmp eq i64 {f.load_env('clock')}, {int(ClockMode.HOST)}")
-        field = "ktime_mono"
+        args = [("i32", str(KTIME[helper]))]
+        field = "ktime"
     elif helper == GET_PRANDOM_U32:
         state = f.load_env("prandom")
         ok = fn.op(f"icmp ne i64 {state}, 0")
@@ -150,7 +158,9 @@ def standard_helpers() -> dict[int, object]:
     from pybpf.runtime.helpers import callbacks, csum, misc, output, task, time
     from pybpf.runtime.helpers import random as prandom
 
-    return {KTIME_GET_NS: time.bpf_ktime_get_ns, GET_PRANDOM_U32: prandom.bpf_get_prandom_u32,
+    return {KTIME_GET_NS: time.bpf_ktime_get_ns, KTIME_GET_BOOT_NS: time.bpf_ktime_get_boot_ns,
+            KTIME_GET_COARSE_NS: time.bpf_ktime_get_coarse_ns,
+            KTIME_GET_TAI_NS: time.bpf_ktime_get_tai_ns, GET_PRANDOM_U32: prandom.bpf_get_prandom_u32,
             GET_SMP_PROCESSOR_ID: task.bpf_get_smp_processor_id, CSUM_DIFF: csum.bpf_csum_diff,
             RINGBUF_RESERVE: output.bpf_ringbuf_reserve,
             RINGBUF_SUBMIT: output.bpf_ringbuf_submit,

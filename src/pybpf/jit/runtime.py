@@ -101,7 +101,7 @@ class NativeRuntime:
         self.env.map_lookup = lib.addresses["pb_map_lookup"]
         self.env.map_update = lib.addresses["pb_map_update"]
         self.env.map_delete = lib.addresses["pb_map_delete"]
-        self.env.ktime_mono = lib.addresses["pb_ktime_mono"]
+        self.env.ktime = lib.addresses["pb_ktime"]
         self.env.prandom_u32 = lib.addresses["pb_prandom_u32"]
         self.env.csum_diff = lib.addresses["pb_csum_diff"]
         self.env.ringbuf_reserve = lib.addresses["pb_ringbuf_reserve"]

@@ -1,8 +1,10 @@
 """Helpers as LLVM IR, for compiled programs: the clock, the PRNG, checksum differences.
 
-* ``pb_ktime_mono()`` — ``bpf_ktime_get_ns()`` on the host clock
-  (:class:`~pybpf.runtime.helpers.time.HostClock`: ``clock_gettime(CLOCK_MONOTONIC)``, what
-  Python's ``time.clock_gettime_ns`` reads). Other clocks (``ManualClock``...) are Python's.
+* ``pb_ktime(clock_id)`` — ``bpf_ktime_get_ns()``, ``bpf_ktime_get_boot_ns()``,
+  ``bpf_ktime_get_coarse_ns()`` and ``bpf_ktime_get_tai_ns()`` on the host clock
+  (:class:`~pybpf.runtime.helpers.time.HostClock`: ``clock_gettime()`` of
+  ``CLOCK_MONOTONIC``, ``_BOOTTIME``, ``_MONOTONIC_COARSE``, ``_TAI``, what Python's
+  ``time.clock_gettime_ns`` reads). Other clocks (``ManualClock``...) are Python's.
 * ``pb_prandom_u32(state)`` — ``prandom_u32_state()`` of lib/random32.c (lfsr113) on a
   ``struct rnd_state`` (:class:`~pybpf.runtime.helpers.random.RndState`); the only
   implementation: :class:`~pybpf.runtime.helpers.random.Prandom` calls it too.
@@ -18,12 +20,11 @@ from pybpf.native.irkit import Builder
 
 __all__ = ["EXPORTS", "add", "csum_add"]
 
-CLOCK_MONOTONIC = 1
 NSEC_PER_SEC = 1_000_000_000
 M32 = 0xFFFFFFFF
 
 EXPORTS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "pb_ktime_mono": ("i64", ()),
+    "pb_ktime": ("i64", ("i32",)),
     "pb_prandom_u32": ("i64", ("ptr",)),
     "pb_csum_diff": ("i64", ("ptr", "i64", "ptr", "i64", "i64")),
 }
@@ -35,9 +36,9 @@ _TAUS = ((6, 13, 4294967294, 18), (2, 27, 4294967288, 2), (13, 21, 4294967280, 7
 
 def _ktime(mod: ModuleText) -> None:
     mod.declare("clock_gettime", "declare i32 @clock_gettime(i32, ptr)")
-    b = Builder(mod, "pb_ktime_mono", "i64", [])
+    b = Builder(mod, "pb_ktime", "i64", [("i32", "clock")])
     ts = b.op("alloca [2 x i64], align 8")
-    b.call("i32", "clock_gettime", [("i32", CLOCK_MONOTONIC), ("ptr", ts)])
+    b.call("i32", "clock_gettime", [("i32", "%clock"), ("ptr", ts)])
     sec = b.ld("i64", ts)
     nsec = b.ld("i64", ts, 8)
     b.ret(b.op(f"add i64 {b.op(f'mul i64 {sec}, {NSEC_PER_SEC}')}, {nsec}"))

@@ -48,7 +48,7 @@ _CTYPES: dict[str, Any] = {
     "void": None,
 }
 #: Functions whose i64 result is an address or a count (unsigned), not ``-errno``.
-_UNSIGNED = {"pb_map_lookup", "pb_lpm_lookup", "pb_enter", "pb_ktime_mono", "pb_prandom_u32", "pb_csum_diff",
+_UNSIGNED = {"pb_map_lookup", "pb_lpm_lookup", "pb_enter", "pb_ktime", "pb_prandom_u32", "pb_csum_diff",
              "pb_ringbuf_reserve", "pb_ringbuf_commit"}
 
 

@@ -54,13 +54,31 @@ def test_ktime_reads_the_host_clock_natively(jit: Callable, monkeypatch: Any) ->
     assert seen == []
 
 
+@pytest.mark.parametrize(("helper", "clock"), [(125, time.CLOCK_BOOTTIME),
+                                               (160, 6),  # CLOCK_MONOTONIC_COARSE
+                                               (208, time.CLOCK_TAI)])
+def test_the_other_host_clocks_are_read_natively(jit: Callable, monkeypatch: Any, helper: int,
+                                                 clock: int) -> None:
+    backend = jit(helpers=default_helpers())
+    prog = load(backend, f"call {helper}\nexit")
+    backend.state.clock = HostClock()
+    seen = python_calls(monkeypatch)
+    before = time.clock_gettime_ns(clock)
+    value = prog.run().retval
+    assert before <= value <= time.clock_gettime_ns(clock)
+    assert seen == []
+
+
 def test_other_clocks_are_asked_through_python(jit: Callable) -> None:
     results = []
     for backend in (Interpreter(helpers=default_helpers()), jit(helpers=default_helpers())):
         backend.state.clock = ManualClock(now_ns=5_000, step_ns=7)
         prog = load(backend, "call 5\nr6 = r0\ncall 5\nr0 -= r6\nr0 <<= 32\nr0 += r6\nexit")
         results.append([prog.run().retval for _ in range(3)])
-    assert results[1] == results[0] == [(7 << 32) + 5_000 + 14 * i for i in range(3)]
+        prog = load(backend, "call 125\nr6 = r0\ncall 208\nr0 -= r6\nexit")
+        results.append([prog.run().retval for _ in range(2)])
+    assert results[2:] == results[:2]
+    assert results[0] == [(7 << 32) + 5_000 + 14 * i for i in range(3)]
 
 
 def test_no_clock_installs_the_host_clock_as_python_does(jit: Callable) -> None:
