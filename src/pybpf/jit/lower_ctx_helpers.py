@@ -21,8 +21,8 @@ helper (:func:`pybpf.jit.native_call.native_or_python`), so results never differ
 * ``bpf_redirect(ifindex, flags)`` records its target in the native half of the run's
   context (``env->ctx_native``, an XDP or skb context; the context reads it back as its
   ``redirect``), or is Python's for any other context; ``bpf_redirect_map()`` likewise on
-  an indexed redirect map (devmap, cpumap, xskmap: their ``RedirectMapNative``, found in the
-  row of ``r1``; hash devmaps are Python's).
+  a redirect map (devmap, cpumap, xskmap, hash devmap: their ``RedirectMapNative``, found in
+  the row of ``r1``; a hash devmap's entry by binary search of its sorted keys).
 """
 
 from __future__ import annotations
@@ -205,14 +205,51 @@ def _redirect(f: Frame, regs: list[str], python: Callable[[], str]) -> str:
     return native_or_python(f, is_context_kind(fn, kind, "i64"), native, python)
 
 
+def _redirect_slot(f: Frame, field: Callable[..., str], key: str) -> tuple[str, str]:
+    """``(inside, slot)``: whether redirect map ``key`` (i64) has a slot, and which (0 when
+    not): the key itself below ``max_entries`` for an indexed map, the binary search of the
+    sorted keys of a hash devmap (``hashed``)."""
+    fn = f.fn
+    hashed = fn.op(f"icmp ne i64 {field('hashed', 'i32')}, 0")
+    indexed, search, head, probe, step, merge = (
+        fn.new_block(name) for name in ("rmap_indexed", "rmap_search", "rmap_head",
+                                        "rmap_probe", "rmap_step", "rmap_slot"))
+    fn.cbr(hashed, search, indexed)
+    fn.start(indexed)
+    in_range = fn.op(f"icmp ult i64 {key}, {field('max_entries', 'i32')}")
+    fn.br(merge)
+    fn.start(search)
+    keys = fn.op(f"inttoptr i64 {field('keys')} to ptr")
+    count = field("count", "i32")
+    fn.br(head)
+    fn.start(head)
+    lo_next, hi_next = "%" + fn.fresh("rmap_lo"), "%" + fn.fresh("rmap_hi")
+    lo = fn.phi("i64", [("0", search), (lo_next, step)])
+    hi = fn.phi("i64", [(count, search), (hi_next, step)])
+    fn.cbr(fn.op(f"icmp ult i64 {lo}, {hi}"), probe, merge)
+    fn.start(probe)
+    mid = fn.op(f"lshr i64 {fn.op(f'add i64 {lo}, {hi}')}, 1")
+    word = fn.load("i32", fn.gep(keys, fn.op(f"shl i64 {mid}, 2")), align=4, tbaa=TBAA_PROGRAM)
+    there = fn.op(f"zext i32 {word} to i64")
+    fn.cbr(fn.op(f"icmp eq i64 {there}, {key}"), merge, step)
+    fn.start(step)
+    below = fn.op(f"icmp ult i64 {there}, {key}")
+    fn.emit(f"{lo_next} = select i1 {below}, i64 {fn.op(f'add i64 {mid}, 1')}, i64 {lo}")
+    fn.emit(f"{hi_next} = select i1 {below}, i64 {hi}, i64 {mid}")
+    fn.br(head)
+    fn.start(merge)
+    inside = fn.phi("i1", [(in_range, indexed), ("false", head), ("true", probe)])
+    slot = fn.phi("i64", [(key, indexed), ("0", head), (mid, probe)])
+    return inside, fn.op(f"select i1 {inside}, i64 {slot}, i64 0")
+
+
 def _redirect_map(f: Frame, regs: list[str], python: Callable[[], str]) -> str:
-    """``bpf_redirect_map(map, key, flags)`` (``__bpf_xdp_redirect_map()``) on an indexed
-    redirect map's :class:`~pybpf.native.layout.RedirectMapNative` (found in the row of
-    ``r1``), recording the target in the run's context's native half: flags beyond the
-    action and the map's own → ``XDP_ABORTED``; no entry at ``key`` (and no
-    ``BPF_F_BROADCAST``) → no target and the action in the flags; else ``XDP_REDIRECT`` to
-    the entry's device, the CPU or socket ``key``, or every device. Hash devmaps and runs
-    without such a context are Python's."""
+    """``bpf_redirect_map(map, key, flags)`` (``__bpf_xdp_redirect_map()``) on a redirect
+    map's :class:`~pybpf.native.layout.RedirectMapNative` (found in the row of ``r1``),
+    recording the target in the run's context's native half: flags beyond the action and
+    the map's own → ``XDP_ABORTED``; no entry at ``key`` (and no ``BPF_F_BROADCAST``) → no
+    target and the action in the flags; else ``XDP_REDIRECT`` to the entry's device, the
+    CPU or socket ``key``, or every device. Runs without such a context are Python's."""
     fn = f.fn
     has_ctx = is_context_kind(fn, f.load_env("ctx_kind"), "i64")
     is_map, row = row_of(f, regs[0], NativeKind.REDIRECT_MAP)
@@ -228,9 +265,7 @@ def _redirect_map(f: Frame, regs: list[str], python: Callable[[], str]) -> str:
         mask = field("flag_mask")
         refused = fn.op(f"xor i64 {fn.op(f'or i64 {mask}, 3')}, -1")
         bad = fn.op(f"icmp ne i64 {fn.op(f'and i64 {flags}, {refused}')}, 0")
-        limit = field("max_entries", "i32")
-        inside = fn.op(f"icmp ult i64 {key}, {limit}")
-        safe = fn.op(f"select i1 {inside}, i64 {key}, i64 0")
+        inside, safe = _redirect_slot(f, field, key)
         present_at = fn.op(f"inttoptr i64 {field('present')} to ptr")
         vals = fn.op(f"inttoptr i64 {field('vals')} to ptr")
         # an empty map has no arrays: the loads below happen only inside

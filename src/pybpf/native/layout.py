@@ -346,10 +346,13 @@ class SkbNative(ctypes.Structure):
 
 
 class RedirectMapNative(ctypes.Structure):
-    """What ``bpf_redirect_map()`` reads of an indexed redirect map (devmap, cpumap, xskmap:
-    :class:`pybpf.runtime.maps.redirect.DevMap`...), kept by the map: which indexes hold an
-    entry, their 8-byte values (a devmap's ``ifindex`` first) and the kind of target an entry
-    names (``RedirectKind.IFINDEX``: the value's ifindex; ``CPU``/``XSK``: the index)."""
+    """What ``bpf_redirect_map()`` reads of a redirect map, kept by the map: the kind of
+    target an entry names (``RedirectKind.IFINDEX``: the value's ifindex; ``CPU``/``XSK``:
+    the key) and the entries. An indexed map (devmap, cpumap, xskmap:
+    :class:`pybpf.runtime.maps.redirect.DevMap`...) has a slot per index: whether it holds
+    an entry and its 8-byte value (a devmap's ``ifindex`` first). A hash devmap
+    (:class:`~pybpf.runtime.maps.redirect.DevMapHash`, ``hashed``) has ``count`` slots, in
+    the ascending order of their keys (``keys``), each holding an entry."""
 
     _fields_ = [
         ("target", ctypes.c_uint32),  # RedirectKind
@@ -357,6 +360,9 @@ class RedirectMapNative(ctypes.Structure):
         ("flag_mask", ctypes.c_uint64),  # the flags besides the action the map takes
         ("present", ctypes.c_uint64),  # host: u8[max_entries]
         ("vals", ctypes.c_uint64),  # host: u64[max_entries]
+        ("hashed", ctypes.c_uint32),  # 1: slots by key (keys[0..count-1], ascending)
+        ("count", ctypes.c_uint32),
+        ("keys", ctypes.c_uint64),  # host: u32[max_entries]
     ]
 
 

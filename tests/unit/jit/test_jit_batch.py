@@ -5,13 +5,14 @@ the packet, redirects, printk), frames test_run refuses or splits, faults and ta
 
 from __future__ import annotations
 
+import ctypes
 import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
@@ -472,12 +473,13 @@ out:
 """
 
 
-@pytest.mark.parametrize("map_type", [T.DEVMAP, T.CPUMAP, T.XSKMAP])
+@pytest.mark.parametrize("map_type", [T.DEVMAP, T.CPUMAP, T.XSKMAP, T.DEVMAP_HASH])
 def test_bpf_redirect_map_natively(jit: Callable, map_type: int,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """bpf_redirect_map() on devmaps, cpumaps and xskmaps natively: entries, missing keys
-    (the flags' action), keys past the end, BPF_F_BROADCAST/EXCLUDE_INGRESS (devmaps only)
-    and refused flags — the interpreter's verdicts and targets, no call into Python."""
+    """bpf_redirect_map() on devmaps, cpumaps, xskmaps and hash devmaps natively: entries,
+    missing keys (the flags' action), keys past the end, BPF_F_BROADCAST/EXCLUDE_INGRESS
+    (devmaps only) and refused flags — the interpreter's verdicts and targets, no call into
+    Python."""
     from test_jit_helpers import python_calls
 
     keys = (0, 1, 2, 3, 5, 9, 200)
@@ -489,13 +491,15 @@ def test_bpf_redirect_map_natively(jit: Callable, map_type: int,
                     jit(helpers=default_helpers(), checked=True)):
         m = create_map(MapSpec("m", map_type, 4, 4 if map_type == T.XSKMAP else 8, 8),
                        backend.memory, ncpus=4)
-        for index in (1, 3):
-            if map_type == T.DEVMAP:
+        for index in ((200, 3, 1, 9) if map_type == T.DEVMAP_HASH else (1, 3)):
+            if map_type in (T.DEVMAP, T.DEVMAP_HASH):
                 m[index] = struct.pack("<Ii", 10 + index, 0)
             elif map_type == T.CPUMAP:
                 m[index] = struct.pack("<Ii", 64, 0)
             else:
                 m[index] = object()
+        if map_type == T.DEVMAP_HASH:
+            del m[9]  # the sorted slots close the gap
         prog = backend.load(ProgramSpec("t", tuple(assemble(
             REDIRECT_MAP.replace("{m0}", str(m.address)), syntax="llvm")),
             prog_type=ProgType.XDP))
@@ -509,6 +513,30 @@ def test_bpf_redirect_map_natively(jit: Callable, map_type: int,
     redirects = outcomes[1][0][3]
     assert redirects and all(kind in ("ifindex", "cpu", "xsk", "broadcast")
                              for kind, _ in redirects.values())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 40), st.integers(1, 9)), max_size=40))
+def test_hash_devmap_slots_follow_the_table(ops: list[tuple[bool, int, int]]) -> None:
+    """What native bpf_redirect_map() reads of a hash devmap — its slots, sorted by key —
+    after random updates and deletes is the map's contents."""
+    from pybpf.runtime.memory import Memory
+
+    m = create_map(MapSpec("m", T.DEVMAP_HASH, 4, 8, 8), Memory(), ncpus=1)
+    for update, key, ifindex in ops:
+        k = struct.pack("<I", key)
+        if update:
+            m.update_elem(k, struct.pack("<Ii", ifindex, 0))
+        else:
+            m.delete_elem(k)
+        native = m.redirect_native
+        n = native.count
+        keys = list((ctypes.c_uint32 * max(n, 1)).from_address(native.keys)[:n])
+        raw = (ctypes.c_uint64 * max(n, 1)).from_address(native.vals)[:n]
+        vals = [v & 0xFFFFFFFF for v in raw]
+        expected = sorted((struct.unpack("<I", kk)[0], struct.unpack("<Ii", m[kk])[0])
+                          for kk in m.keys())
+        assert list(zip(keys, vals)) == expected
 
 
 def test_the_rcu_list_follows_maps_registered_later(jit: Callable[..., Any]) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import struct
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -280,7 +281,12 @@ class _DevElem:
 
 
 class DevMapHash(MapBase):
-    """``BPF_MAP_TYPE_DEVMAP_HASH``: egress devices keyed by any u32."""
+    """``BPF_MAP_TYPE_DEVMAP_HASH``: egress devices keyed by any u32.
+
+    The entries are the kernel's hash table (:class:`~.htab.HashTable`, whose bucket order
+    ``get_next_key`` walks); what native ``bpf_redirect_map()`` reads of them is kept
+    alongside, in :class:`RedirectMapNative`'s slots sorted by key (programs cannot update
+    a devmap: only this class writes them)."""
 
     def __init__(self, spec: MapSpec, memory: Memory, *, ncpus: int,
                  formatter: Formatter | None = None) -> None:
@@ -290,7 +296,45 @@ class DevMapHash(MapBase):
         self.slab = Slab(memory, f"map '{self.name}'", 8, 2 * self.max_entries + 1,
                          writable=False)
         self.ifindex_valid: Callable[[int], bool] = lambda ifindex: True
+        n = max(self.max_entries, 1)
+        self._sorted: list[int] = []
+        self._keys = bytearray(4 * n)
+        self._vals = bytearray(8 * n)
+        self._present = bytearray(b"\x01" * n)  # every slot below count holds an entry
+        self._pins = [(ctypes.c_char * len(b)).from_buffer(b)
+                      for b in (self._present, self._vals, self._keys)]
+        self.redirect_native = RedirectMapNative(
+            target=RedirectKind.IFINDEX, max_entries=self.max_entries,
+            flag_mask=BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS,
+            present=ctypes.addressof(self._pins[0]), vals=ctypes.addressof(self._pins[1]),
+            hashed=1, keys=ctypes.addressof(self._pins[2]))
         self._publish()
+
+    def _publish(self) -> None:
+        self._header = map_header_region(self, self.memory,
+                                         ctypes.addressof(self.redirect_native),
+                                         NativeKind.REDIRECT_MAP)
+
+    def _slot_set(self, index: int, entry: DevEntry | None) -> None:
+        """The sorted slots after ``index`` (a u32 key) got ``entry`` (None: deleted)."""
+        keys = self._sorted
+        at = bisect_left(keys, index)
+        here = at < len(keys) and keys[at] == index
+        n = len(keys)
+        if entry is None:
+            if not here:
+                return
+            keys.pop(at)
+            self._keys[4 * at : 4 * (n - 1)] = self._keys[4 * (at + 1) : 4 * n]
+            self._vals[8 * at : 8 * (n - 1)] = self._vals[8 * (at + 1) : 8 * n]
+        else:
+            if not here:
+                keys.insert(at, index)
+                self._keys[4 * (at + 1) : 4 * (n + 1)] = self._keys[4 * at : 4 * n]
+                self._vals[8 * (at + 1) : 8 * (n + 1)] = self._vals[8 * at : 8 * n]
+                struct.pack_into("<I", self._keys, 4 * at, index)
+            _VAL.pack_into(self._vals, 8 * at, entry.ifindex, entry.prog_fd)
+        self.redirect_native.count = len(keys)
 
     def lookup_elem(self, key: bytes, cpu: int = 0) -> int:
         elem = self.table.find(key)
@@ -321,6 +365,7 @@ class DevMapHash(MapBase):
             self.table.unlink(old)
             self.slab.free(old.addr)
             self.table.add_head(new)
+        self._slot_set(_index(key), new.entry)
         return 0
 
     def delete_elem(self, key: bytes) -> int:
@@ -329,6 +374,7 @@ class DevMapHash(MapBase):
             return -errno.ENOENT
         self.table.unlink(elem)
         self.slab.free(elem.addr)
+        self._slot_set(_index(key), None)
         return 0
 
     def get_next_key(self, key: bytes | None) -> bytes | None:
