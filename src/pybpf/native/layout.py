@@ -121,6 +121,11 @@ class MapKind(IntEnum):
     LRU_HASH = 5
     LRU_PERCPU_HASH = 6
     LPM_TRIE = 7  # lookups only (pybpf.native.lpm_ir); updates and deletes are Python's
+    #: Maps of maps, lookups only (programs cannot update them): ``values_host`` holds a u64
+    #: inner map address per slot (0: none); an array's slot is its index, a hash's slots
+    #: are ``count`` keys sorted bytewise at ``recs`` (``key_size`` bytes each).
+    ARRAY_OF_MAPS = 8
+    HASH_OF_MAPS = 9
 
 
 #: An LPM trie's node record (``struct lpm_trie_node``, :mod:`pybpf.native.lpm_ir`): byte

@@ -4,8 +4,9 @@ Mirrors ``htab_map_lookup_elem()``, ``htab_map_update_elem()``,
 ``__htab_percpu_map_update_elem()``, ``htab_map_delete_elem()``,
 ``htab_lru_map_update_elem()``, ``__htab_lru_percpu_map_update_elem()`` and
 ``htab_lru_map_delete_elem()`` of kernel/bpf/hashtab.c, ``array_map_lookup_elem()`` and
-``array_map_update_elem()`` of kernel/bpf/arraymap.c, and the LPM trie's lookup
-(:mod:`pybpf.native.lpm_ir`; its updates and deletes are Python's), as pybpf models them (the docstrings of
+``array_map_update_elem()`` of kernel/bpf/arraymap.c, the LPM trie's lookup
+(:mod:`pybpf.native.lpm_ir`; its updates and deletes are Python's) and the maps of maps'
+(``array_of_map_lookup_elem()``, ``htab_of_map_lookup_elem()``), as pybpf models them (the docstrings of
 :mod:`pybpf.runtime.maps.hash`, :mod:`~pybpf.runtime.maps.lru` and
 :mod:`~pybpf.runtime.maps.array` state the semantics; this is their only implementation), on
 the table of :mod:`pybpf.native.htab_ir` and the LRU lists of :mod:`pybpf.native.lru_ir`.
@@ -44,8 +45,8 @@ EXPORTS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 
 def _lookup(mod: ModuleText) -> None:
-    """bpf_map_lookup_elem() for arrays, hashes and LPM tries: value address, 0, or
-    NOT_NATIVE."""
+    """bpf_map_lookup_elem() for arrays, hashes, LPM tries and maps of maps: value address
+    (an inner map's address), 0, or NOT_NATIVE."""
     b = Builder(mod, "pb_map_lookup", "i64", [("ptr", "m"), ("ptr", "key"), ("i64", "cpu")])
     kind = field(b, "%m", "kind")
     elem = field64(b, "%m", "elem_size")
@@ -62,6 +63,17 @@ def _lookup(mod: ModuleText) -> None:
     b.return_if(b.op(f"icmp eq i32 {kind}, 0"), NOT_NATIVE)
     with b.if_(b.op(f"icmp eq i32 {kind}, {MapKind.LPM_TRIE}")):
         b.ret(b.call("i64", "pb_lpm_lookup", [("ptr", "%m"), ("ptr", "%key")]))
+    with b.if_(b.op(f"icmp eq i32 {kind}, {MapKind.ARRAY_OF_MAPS}")):
+        # array_of_map_lookup_elem(): the inner map's pointer
+        index = b.zext(b.fn.load("i32", "%key", align=1))
+        b.return_if(b.op(f"icmp uge i64 {index}, {field64(b, '%m', 'max_entries')}"), 0)
+        inner = field(b, "%m", "values_host", "ptr")
+        b.ret(b.ld("i64", inner, b.op(f"shl i64 {index}, 3")))
+    with b.if_(b.op(f"icmp eq i32 {kind}, {MapKind.HASH_OF_MAPS}")):
+        slot = _sorted_slot(b, "%m", "%key")  # htab_of_map_lookup_elem()
+        b.return_if(b.op(f"icmp slt i64 {slot}, 0"), 0)
+        inner = field(b, "%m", "values_host", "ptr")
+        b.ret(b.ld("i64", inner, b.op(f"shl i64 {slot}, 3")))
     percpu = b.op(f"or i1 {b.op(f'icmp eq i32 {kind}, {MapKind.PERCPU_HASH}')}, "
                   f"{b.op(f'icmp eq i32 {kind}, {MapKind.LRU_PERCPU_HASH}')}")
     bad_cpu = b.op(f"icmp uge i64 %cpu, {field64(b, '%m', 'ncpus')}")
@@ -77,6 +89,30 @@ def _lookup(mod: ModuleText) -> None:
     vaddr = b.ld("i64", record_ptr(b, "%m", idx), REC_VADDR)
     offset = b.op(f"select i1 {percpu}, i64 {b.op(f'mul i64 %cpu, {elem}')}, i64 0")
     b.ret(b.op(f"add i64 {vaddr}, {offset}"))
+
+
+def _sorted_slot(b: Builder, m: str, key: str) -> str:
+    """The slot of ``key`` among a hash map of maps' ``count`` sorted keys, or -1 (a binary
+    search, ``memcmp()`` order)."""
+    size = field64(b, m, "key_size")
+    keys = field(b, m, "recs", "ptr")
+    lo = b.var("i64", 0)
+    hi = b.var("i64", field64(b, m, "count"))
+    found = b.var("i64", -1)
+    b.module.declare("memcmp", "declare i32 @memcmp(ptr, ptr, i64)")
+    with b.loop() as lp:
+        low, high = lo.get(), hi.get()
+        b.break_if(b.op(f"icmp uge i64 {low}, {high}"), lp)
+        mid = b.op(f"lshr i64 {b.op(f'add i64 {low}, {high}')}, 1")
+        there = b.ptr(keys, b.op(f"mul i64 {mid}, {size}"))
+        order = b.call("i32", "memcmp", [("ptr", there), ("ptr", key), ("i64", size)])
+        found.set(mid)
+        b.break_if(b.op(f"icmp eq i32 {order}, 0"), lp)
+        found.set(-1)
+        below = b.op(f"icmp slt i32 {order}, 0")
+        lo.set(b.op(f"select i1 {below}, i64 {b.op(f'add i64 {mid}, 1')}, i64 {low}"))
+        hi.set(b.op(f"select i1 {below}, i64 {high}, i64 {mid}"))
+    return found.get()
 
 
 def _write_value(b: Builder, m: str, slot: str, value: str, cpu: str, percpu: str) -> None:
@@ -97,7 +133,7 @@ def _update(mod: ModuleText) -> None:
     b = Builder(mod, "pb_map_update", "i64",
                 [("ptr", "m"), ("ptr", "key"), ("ptr", "value"), ("i64", "flags"), ("i64", "cpu")])
     kind = field(b, "%m", "kind")
-    b.return_if(b.op(f"icmp eq i32 {kind}, {MapKind.LPM_TRIE}"), NOT_NATIVE)
+    b.return_if(b.op(f"icmp uge i32 {kind}, {MapKind.LPM_TRIE}"), NOT_NATIVE)
     plain = b.op(f"and i64 %flags, {~BPF_F_LOCK}")
     with b.if_(b.op(f"icmp eq i32 {kind}, {MapKind.ARRAY}")):
         _array_update(b, plain, percpu=False)
@@ -273,7 +309,7 @@ def _delete(mod: ModuleText) -> None:
                     f"{b.op(f'icmp ule i32 {kind}, {MapKind.PERCPU_ARRAY}')}")
     b.return_if(is_array, -errno.EINVAL)
     b.return_if(b.op(f"or i1 {b.op(f'icmp eq i32 {kind}, {MapKind.NONE}')}, "
-                     f"{b.op(f'icmp eq i32 {kind}, {MapKind.LPM_TRIE}')}"), NOT_NATIVE)
+                     f"{b.op(f'icmp uge i32 {kind}, {MapKind.LPM_TRIE}')}"), NOT_NATIVE)
     idx = b.call("i64", "pb_find", [("ptr", "%m"), ("ptr", "%key"),
                                     ("i32", hash_key(b, "%m", "%key"))])
     b.return_if(b.op(f"icmp slt i64 {idx}, 0"), -errno.ENOENT)

@@ -313,6 +313,47 @@ def test_not_a_map_pointer_faults_as_in_the_interpreter(jit: Callable) -> None:
     assert results[0][0] == "error" and "not a map pointer" in results[0][2]
 
 
+@pytest.mark.parametrize("outer_type", [T.ARRAY_OF_MAPS, T.HASH_OF_MAPS])
+def test_map_in_map_lookups_are_native(jit: Callable, monkeypatch: Any, outer_type: int) -> None:
+    """The outer lookup returns the inner map's pointer, the inner lookup uses it: natively
+    both (no Python call), with the interpreter's results, for present and missing keys."""
+    def run(backend: Any, key: int) -> tuple[Any, ...]:
+        inner = create_map(MapSpec("inner", T.HASH, 4, 8, 4), backend.memory, ncpus=NCPUS)
+        inner[3] = 33
+        other = create_map(MapSpec("inner", T.HASH, 4, 8, 4), backend.memory, ncpus=NCPUS)
+        other[3] = 44
+        outer = create_map(MapSpec("outer", outer_type, 4, 4, 4,
+                                   inner_map=MapSpec("inner", T.HASH, 4, 8, 4)),
+                           backend.memory, ncpus=NCPUS)
+        for k, m in ((1, inner), (2, other), (0, inner)):
+            outer[k] = m
+        del outer[0]
+        text = f"""
+            r6 = r1
+            r2 = r1
+            r1 = {outer.address} ll
+            call 1
+            if r0 == 0 goto out
+            r1 = r0
+            r2 = r6
+            r2 += 4
+            call 1
+            if r0 == 0 goto out
+            r0 = *(u64 *)(r0 + 0)
+        out:
+            exit
+        """
+        prog = backend.load(assemble(text, syntax="llvm"))
+        return prog.run_mem(struct.pack("<II", key, 3).ljust(16, b"\0")).retval
+
+    for key in (0, 1, 2, 3, 7):
+        expected = run(Interpreter(helpers=default_helpers()), key)
+        seen = python_calls(monkeypatch)
+        assert run(jit(helpers=default_helpers()), key) == expected
+        assert seen == []
+        assert expected == {1: 33, 2: 44}.get(key, 0)
+
+
 def test_map_in_map_lookups_take_the_dynamic_path(jit: Callable) -> None:
     def run(backend: Any) -> tuple[Any, ...]:
         inner = create_map(MapSpec("inner", T.HASH, 4, 8, 4), backend.memory, ncpus=NCPUS)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import random
 import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from maps_kernel_support import NCPUS, kernel_create, needs_kernel
 
-from pybpf.errors import KernelError
+from pybpf.errors import KernelError, PybpfError
 from pybpf.kernel.sys import map_info
 from pybpf.platform.enums import MapType as T
 from pybpf.program.spec import MapSpec
@@ -155,3 +158,35 @@ def test_differential_maps_of_maps(t: int, seed: int) -> None:
         theirs.close()
         for k in kernel_inner:
             k.close()  # type: ignore[union-attr]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 8),
+       st.lists(st.tuples(st.booleans(), st.integers(0, 11), st.integers(0, 2)), max_size=40))
+def test_native_slots_follow_the_contents(key_size: int, max_entries: int,
+                                          ops: list[tuple[bool, int, int]]) -> None:
+    """What native lookups read of a map of maps (an inner map address per slot; a hash's
+    slots sorted by key) after random updates and deletes is the map's contents, and the
+    native lookup of every key is the Python one."""
+    from pybpf.native.library import library
+
+    memory = Memory()
+    template = MapSpec("inner", T.ARRAY, 4, 4, 2)
+    inners = [create_map(template, memory, ncpus=1) for _ in range(3)]
+    lookup = library().fn["pb_map_lookup"]
+    for outer_type in (T.ARRAY_OF_MAPS, T.HASH_OF_MAPS):
+        size = 4 if outer_type == T.ARRAY_OF_MAPS else key_size
+        outer = create_map(MapSpec("outer", outer_type, size, 4, max_entries,
+                                   inner_map=template), memory, ncpus=1)
+        keys = [bytes([k]) * size if size != 4 else struct.pack("<I", k) for k in range(12)]
+        for update, k, which in ops:
+            try:
+                if update:
+                    outer.update(keys[k], inners[which])
+                else:
+                    outer.delete(keys[k])
+            except PybpfError:
+                pass
+            for key in keys:
+                native = lookup(ctypes.addressof(outer.native), key, 0)
+                assert native == outer.lookup_elem(key), (outer_type, key)
