@@ -22,7 +22,8 @@ helper (:func:`pybpf.jit.native_call.native_or_python`), so results never differ
   context (``env->ctx_native``, an XDP or skb context; the context reads it back as its
   ``redirect``), or is Python's for any other context; ``bpf_redirect_map()`` likewise on
   a redirect map (devmap, cpumap, xskmap, hash devmap: their ``RedirectMapNative``, found in
-  the row of ``r1``; a hash devmap's entry by binary search of its sorted keys).
+  the row of ``r1``; a hash devmap's entry by binary search of its sorted keys), and
+  ``bpf_redirect_peer()``/``bpf_redirect_neigh()`` on a context's native half.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from pybpf.native.layout import (
 )
 from pybpf.native.xdp_ir import XdpAdjust
 from pybpf.runtime.helpers.redirect import (
+    REDIR_NEIGH_SIZE,
     TC_ACT_REDIRECT,
     TC_ACT_SHOT,
     XDP_ABORTED,
@@ -75,8 +77,11 @@ SKB_HELPERS = {SKB_LOAD_BYTES: "skb_load_bytes", SKB_STORE_BYTES: "skb_store_byt
                CSUM_UPDATE: "skb_csum_update", SKB_PULL_DATA: "skb_pull_data"}
 REDIRECT = 23
 REDIRECT_MAP = 51
+REDIRECT_NEIGH = 152
+REDIRECT_PEER = 155
 #: The helpers lowered here.
-CONTEXT_HELPERS = frozenset({*XDP_ADJUST, *XDP_BYTES, *SKB_HELPERS, REDIRECT, REDIRECT_MAP})
+CONTEXT_HELPERS = frozenset({*XDP_ADJUST, *XDP_BYTES, *SKB_HELPERS, REDIRECT, REDIRECT_MAP,
+                             REDIRECT_NEIGH, REDIRECT_PEER})
 
 
 def lower_context_helper(f: Frame, helper: int, regs: list[str],
@@ -93,6 +98,8 @@ def lower_context_helper(f: Frame, helper: int, regs: list[str],
         return _redirect(f, regs, python)
     if helper == REDIRECT_MAP:
         return _redirect_map(f, regs, python)
+    if helper in (REDIRECT_PEER, REDIRECT_NEIGH):
+        return _redirect_tc(f, helper, regs, python)
     raise ValueError(f"helper {helper} is not a context helper")
 
 
@@ -205,6 +212,33 @@ def _redirect(f: Frame, regs: list[str], python: Callable[[], str]) -> str:
     return native_or_python(f, is_context_kind(fn, kind, "i64"), native, python)
 
 
+def _redirect_tc(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> str:
+    """``bpf_redirect_peer(ifindex, flags)`` (any flag: ``TC_ACT_SHOT``) and
+    ``bpf_redirect_neigh(ifindex, params, plen, flags)`` (``plen`` short of a
+    ``struct bpf_redir_neigh``, or any flag: ``TC_ACT_SHOT``), else ``TC_ACT_REDIRECT`` with
+    the target recorded in the run's context's native half, as
+    :mod:`pybpf.runtime.helpers.redirect` records it; Python's where the run has no such
+    context."""
+    fn = f.fn
+    kind = f.load_env("ctx_kind")
+
+    def native() -> tuple[str, str | None]:
+        if helper == REDIRECT_PEER:
+            bad = fn.op(f"icmp ne i64 {regs[1]}, 0")
+            target = RedirectKind.PEER
+        else:
+            plen = fn.op(f"trunc i64 {regs[2]} to i32")
+            short = fn.op(f"and i1 {fn.op(f'icmp ne i32 {plen}, 0')}, "
+                          f"{fn.op(f'icmp slt i32 {plen}, {REDIR_NEIGH_SIZE}')}")
+            bad = fn.op(f"or i1 {short}, {fn.op(f'icmp ne i64 {regs[3]}, 0')}")
+            target = RedirectKind.NEIGH
+        ifindex = fn.op(f"and i64 {regs[0]}, 4294967295")
+        _record_redirect(f, bad, fn.op(f"or i64 {int(target) << 32}, {ifindex}"))
+        return fn.op(f"select i1 {bad}, i64 {TC_ACT_SHOT}, i64 {TC_ACT_REDIRECT}"), None
+
+    return native_or_python(f, is_context_kind(fn, kind, "i64"), native, python)
+
+
 def _redirect_slot(f: Frame, field: Callable[..., str], key: str) -> tuple[str, str]:
     """``(inside, slot)``: whether redirect map ``key`` (i64) has a slot, and which (0 when
     not): the key itself below ``max_entries`` for an indexed map, the binary search of the
@@ -312,4 +346,6 @@ def standard_context_helpers() -> dict[int, object]:
             SKB_LOAD_BYTES: skb.bpf_skb_load_bytes, SKB_STORE_BYTES: skb.bpf_skb_store_bytes,
             L3_CSUM_REPLACE: csum.bpf_l3_csum_replace, L4_CSUM_REPLACE: csum.bpf_l4_csum_replace,
             CSUM_UPDATE: csum.bpf_csum_update, SKB_PULL_DATA: skb.bpf_skb_pull_data,
-            REDIRECT: redirect.bpf_redirect, REDIRECT_MAP: redirect.bpf_redirect_map}
+            REDIRECT: redirect.bpf_redirect, REDIRECT_MAP: redirect.bpf_redirect_map,
+            REDIRECT_PEER: redirect.bpf_redirect_peer,
+            REDIRECT_NEIGH: redirect.bpf_redirect_neigh}

@@ -413,6 +413,59 @@ def test_bpf_redirect_natively(jit: Callable, prog_type: ProgType,
     assert prog.test_run(data=frames[2]).redirect is None
 
 
+#: bpf_redirect_peer(ifindex = byte 20, flags = byte 22 & 1) or bpf_redirect_neigh(ifindex =
+#: byte 20, params = 32 zero bytes on the stack, plen = byte 21 & 31, flags = byte 22 & 1).
+REDIRECT_TC = """
+    r2 = *(u32 *)(r1 + 76)
+    r3 = *(u32 *)(r1 + 80)
+    r4 = r2
+    r4 += 23
+    r0 = 0
+    if r4 > r3 goto out
+    r1 = *(u8 *)(r2 + 20)
+    r5 = *(u8 *)(r2 + 22)
+    r5 &= 1
+    r3 = *(u8 *)(r2 + 21)
+    r3 &= 31
+    r4 = 0
+    *(u64 *)(r10 - 32) = r4
+    *(u64 *)(r10 - 24) = r4
+    *(u64 *)(r10 - 16) = r4
+    *(u64 *)(r10 - 8) = r4
+    r4 = r5
+    {args}
+    call {helper}
+out:
+    exit
+"""
+
+
+@pytest.mark.parametrize("helper", [152, 155])
+def test_bpf_redirect_peer_and_neigh_natively(jit: Callable, helper: int,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """bpf_redirect_peer()/bpf_redirect_neigh() record their target natively (any flag, or a
+    too short struct bpf_redir_neigh, shoots the packet), in test_run and run_batch alike,
+    with the interpreter's results and no call into Python."""
+    from test_jit_helpers import python_calls
+
+    args = "r2 = r10\n    r2 += -32" if helper == 152 else "r2 = r5"  # neigh: params; peer: flags
+    text = REDIRECT_TC.format(args=args, helper=helper)
+    frames = [FRAME[:20] + bytes([ifindex, plen, flag]) + FRAME[23:]
+              for ifindex, plen, flag in ((3, 0, 0), (7, 19, 0), (9, 20, 0), (4, 1, 0),
+                                          (5, 200, 0), (6, 0, 1), (8, 30, 1))]
+    frames.append(FRAME[:22])  # too short: no call
+    seen = python_calls(monkeypatch)
+    result, _ = both(text, frames, jit, prog_type=ProgType.SCHED_CLS)
+    assert seen == []
+    kind = "neigh" if helper == 152 else "peer"
+    if helper == 152:  # plen (200 & 31 = 8) 0 or >= 20, and no flag
+        assert result[3] == {0: (kind, 3), 2: (kind, 9)}
+    else:  # no flag
+        assert result[3] == {i: (kind, f[20]) for i, f in enumerate(frames[:5])}
+    assert [r & 0xFF for r in result[0]] == [7 if i in result[3] else 2
+                                             for i in range(7)] + [0]
+
+
 @pytest.mark.parametrize("prog_type", [ProgType.XDP, ProgType.SCHED_CLS])
 def test_context_stores_do_not_reach_the_next_frame(jit: Callable, prog_type: ProgType) -> None:
     """A checked program storing into a plain context field (natively, no Python call) sees

@@ -40,6 +40,7 @@ __all__ = [
     "BPF_F_BROADCAST",
     "BPF_F_EXCLUDE_INGRESS",
     "BPF_F_INGRESS",
+    "REDIR_NEIGH_SIZE",
     "bpf_clone_redirect",
     "bpf_redirect",
     "bpf_redirect_map",
@@ -53,7 +54,7 @@ TC_ACT_REDIRECT = 7
 BPF_F_INGRESS = 1 << 0
 _XDP_ACTION_MASK = XDP_ABORTED | XDP_DROP | XDP_PASS | XDP_TX
 #: sizeof(struct bpf_redir_neigh)
-_REDIR_NEIGH_SIZE = 20
+REDIR_NEIGH_SIZE = 20
 
 
 def _record(ctx: object, target: tuple[str, int] | None) -> None:
@@ -88,7 +89,7 @@ def bpf_redirect_peer(state: ExecState, r1: int, r2: int, r3: int, r4: int, r5: 
 def bpf_redirect_neigh(state: ExecState, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
     """bpf_redirect_neigh(ifindex, params, plen, flags): ``TC_ACT_SHOT`` for bad arguments."""
     plen = s32(r3)
-    if (plen and plen < _REDIR_NEIGH_SIZE) or r4:
+    if (plen and plen < REDIR_NEIGH_SIZE) or r4:
         return TC_ACT_SHOT
     if state.context is not None:
         _record(state.context, ("neigh", u32(r1)))
