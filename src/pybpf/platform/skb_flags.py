@@ -1,7 +1,8 @@
 """The socket buffer's checksum states and the flags of its packet helpers, as the Linux UAPI
 (include/uapi/linux/bpf.h) and include/linux/skbuff.h define them: shared by the Python
 helpers (:mod:`pybpf.runtime.helpers.skb`, :mod:`pybpf.runtime.helpers.csum`) and their
-native versions (:mod:`pybpf.native.skb_ir`)."""
+native versions (:mod:`pybpf.native.skb_ir`, :mod:`pybpf.native.skb_geo_ir`), with the
+Ethernet and VLAN constants of include/uapi/linux/if_ether.h and if_vlan.h they use."""
 
 from __future__ import annotations
 
@@ -19,6 +20,17 @@ __all__ = [
     "CHECKSUM_UNNECESSARY",
     "CSUM_MANGLED_0",
     "ENOTSUPP",
+    "ETH_ALEN",
+    "ETH_HLEN",
+    "ETH_P_802_2",
+    "ETH_P_802_3",
+    "ETH_P_802_3_MIN",
+    "ETH_P_8021AD",
+    "ETH_P_8021Q",
+    "ETH_P_IP",
+    "ETH_P_IPV6",
+    "SKB_MAX_ALLOC",
+    "VLAN_HLEN",
 ]
 
 #: ``skb->ip_summed``.
@@ -42,3 +54,19 @@ CSUM_MANGLED_0 = 0xFFFF
 
 #: ``ENOTSUPP`` (524) is kernel-internal (include/linux/errno.h) but reaches programs.
 ENOTSUPP = 524
+
+#: include/uapi/linux/if_ether.h, include/linux/if_vlan.h.
+ETH_ALEN = 6
+ETH_HLEN = 14
+VLAN_HLEN = 4
+ETH_P_IP = 0x0800
+ETH_P_IPV6 = 0x86DD
+ETH_P_8021Q = 0x8100
+ETH_P_8021AD = 0x88A8
+ETH_P_802_3 = 0x0001
+ETH_P_802_2 = 0x0004
+ETH_P_802_3_MIN = 0x0600
+
+#: ``SKB_MAX_ALLOC``: ``(PAGE_SIZE << 2) - SKB_DATA_ALIGN(sizeof(struct skb_shared_info))``,
+#: the longest packet the geometry helpers make (``BPF_SKB_MAX_LEN``).
+SKB_MAX_ALLOC = 4 * 4096 - 320
