@@ -109,7 +109,8 @@ class NativeRuntime:
         self.env.xdp_adjust = lib.addresses["pb_xdp_adjust"]
         self.env.xdp_bytes = lib.addresses["pb_xdp_bytes"]
         for name in ("load_bytes", "store_bytes", "csum_replace", "csum_update", "pull_data",
-                     "change_tail", "change_head", "vlan_push", "vlan_pop"):
+                     "change_tail", "change_head", "vlan_push", "vlan_pop", "adjust_room",
+                     "change_proto"):
             setattr(self.env, f"skb_{name}", lib.addresses[f"pb_skb_{name}"])
         self._ops: dict[int, Callable[..., int]] = {
             RuntimeOp.HELPER: self._helper,

@@ -50,7 +50,7 @@ from pybpf.platform.skb_flags import (
 from pybpf.runtime.ctx.skb import NATIVE_SLOTS
 from pybpf.runtime.memory import FIRST_REGION_ID, REGION_START
 
-__all__ = ["EXPORTS", "add"]
+__all__ = ["EXPORTS", "Skb", "add"]
 
 EXPORTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "pb_skb_change_tail": ("i64", ("ptr", "i64", "i64", "ptr", "i64")),
@@ -70,7 +70,7 @@ VLAN_PROTOS = tuple(((p & 0xFF) << 8) | (p >> 8) for p in (ETH_P_8021Q, ETH_P_80
 TABLE = [("ptr", "table"), ("i64", "ntable")]
 
 
-class _Skb:
+class Skb:
     """The skb of ``%skb`` as a function sees it on entry: buffer offsets of ``data`` and the
     tail, the buffer's host address and size, its context fields."""
 
@@ -139,7 +139,7 @@ def _change_tail(mod: ModuleText) -> None:
     ``CHECKSUM_COMPLETE`` becomes ``CHECKSUM_NONE``, ``skb_gso_reset()``."""
     b = Builder(mod, "pb_skb_change_tail", "i64", [("ptr", "skb"), ("i64", "new_len"),
                                                    ("i64", "flags"), *TABLE])
-    skb = _Skb(b)
+    skb = Skb(b)
     new_len = b.op("and i64 %new_len, 4294967295")
     bad = b.op(f"or i1 {b.op('icmp ne i64 %flags, 0')}, "
                f"{b.op(f'icmp ugt i64 {new_len}, {SKB_MAX_ALLOC}')}")
@@ -177,7 +177,7 @@ def _change_head(mod: ModuleText) -> None:
     within the headroom, the MAC header reset to ``data``, ``mac_len`` recomputed."""
     b = Builder(mod, "pb_skb_change_head", "i64", [("ptr", "skb"), ("i64", "room"),
                                                    ("i64", "flags"), *TABLE])
-    skb = _Skb(b)
+    skb = Skb(b)
     room = b.op("and i64 %room, 4294967295")
     new_len = b.op(f"and i64 {b.op(f'add i64 {skb.len}, {room}')}, {M32}")
     no_gso = b.op(f"icmp eq i64 {skb.field('gso_size')}, 0")
@@ -202,7 +202,7 @@ def _is_vlan(b: Builder, raw: str) -> str:
     return b.op(f"or i1 {first}, {second}")
 
 
-def _put_tag(skb: _Skb, raw_proto: str | int, tci: str | int) -> None:
+def _put_tag(skb: Skb, raw_proto: str | int, tci: str | int) -> None:
     """``__vlan_hwaccel_put_tag()`` (``vlan_present`` is 1 unless both are 0)."""
     b = skb.b
     skb.set_field("vlan_proto", raw_proto)
@@ -219,7 +219,7 @@ def _vlan_push(mod: ModuleText) -> None:
     goes into the packet first (``skb_vlan_push()``, within the headroom)."""
     b = Builder(mod, "pb_skb_vlan_push", "i64", [("ptr", "skb"), ("i64", "proto"),
                                                  ("i64", "tci"), *TABLE])
-    skb = _Skb(b)
+    skb = Skb(b)
     raw = b.op("and i64 %proto, 65535")
     raw = b.op(f"select i1 {_is_vlan(b, raw)}, i64 {raw}, i64 {VLAN_PROTOS[0]}")
     tci = b.op("and i64 %tci, 65535")
@@ -251,7 +251,7 @@ def _vlan_pop_inline(mod: ModuleText) -> None:
     outer tag removed: its TCI, or ``-errno``."""
     b = Builder(mod, "pb_skb_vlan_pop_inline", "i64", [("ptr", "skb"), *TABLE],
                 linkage="internal")
-    skb = _Skb(b)
+    skb = Skb(b)
     mac = skb.header("mac_header")
     b.return_if(b.op(f"icmp ne i64 {skb.data}, {mac}"), -errno.EINVAL)
     b.return_if(b.op(f"icmp ult i64 {skb.len}, {ETH_HLEN + VLAN_HLEN}"), -errno.ENOMEM)
@@ -293,7 +293,7 @@ def _vlan_pop(mod: ModuleText) -> None:
     """``bpf_skb_vlan_pop(skb)``: ``skb_vlan_pop()``: the accelerated tag cleared, or the
     packet's outer tag removed; a tag left in the packet becomes the accelerated one."""
     b = Builder(mod, "pb_skb_vlan_pop", "i64", [("ptr", "skb"), *TABLE])
-    skb = _Skb(b)
+    skb = Skb(b)
     args: list[tuple[str, str | int]] = [("ptr", "%skb"), ("ptr", "%table"), ("i64", "%ntable")]
     with b.if_else(b.op(f"icmp ne i64 {skb.field('vlan_present')}, 0")) as (present, inline):
         with present:

@@ -18,13 +18,14 @@ from test_jit_helpers import python_calls
 from test_jit_skb import both, python_ops
 
 from pybpf.asm import assemble
+from pybpf.interp import Interpreter
 from pybpf.native.layout import NOT_NATIVE, SKB_HEADER_UNSET
 from pybpf.native.library import library
 from pybpf.platform.enums import ProgType
 from pybpf.program.spec import ProgramSpec
 from pybpf.runtime.ctx.skb import NATIVE_SLOTS, SkbContext, reset_headers
 from pybpf.runtime.execstate import ExecState
-from pybpf.runtime.helpers import default_helpers
+from pybpf.runtime.helpers import default_helpers, skb_room
 from pybpf.runtime.helpers import skb as py_skb
 from pybpf.runtime.memory import Memory
 
@@ -34,6 +35,8 @@ HELPERS: dict[int, tuple[Callable[..., int], str, int]] = {
     43: (py_skb.bpf_skb_change_head, "pb_skb_change_head", 2),
     18: (py_skb.bpf_skb_vlan_push, "pb_skb_vlan_push", 2),
     19: (py_skb.bpf_skb_vlan_pop, "pb_skb_vlan_pop", 0),
+    50: (skb_room.bpf_skb_adjust_room, "pb_skb_adjust_room", 3),
+    31: (py_skb.bpf_skb_change_proto, "pb_skb_change_proto", 2),
 }
 MAC = bytes.fromhex("020000000002020000000001")
 ETHERTYPES = [b"\x08\x00", b"\x86\xdd", b"\x81\x00", b"\x88\xa8", b"\x12\x34", b"\x00\x40"]
@@ -43,10 +46,10 @@ ETHERTYPES = [b"\x08\x00", b"\x86\xdd", b"\x81\x00", b"\x88\xa8", b"\x12\x34", b
 def frames(draw: Any) -> bytes:
     """An Ethernet frame: IPv4, IPv6, 802.1Q/802.1ad-tagged (one or two tags) or other."""
     tags = b""
-    for _ in range(draw(st.integers(0, 2))):
+    for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2]))):
         tpid = draw(st.sampled_from([b"\x81\x00", b"\x88\xa8"]))
         tags += tpid + draw(st.binary(min_size=2, max_size=2))
-    inner = draw(st.sampled_from(ETHERTYPES))
+    inner = draw(st.sampled_from(ETHERTYPES + [b"\x08\x00", b"\x86\xdd"] * 3))
     llc = draw(st.sampled_from([b"", b"\xff\xff", b"\xaa\xaa"]))
     payload = draw(st.binary(min_size=0, max_size=90))
     return MAC + tags + inner + llc + payload
@@ -58,13 +61,18 @@ def skb_states(draw: Any) -> dict[str, Any]:
     checksum, GSO and VLAN state, header offsets."""
     return {
         "headroom": draw(st.one_of(st.integers(0, 8), st.integers(9, 80))),
-        "tailroom": draw(st.one_of(st.integers(0, 40), st.just(320))),
+        # at least the 100 bytes the furthest header offset here (60 + an IPv6 header)
+        # reaches: test_run leaves 320, and the Python helpers move headers past the
+        # packet's end inside the buffer only
+        "tailroom": draw(st.one_of(st.integers(100, 140), st.just(320))),
         "junk": draw(st.integers(0, 255)),
         "ip_summed": draw(st.integers(0, 3)),
+        "csum_level": draw(st.integers(0, 3)),
         "csum": draw(st.integers(0, 2**32 - 1)),
         "gso_size": draw(st.sampled_from([0, 0, 1400])),
         "gso_segs": draw(st.integers(0, 5)),
-        "gso_type": draw(st.integers(0, 2**17 - 1)),
+        "gso_type": draw(st.one_of(st.sampled_from([0, 0x1, 0x10, 0x10000, 0x10001, 0x5]),
+                                   st.integers(0, 2**17 - 1))),
         "encapsulation": draw(st.booleans()),
         "transport": draw(st.one_of(st.none(), st.integers(0, 80))),
         "network": draw(st.one_of(st.just(14), st.integers(0, 60))),
@@ -86,6 +94,7 @@ def _context(memory: Memory, frame: bytes, s: dict[str, Any]) -> SkbContext:
     if s["transport"] is not None:
         native.transport_header = head + s["transport"]
     native.ip_summed, native.csum = s["ip_summed"], s["csum"]
+    native.csum_level = s["csum_level"]
     native.encapsulation, native.gso_type = s["encapsulation"], s["gso_type"]
     native.sw_hash = native.l4_hash = 1
     region = ctx.region
@@ -134,11 +143,27 @@ def _arg(ctx: SkbContext, helper: int, arg: Any) -> int:
     return max(0, room + arg[1])
 
 
+#: Flag bits of bpf_skb_adjust_room (BPF_F_ADJ_ROOM_*, an inner L2 length) and beyond.
+ADJ_FLAGS = st.one_of(
+    st.builds(lambda bits, l2: bits | l2 << 56, st.integers(0, 0x1FF),
+              st.sampled_from([0, 0, 14, 20, 2])),
+    st.sampled_from([0, 0x20, 0x2, 0x4, 0xA, 0x12, 0x14, 0x80, 0x100, 0x180, 0x41 | 14 << 56]),
+    st.integers(0, 2**64 - 1))
+
+
+#: bpf_skb_adjust_room flags that mean something: none, keeping the checksum state,
+#: FIXED_GSO, each encapsulation (L3 v4/v6, with GRE or UDP, with an inner Ethernet header
+#: of 14 bytes) and decapsulation.
+ROOM_FLAGS = [0, 0, 0x20, 0x1, 0x2, 0x4, 0xA, 0x12, 0x14, 0xC, 0x2 | 0x40 | 14 << 56,
+              0x14 | 0x40 | 14 << 56, 0x80, 0x100, 0xA1, 0x121]
+
+
 @st.composite
-def calls(draw: Any) -> tuple[int, Any, int]:
+def calls(draw: Any) -> tuple[int, tuple[Any, ...]]:
+    """A geometry helper and its arguments after the context."""
     helper = draw(st.sampled_from(sorted(HELPERS)))
     if helper in (38, 43) and draw(st.integers(0, 3)) == 0:
-        return helper, draw(FIT), draw(st.sampled_from([0, 0, 0, 1]))
+        return helper, (draw(FIT), draw(st.sampled_from([0, 0, 0, 1])))
     flags = draw(st.one_of(st.just(0), st.just(0), st.integers(0, 2**64 - 1)))
     if helper == 38:
         arg = draw(st.one_of(st.integers(0, 200), st.integers(0, 2**64 - 1),
@@ -148,40 +173,112 @@ def calls(draw: Any) -> tuple[int, Any, int]:
         # to 2 GiB for a room just below 2**31, so larger ones are all negative (int)s
         arg = draw(st.one_of(st.integers(0, 90), st.integers(0, 2**64 - 1).map(
             lambda v: v | 0x80000000), st.sampled_from([2**31, 2**32 - 1, 16064, 16100])))
+    elif helper == 50:  # mostly arguments that get past the first checks
+        odd = draw(st.integers(0, 9)) == 0
+        diff = draw(st.one_of(st.sampled_from([-4095, -4096, 4095, 4096]),
+                              st.integers(0, 2**64 - 1)) if odd else st.integers(-70, 70))
+        mode = draw(st.integers(0, 2**64 - 1) if odd else st.sampled_from([0, 1]))
+        flags = draw(ADJ_FLAGS if odd else st.sampled_from(ROOM_FLAGS))
+        return helper, (diff & 2**64 - 1, mode, flags)
+    elif helper == 31:
+        odd = draw(st.integers(0, 4)) == 0
+        arg = draw(st.integers(0, 2**64 - 1) if odd else st.sampled_from([0xDD86, 0x0008]))
+        flags = draw(st.sampled_from([0, 0, 0, 1]))
     else:
         arg = draw(st.one_of(st.sampled_from([0x81, 0xA888, 0x8100]),
                              st.integers(0, 2**64 - 1)))
         flags = draw(st.one_of(st.integers(0, 0xFFFF), st.integers(0, 2**64 - 1)))
-    return helper, arg, flags
+    return helper, (arg, flags)[: HELPERS[helper][2]]
 
 
-def _native(ctx: SkbContext, helper: int, arg: int, flags: int) -> int:
+def _native(ctx: SkbContext, helper: int, *args: int) -> int:
     _py, name, nargs = HELPERS[helper]
-    fn = library().fn[name]
-    args = (arg, flags)[:nargs]
-    return fn(ctypes.addressof(ctx.native), *args, None, 0)
+    return library().fn[name](ctypes.addressof(ctx.native), *args[:nargs], None, 0)
+
+
+def _python(state: ExecState, ctx: SkbContext, helper: int, *args: int) -> int:
+    regs = (*args, 0, 0, 0, 0)[:4]
+    return HELPERS[helper][0](state, ctx.address, *regs)
 
 
 @settings(max_examples=600, deadline=None)
 @given(frame=frames(), s=skb_states(), ops=st.lists(calls(), min_size=1, max_size=5))
 def test_native_geometry_helpers_match_python(frame: bytes, s: dict[str, Any],
-                                              ops: list[tuple[int, Any, int]]) -> None:
+                                              ops: list[tuple[int, tuple[Any, ...]]]) -> None:
     memory = Memory()
     py_ctx, native_ctx = _context(memory, frame, s), _context(memory, frame, s)
     py_state, native_state = _state(py_ctx), _state(native_ctx)
     assert _view(py_ctx) == _view(native_ctx)
-    for helper, symbolic, flags in ops:
-        arg = _arg(py_ctx, helper, symbolic)
-        python = HELPERS[helper][0]
+    for helper, symbolic in ops:
+        args = symbolic
+        if symbolic and isinstance(symbolic[0], tuple):
+            args = (_arg(py_ctx, helper, symbolic[0]), *symbolic[1:])
         size = len(py_ctx.packet.buf)
-        expected = python(py_state, py_ctx.address, arg, flags, 0, 0)
-        got = _native(native_ctx, helper, arg, flags)
+        expected = _python(py_state, py_ctx, helper, *args)
+        got = _native(native_ctx, helper, *args)
         reallocated = len(py_ctx.packet.buf) != size
         assert (got == NOT_NATIVE) == reallocated  # native exactly where no realloc
         if got == NOT_NATIVE:  # what the JIT does: the Python helper
-            got = python(native_state, native_ctx.address, arg, flags, 0, 0)
+            got = _python(native_state, native_ctx, helper, *args)
         assert got == expected
         assert _view(native_ctx) == _view(py_ctx)
+
+
+def _compare(frame: bytes, s: dict[str, Any], helper: int, *args: int) -> int:
+    """One call on twin contexts, native (Python where NOT_NATIVE) against Python."""
+    memory = Memory()
+    py_ctx, native_ctx = _context(memory, frame, s), _context(memory, frame, s)
+    expected = _python(_state(py_ctx), py_ctx, helper, *args)
+    got = _native(native_ctx, helper, *args)
+    if got == NOT_NATIVE:
+        got = _python(_state(native_ctx), native_ctx, helper, *args)
+    assert got == expected, (helper, args, s)
+    assert _view(native_ctx) == _view(py_ctx), (helper, args, s)
+    return got
+
+
+IP_FRAMES = [MAC + b"\x08\x00" + bytes([0x45]) + bytes(range(1, 60)),
+             MAC + b"\x86\xdd" + bytes([0x60]) + bytes(range(1, 90))]
+GSO_STATES = [(0, 0), (1400, 0x1), (1400, 0x10), (1400, 0x10000), (1400, 0x5)]
+
+
+def _base_state(**changes: Any) -> dict[str, Any]:
+    s = {"headroom": 64, "tailroom": 320, "junk": 0x5A, "ip_summed": 1, "csum": 0x12345678,
+         "csum_level": 1,
+         "gso_size": 0, "gso_segs": 3, "gso_type": 0, "encapsulation": False,
+         "transport": None, "network": 14, "vlan": None}
+    s.update(changes)
+    return s
+
+
+def test_adjust_room_every_flag_matches_python() -> None:
+    """Every meaningful flag combination, both modes, growing and shrinking, over GSO,
+    checksum and transport-header states: the native bpf_skb_adjust_room is Python's."""
+    outcomes: set[int] = set()
+    for frame in IP_FRAMES:
+        for (gso_size, gso_type) in GSO_STATES:
+            for ip_summed, transport, encap in ((1, None, False), (2, 34, False),
+                                                (0, 14, True)):
+                s = _base_state(gso_size=gso_size, gso_type=gso_type, ip_summed=ip_summed,
+                                transport=transport, encapsulation=encap)
+                for flags in ROOM_FLAGS:
+                    for mode in (0, 1):
+                        for diff in (-40, -20, -8, 0, 8, 20, 36):
+                            outcomes.add(_compare(frame, s, 50, diff & 2**64 - 1, mode, flags))
+    assert {0, -22, -524, -114} <= outcomes
+
+
+def test_change_proto_matches_python() -> None:
+    outcomes: set[int] = set()
+    for frame in IP_FRAMES + [IP_FRAMES[1][:30]]:
+        for (gso_size, gso_type) in GSO_STATES:
+            for headroom, transport in ((64, None), (64, 14), (19, None), (20, 34)):
+                s = _base_state(gso_size=gso_size, gso_type=gso_type, headroom=headroom,
+                                transport=transport, ip_summed=2)
+                for proto in (0xDD86, 0x0008, 0x0081):
+                    for flags in (0, 1):
+                        outcomes.add(_compare(frame, s, 31, proto, flags))
+    assert {0, -22, -524, -12} <= outcomes
 
 
 def test_no_room_falls_back_and_errors_change_nothing() -> None:
@@ -255,6 +352,57 @@ GEOMETRY_PROGRAM = """
 """
 
 
+#: bpf_skb_adjust_room: 8 bytes after the MAC header, an IPv4-in-IPv4 (or 4-in-6) GRE
+#: encapsulation's room after it (24 bytes), the 8 bytes removed after the network header;
+#: bpf_skb_change_proto to IPv6 and back (both fail on other frames); r0 sums the results.
+ROOM_PROGRAM = """
+    r6 = r1
+    r2 = 8
+    r3 = 1
+    r4 = 0
+    call 50
+    r7 = r0
+    r1 = r6
+    r2 = 24
+    r3 = 1
+    r4 = 0xa
+    call 50
+    r7 += r0
+    r1 = r6
+    r2 = -8
+    r3 = 0
+    r4 = 0
+    call 50
+    r7 += r0
+    r1 = r6
+    r2 = 0xdd86
+    r3 = 0
+    call 31
+    r7 += r0
+    r1 = r6
+    r2 = 0x0008
+    r3 = 0
+    call 31
+    r7 += r0
+    r0 = *(u32 *)(r6 + 0)
+    r0 <<= 16
+    r0 += r7
+    r1 = *(u32 *)(r6 + 16)
+    *(u32 *)(r6 + 48) = r1
+    exit
+"""
+
+
+def test_adjust_room_and_change_proto_in_a_tc_program(jit: Callable, monkeypatch: Any) -> None:
+    seen = python_calls(monkeypatch)
+    runs = [(IP_FRAMES[0], b""), (IP_FRAMES[1], b""), (IP_FRAMES[0][:34], b""),
+            (MAC + b"\x12\x34" + bytes(40), b"")]
+    out = both(jit, ROOM_PROGRAM, runs)
+    assert seen == []
+    assert len(out[0][1]) == len(IP_FRAMES[0]) + 24  # 8 + 24 - 8, then 20 made and removed
+    assert out[0][0] == (len(IP_FRAMES[0]) + 24) << 16  # every call succeeded
+
+
 def _vlan_frame(n: int) -> bytes:
     return MAC + b"\x81\x00\x00\x07\x08\x00" + bytes(range(n))
 
@@ -294,7 +442,9 @@ def test_run_batch_matches_the_interpreter(jit: Callable) -> None:
                                       "r2 = r7\n    r2 += -6\n    r3 = 0\n    call 38")
     frames = [MAC + b"\x08\x00" + bytes(range(20 + 7 * i)) for i in range(12)]
     frames += [_vlan_frame(40), MAC + b"\x86\xdd" + bytes(60), MAC + b"\x12\x34" + bytes(8)]
-    for text in (GEOMETRY_PROGRAM, shrink, GEOMETRY_PROGRAM.replace("r2 += 60", "r2 += 400")):
+    frames += IP_FRAMES
+    for text in (GEOMETRY_PROGRAM, shrink, GEOMETRY_PROGRAM.replace("r2 += 60", "r2 += 400"),
+                 ROOM_PROGRAM):
         batch_both(text, frames, jit, prog_type=ProgType.SCHED_CLS)
 
 
@@ -341,3 +491,31 @@ def test_transport_header_unset_is_none() -> None:
     assert meta.transport_header == 40
     meta.transport_header = None
     assert ctx.native.transport_header == SKB_HEADER_UNSET
+
+
+def test_repeat_accumulates_geometry_as_the_interpreter(jit: Callable) -> None:
+    """test_run(repeat) runs on one skb: a packet grown (and a tag pushed) every run keeps
+    growing, natively while the buffer has room, then through the Python helper, which
+    reallocates it; the result is the interpreter's."""
+    text = """
+        r6 = r1
+        r2 = *(u32 *)(r6 + 0)
+        r2 += 50
+        r3 = 0
+        call 38
+        r1 = r6
+        r2 = 6
+        r3 = 0
+        call 43
+        r0 = *(u32 *)(r6 + 0)
+        exit
+    """
+    outcomes = []
+    for backend in (Interpreter(helpers=default_helpers()),
+                    jit(helpers=default_helpers(), budget=None)):
+        prog = backend.load(ProgramSpec("t", tuple(assemble(text, syntax="llvm")),
+                                        prog_type=ProgType.SCHED_CLS))
+        r = prog.test_run(data=IP_FRAMES[0], repeat=20)
+        outcomes.append((r.retval, r.data_out))
+    assert outcomes[1] == outcomes[0]
+    assert outcomes[0][0] == len(IP_FRAMES[0]) + 20 * 56

@@ -43,6 +43,9 @@ from pybpf.platform.skb_flags import (
     ETH_P_8021Q,
     ETH_P_IP,
     ETH_P_IPV6,
+    SKB_GSO_DODGY,
+    SKB_GSO_TCPV4,
+    SKB_GSO_TCPV6,
     VLAN_HLEN,
 )
 from pybpf.runtime.ctx.skb import SkbContext
@@ -84,9 +87,6 @@ BPF_HDR_START_MAC = 0
 BPF_HDR_START_NET = 1
 #: IPv6 header minus IPv4 header.
 PROTO_LEN_DIFF = 40 - 20
-SKB_GSO_TCPV4 = 1 << 0
-SKB_GSO_DODGY = 1 << 2
-SKB_GSO_TCPV6 = 1 << 4
 
 
 def _clear(state: ExecState, to: int, length: int) -> int:
