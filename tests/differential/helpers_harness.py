@@ -24,6 +24,7 @@ from pybpf.asm import assemble
 from pybpf.errors import KernelError
 from pybpf.interp import Interpreter
 from pybpf.isa import encode
+from pybpf.jit import JIT
 from pybpf.kernel.sys import (
     BpfCmd,
     bpf_available,
@@ -101,10 +102,12 @@ def syscall_test_run(prog: Any, ctx: bytes) -> Any:
 
 
 class Pair:
-    """One program loaded in the kernel and in the interpreter, with the same maps."""
+    """One program loaded in the kernel and in the interpreter (and, with ``jit``, the JIT's
+    light tier, which compiles fastest), with the same maps."""
 
     def __init__(self, prog_type: int, text: str, maps: dict[str, MapSpec] | None = None,
-                 *, prog_flags: int = 0, frozen: dict[str, bytes] | None = None) -> None:
+                 *, prog_flags: int = 0, frozen: dict[str, bytes] | None = None,
+                 jit: bool = False) -> None:
         self.prog_type = prog_type
         self.specs = dict(maps or {})
         frozen = dict(frozen or {})
@@ -117,10 +120,18 @@ class Pair:
                                     s.flags) for n, s in self.specs.items()}
         self.omaps = {n: create_map(s, self.interp.memory, ncpus=ncpus)
                       for n, s in self.specs.items()}
+        #: With ``jit``, the program also runs on the JIT (its own maps), which must agree
+        #: with the kernel too.
+        self.jit = (JIT(helpers=default_helpers(), cache=False, light_above=0, upgrade=False)
+                    if jit else None)
+        self.jmaps = ({n: create_map(s, self.jit.memory, ncpus=ncpus)
+                       for n, s in self.specs.items()} if self.jit is not None else {})
         for name, value in frozen.items():
             map_update(self.kmaps[name], bytes(4), value)
             _freeze(self.kmaps[name])
             self.omaps[name].update(0, value)
+            if name in self.jmaps:
+                self.jmaps[name].update(0, value)
         kernel_text = self._resolve(text, kernel=True)
         ours_text = self._resolve(text, kernel=False)
         try:
@@ -130,13 +141,18 @@ class Pair:
             raise AssertionError(f"kernel refused the program: {exc}\n{exc.log}") from exc
         self.oprog = self.interp.load(ProgramSpec("t", tuple(assemble(ours_text)),
                                                   prog_type=prog_type))
+        self.jprog = None
+        if self.jit is not None:
+            jit_text = self._resolve(text, kernel=False, maps=self.jmaps)
+            self.jprog = self.jit.load(ProgramSpec("t", tuple(assemble(jit_text)),
+                                                   prog_type=prog_type))
 
-    def _resolve(self, text: str, *, kernel: bool) -> str:
+    def _resolve(self, text: str, *, kernel: bool, maps: dict[str, Any] | None = None) -> str:
         def sub(m: re.Match[str]) -> str:
             reg, kind, name = m.group(1), m.group(2), m.group(3)
             if kernel:
                 return f"ld_pseudo {reg}, {1 if kind == '%' else 2}, {self.kmaps[name].fileno()}"
-            target = self.omaps[name]
+            target = (self.omaps if maps is None else maps)[name]
             addr = target.address if kind == "%" else target.value_address(0)
             return f"{reg} = {addr:#x} ll"
         text = re.sub(r"\b(r\d)\s*=\s*([%&])(\w+)", sub, text)
@@ -155,12 +171,16 @@ class Pair:
                     for k in range(min(spec.max_entries, 8)))
         return Outcome(res.retval, res.data_out, res.ctx_out, maps)
 
-    def ours(self, data: bytes = b"", ctx: bytes | None = None) -> Outcome:
-        res = self.oprog.test_run(data=data, ctx=ctx)
+    def ours(self, data: bytes = b"", ctx: bytes | None = None, *,
+             jit: bool = False) -> Outcome:
+        """The interpreter's outcome (the JIT's with ``jit``)."""
+        prog, made = (self.jprog, self.jmaps) if jit else (self.oprog, self.omaps)
+        assert prog is not None
+        res = prog.test_run(data=data, ctx=ctx)
         maps = {}
         for name, spec in self.specs.items():
             if spec.map_type in (MapType.ARRAY, MapType.HASH):
-                m = self.omaps[name]
+                m = made[name]
                 maps[name] = b"".join(m.lookup(k.to_bytes(spec.key_size, "little")) or b"-"
                                       for k in range(min(spec.max_entries, 8)))
         return Outcome(res.retval, res.data_out, res.ctx_out, maps)
@@ -171,6 +191,9 @@ class Pair:
     def check(self, data: bytes = b"", ctx: bytes | None = None, what: str = "") -> Outcome:
         k, o = self.both(data, ctx)
         assert o.same() == k.same(), f"{what}\nkernel: {k}\nours:   {o}"
+        if self.jprog is not None:
+            j = self.ours(data, ctx, jit=True)
+            assert j.same() == k.same(), f"{what}\nkernel: {k}\njit:    {j}"
         test = os.environ.get("PYTEST_CURRENT_TEST", "?").split("::")[-1].split()[0].split("[")[0]
         AGREED[test] += 1
         return k

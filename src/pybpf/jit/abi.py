@@ -36,7 +36,7 @@ from enum import IntEnum
 from pybpf.runtime.execstate import MAX_CALL_FRAMES
 
 #: Bumped whenever the ABI or the translation changes (part of the compile-cache key).
-ABI_VERSION = 21
+ABI_VERSION = 23
 
 
 class RuntimeOp(IntEnum):
@@ -153,6 +153,13 @@ class NativeEnv(ctypes.Structure):
         ("skb_csum_replace", ctypes.c_uint64),
         ("skb_csum_update", ctypes.c_uint64),
         ("skb_pull_data", ctypes.c_uint64),
+        # the skb geometry helpers (pybpf.native.skb_geo_ir, pybpf.native.skb_room_ir)
+        ("skb_change_tail", ctypes.c_uint64),
+        ("skb_change_head", ctypes.c_uint64),
+        ("skb_vlan_push", ctypes.c_uint64),
+        ("skb_vlan_pop", ctypes.c_uint64),
+        ("skb_adjust_room", ctypes.c_uint64),
+        ("skb_change_proto", ctypes.c_uint64),
         # the run's context's native half and its NativeKind (0: none), for helpers that
         # take no context argument (bpf_redirect)
         ("ctx_native", ctypes.c_uint64),

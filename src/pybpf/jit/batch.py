@@ -231,9 +231,14 @@ class _SkbFrames(_Frames):
         skb.mac_header = bytes(frame[:ETH_HLEN])
         skb.frame_len = length
         payload = length - self.desc.mac_len
+        native = skb.native
+        moved = native.data, native.end  # by native helpers, if at all
         pkt.refit(pkt.data, pkt.data, pkt.data + payload)  # the frame as the loop set it up
+        native.data, native.end = moved
+        skb.adopt_native()
 
     def _data_out(self) -> bytes:
+        self.skb.adopt_native()  # moved after the run's first callback
         return self.skb.data_out()
 
 

@@ -1,7 +1,8 @@
 """Helpers on the run's context and its packet, in native code: ``bpf_xdp_adjust_head``/
 ``meta``/``tail``, ``bpf_xdp_load_bytes``/``store_bytes``, ``bpf_skb_load_bytes``/
 ``store_bytes``, ``bpf_l3/l4_csum_replace``, ``bpf_csum_update``, ``bpf_skb_pull_data``,
-``bpf_redirect``, ``bpf_redirect_map``.
+``bpf_skb_change_tail``/``change_head``/``change_proto``, ``bpf_skb_vlan_push``/``pop``,
+``bpf_skb_adjust_room``, ``bpf_redirect``, ``bpf_redirect_peer``/``neigh``, ``bpf_redirect_map``.
 
 Each is done natively only where its semantics allow, and otherwise falls back to the Python
 helper (:func:`pybpf.jit.native_call.native_or_python`), so results never differ:
@@ -18,6 +19,13 @@ helper (:func:`pybpf.jit.native_call.native_or_python`), so results never differ
   ``bpf_skb_load_bytes``/``store_bytes``, the program's buffer is directly writable/readable
   for its whole length (else Python, which faults as the interpreter does); they change the
   packet bytes and the checksum/hash state in place, never the packet's geometry;
+* ``bpf_skb_change_tail``/``change_head``/``vlan_push``/``vlan_pop``/``adjust_room``/
+  ``change_proto`` call the native library's (:mod:`pybpf.native.skb_geo_ir`,
+  :mod:`pybpf.native.skb_room_ir`) on a socket buffer's native half, which moves
+  the packet inside its buffer (the context adopts the new geometry before Python next
+  looks, :meth:`pybpf.runtime.ctx.skb.SkbContext.adopt_native`), or answers ``NOT_NATIVE``
+  where the buffer lacks the head- or tailroom: then the Python helper runs (it reallocates
+  the buffer, as ``pskb_expand_head()`` does);
 * ``bpf_redirect(ifindex, flags)`` records its target in the native half of the run's
   context (``env->ctx_native``, an XDP or skb context; the context reads it back as its
   ``redirect``), or is Python's for any other context; ``bpf_redirect_map()`` likewise on
@@ -75,13 +83,24 @@ CSUM_UPDATE = 40
 SKB_HELPERS = {SKB_LOAD_BYTES: "skb_load_bytes", SKB_STORE_BYTES: "skb_store_bytes",
                L3_CSUM_REPLACE: "skb_csum_replace", L4_CSUM_REPLACE: "skb_csum_replace",
                CSUM_UPDATE: "skb_csum_update", SKB_PULL_DATA: "skb_pull_data"}
+VLAN_PUSH = 18
+VLAN_POP = 19
+CHANGE_TAIL = 38
+CHANGE_HEAD = 43
+CHANGE_PROTO = 31
+ADJUST_ROOM = 50
+#: The skb geometry helpers, their function in the env block (pybpf.native.skb_geo_ir,
+#: pybpf.native.skb_room_ir) and how many arguments after the context it takes.
+SKB_GEOMETRY = {CHANGE_TAIL: ("skb_change_tail", 2), CHANGE_HEAD: ("skb_change_head", 2),
+                VLAN_PUSH: ("skb_vlan_push", 2), VLAN_POP: ("skb_vlan_pop", 0),
+                ADJUST_ROOM: ("skb_adjust_room", 3), CHANGE_PROTO: ("skb_change_proto", 2)}
 REDIRECT = 23
 REDIRECT_MAP = 51
 REDIRECT_NEIGH = 152
 REDIRECT_PEER = 155
 #: The helpers lowered here.
-CONTEXT_HELPERS = frozenset({*XDP_ADJUST, *XDP_BYTES, *SKB_HELPERS, REDIRECT, REDIRECT_MAP,
-                             REDIRECT_NEIGH, REDIRECT_PEER})
+CONTEXT_HELPERS = frozenset({*XDP_ADJUST, *XDP_BYTES, *SKB_HELPERS, *SKB_GEOMETRY, REDIRECT,
+                             REDIRECT_MAP, REDIRECT_NEIGH, REDIRECT_PEER})
 
 
 def lower_context_helper(f: Frame, helper: int, regs: list[str],
@@ -94,6 +113,8 @@ def lower_context_helper(f: Frame, helper: int, regs: list[str],
         return _xdp_bytes(f, helper, regs, python)
     if helper in SKB_HELPERS:
         return _skb(f, helper, regs, python)
+    if helper in SKB_GEOMETRY:
+        return _skb_geometry(f, helper, regs, python)
     if helper == REDIRECT:
         return _redirect(f, regs, python)
     if helper == REDIRECT_MAP:
@@ -171,6 +192,24 @@ def _skb(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> s
         skb = fn.load("ptr", fn.gep(row, ROW_OFFSETS["native"]), tbaa=TBAA_TABLE)
         target = fn.load("ptr", f.env_ptr(SKB_HELPERS[helper]), tbaa=TBAA_TABLE)
         return fn.call("i64", target, [("ptr", skb), *args]), None
+
+    return native_or_python(f, ok, native, python)
+
+
+def _skb_geometry(f: Frame, helper: int, regs: list[str], python: Callable[[], str]) -> str:
+    """The skb geometry helpers (:data:`SKB_GEOMETRY`) on the context's native half, found in the row of ``r1``; Python's where the native function answers
+    ``NOT_NATIVE`` (the buffer lacks the room: Python reallocates it)."""
+    fn = f.fn
+    ok, row = row_of(f, regs[0], NativeKind.SKB)
+    name, nargs = SKB_GEOMETRY[helper]
+
+    def native() -> tuple[str, str | None]:
+        skb = fn.load("ptr", fn.gep(row, ROW_OFFSETS["native"]), tbaa=TBAA_TABLE)
+        target = fn.load("ptr", f.env_ptr(name), tbaa=TBAA_TABLE)
+        args = [("ptr", skb), *(("i64", r) for r in regs[1 : 1 + nargs]), ("ptr", f.table),
+                ("i64", f.ntable)]
+        value = fn.call("i64", target, args)
+        return value, fn.op(f"icmp eq i64 {value}, {NOT_NATIVE}")
 
     return native_or_python(f, ok, native, python)
 
@@ -338,7 +377,7 @@ def _redirect_map(f: Frame, regs: list[str], python: Callable[[], str]) -> str:
 
 def standard_context_helpers() -> dict[int, object]:
     """pybpf's own implementations of the helpers lowered here (by id)."""
-    from pybpf.runtime.helpers import csum, redirect, skb, xdp
+    from pybpf.runtime.helpers import csum, redirect, skb, skb_room, xdp
 
     return {XDP_ADJUST_HEAD: xdp.bpf_xdp_adjust_head, XDP_ADJUST_META: xdp.bpf_xdp_adjust_meta,
             XDP_ADJUST_TAIL: xdp.bpf_xdp_adjust_tail,
@@ -348,4 +387,7 @@ def standard_context_helpers() -> dict[int, object]:
             CSUM_UPDATE: csum.bpf_csum_update, SKB_PULL_DATA: skb.bpf_skb_pull_data,
             REDIRECT: redirect.bpf_redirect, REDIRECT_MAP: redirect.bpf_redirect_map,
             REDIRECT_PEER: redirect.bpf_redirect_peer,
-            REDIRECT_NEIGH: redirect.bpf_redirect_neigh}
+            REDIRECT_NEIGH: redirect.bpf_redirect_neigh,
+            CHANGE_TAIL: skb.bpf_skb_change_tail, CHANGE_HEAD: skb.bpf_skb_change_head,
+            VLAN_PUSH: skb.bpf_skb_vlan_push, VLAN_POP: skb.bpf_skb_vlan_pop,
+            CHANGE_PROTO: skb.bpf_skb_change_proto, ADJUST_ROOM: skb_room.bpf_skb_adjust_room}

@@ -108,7 +108,9 @@ class NativeRuntime:
         self.env.ringbuf_commit = lib.addresses["pb_ringbuf_commit"]
         self.env.xdp_adjust = lib.addresses["pb_xdp_adjust"]
         self.env.xdp_bytes = lib.addresses["pb_xdp_bytes"]
-        for name in ("load_bytes", "store_bytes", "csum_replace", "csum_update", "pull_data"):
+        for name in ("load_bytes", "store_bytes", "csum_replace", "csum_update", "pull_data",
+                     "change_tail", "change_head", "vlan_push", "vlan_pop", "adjust_room",
+                     "change_proto"):
             setattr(self.env, f"skb_{name}", lib.addresses[f"pb_skb_{name}"])
         self._ops: dict[int, Callable[..., int]] = {
             RuntimeOp.HELPER: self._helper,
@@ -139,8 +141,9 @@ class NativeRuntime:
         env.ctx_native = ctypes.addressof(ctx.native) if kind else 0  # type: ignore[union-attr]
 
     def adopt_native(self) -> None:
-        """The context takes what native helpers changed (the XDP packet's geometry, see
-        :meth:`pybpf.runtime.ctx.xdp.XdpContext.adopt_native`) before Python looks at it."""
+        """The context takes what native helpers changed (the packet's geometry, see
+        :meth:`pybpf.runtime.ctx.xdp.XdpContext.adopt_native`,
+        :meth:`pybpf.runtime.ctx.skb.SkbContext.adopt_native`) before Python looks at it."""
         adopt = getattr(self.state.context, "adopt_native", None)
         if adopt is not None:
             adopt()

@@ -28,6 +28,7 @@ from pybpf.native.htab_ir import M
 from pybpf.native.irkit import Builder
 from pybpf.native.layout import (
     CTX_VALUES,
+    SKB_HEADER_UNSET,
     BatchStatus,
     CtxNativeHeader,
     FrameBatch,
@@ -340,8 +341,10 @@ def _skb_batch(mod: ModuleText) -> None:
     their IPv4/IPv6 header) are Python's; the frame goes to ``data`` (a socket filter's MAC
     header, ``mac_len`` bytes, into the headroom before it), the ``__sk_buff`` buffer
     starts from the template with the frame's ``pkt_type`` and ``protocol``, the native
-    half gets the packet's length and pointers and ``CHECKSUM_NONE`` with no hash. The
-    output frame of a socket filter has its MAC header zeroed, as test_run returns it."""
+    half gets the packet's length and pointers, ``CHECKSUM_NONE`` with no hash and the
+    header offsets of :func:`pybpf.runtime.ctx.skb.reset_headers`; a run that moved the
+    packet (a native geometry helper) is Python's to finish. The output frame of a socket
+    filter has its MAC header zeroed, as test_run returns it."""
     _guarded(mod, "pb_skb_batch", B)
     b = Builder(mod, "pb_skb_batch_loop", "i64", [("ptr", "s")], linkage="internal",
                 attrs='noinline "no-builtins"')
@@ -372,11 +375,25 @@ def _skb_batch(mod: ModuleText) -> None:
             b.st("i64", value, skb, CTX_VALUES + 8 * NATIVE_SLOTS[name])
         host = b.ld("i64", skb, K["host"])
         data_off = b.op(f"sub i64 {b.op(f'ptrtoint ptr {packet} to i64')}, {host}")
-        b.st("i64", b.op(f"add i64 {data_off}, {payload}"), skb, K["end"])
+        end_off = b.op(f"add i64 {data_off}, {payload}")
+        b.st("i64", data_off, skb, K["data"])
+        b.st("i64", end_off, skb, K["end"])
         for name, ty in (("ip_summed", "i32"), ("csum", "i32"), ("sw_hash", "i8"),
-                         ("l4_hash", "i8")):
+                         ("l4_hash", "i8"), ("csum_level", "i8"), ("encapsulation", "i8"),
+                         ("mac_len", "i32"), ("gso_type", "i32")):
             b.st(ty, 0, skb, K[name])
-        b.return_if(frame.run(b), int(BatchStatus.FINALIZE))
+        # reset_headers(): the MAC header at the frame's start, the network header after it
+        mac = b.op(f"trunc i64 {b.op(f'sub i64 {data_off}, {mac_len}')} to i32")
+        b.st("i32", mac, skb, K["mac_header"])
+        b.st("i32", b.op(f"add i32 {mac}, {ETH_HLEN}"), skb, K["network_header"])
+        b.st("i32", SKB_HEADER_UNSET, skb, K["transport_header"])
+        called = frame.run(b)
+        # a native bpf_skb_change_tail()... moved the packet: Python finishes the run too
+        moved = called
+        for name, set_to in (("data", data_off), ("end", end_off)):
+            now = b.ld("i64", skb, K[name])
+            moved = b.op(f"or i1 {moved}, {b.op(f'icmp ne i64 {now}, {set_to}')}")
+        b.return_if(moved, int(BatchStatus.FINALIZE))
         out = frame.done(b, start)
         b.memset0(out, mac_len)
     b.ret(int(BatchStatus.DONE))

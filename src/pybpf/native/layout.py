@@ -57,6 +57,7 @@ __all__ = [
     "REC_LINKED",
     "REC_NEXT",
     "REC_VADDR",
+    "SKB_HEADER_UNSET",
     "BatchStatus",
     "CtxNativeHeader",
     "FrameBatch",
@@ -91,6 +92,9 @@ REC_HEADER = REC_KEY
 ALL_CPUS = 0xFFFFFFFFFFFFFFFF
 #: Returned by a native map operation the map cannot do natively (Python must do it).
 NOT_NATIVE = 0x7FFFFFFFFFFFFFFF
+#: ``SkbNative.transport_header`` of an skb whose transport header is not set (the kernel's
+#: ``(u16)~0U`` of ``skb_transport_header_was_set()``, widened).
+SKB_HEADER_UNSET = 0xFFFFFFFF
 
 
 class NativeKind(IntEnum):
@@ -331,9 +335,14 @@ class SkbNative(ctypes.Structure):
     (19), ``data_end`` (20), ``data_meta`` (35) — in ``values`` (see :data:`CTX_HEADER`),
     kept in sync with the packet by :class:`pybpf.runtime.ctx.skb.SkbContext`; where the
     packet buffer (``skb->head``) is (``base``: its program address, ``host``: its host
-    address, ``data``/``end``: buffer offsets of ``data`` and the tail); and the
-    checksum and hash state helpers change (:class:`pybpf.runtime.helpers.skb_meta.SkbMeta`
-    reads it from here), for the native packet helpers of :mod:`pybpf.native.skb_ir`."""
+    address, ``data``/``end``: buffer offsets of ``data`` and the tail, ``size``: the
+    buffer's length); and the ``sk_buff`` state helpers read and change — checksum and hash
+    state, header offsets, ``mac_len``, ``encapsulation``, the GSO type
+    (:class:`pybpf.runtime.helpers.skb_meta.SkbMeta` reads all of it from here) — for the
+    native packet helpers of :mod:`pybpf.native.skb_ir` and the native geometry helpers of
+    :mod:`pybpf.native.skb_geo_ir`, which move ``data``/``end`` (and ``values``) here
+    first: the context adopts the new geometry before Python next looks
+    (:meth:`pybpf.runtime.ctx.skb.SkbContext.adopt_native`)."""
 
     _fields_ = [
         *CTX_HEADER,
@@ -346,7 +355,18 @@ class SkbNative(ctypes.Structure):
         ("csum", ctypes.c_uint32),
         ("sw_hash", ctypes.c_uint8),
         ("l4_hash", ctypes.c_uint8),
-        ("reserved", ctypes.c_uint8 * 6),
+        ("csum_level", ctypes.c_uint8),
+        ("encapsulation", ctypes.c_uint8),
+        ("reserved", ctypes.c_uint8 * 4),
+        # the header offsets (buffer offsets from skb->head; transport_header
+        # SKB_HEADER_UNSET while not set), skb->mac_len, skb_shinfo(skb)->gso_type
+        ("mac_header", ctypes.c_uint32),
+        ("network_header", ctypes.c_uint32),
+        ("transport_header", ctypes.c_uint32),
+        ("mac_len", ctypes.c_uint32),
+        ("gso_type", ctypes.c_uint32),
+        ("reserved2", ctypes.c_uint32),
+        ("size", ctypes.c_uint64),  # bytes of the packet buffer (its tailroom ends there)
     ]
 
 

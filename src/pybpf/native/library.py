@@ -5,6 +5,7 @@ JIT code.
 :mod:`pybpf.native.lru_ir`, :mod:`pybpf.native.mapops_ir`,
 :mod:`pybpf.native.batch_ir`, :mod:`pybpf.native.helpers_ir`,
 :mod:`pybpf.native.ringbuf_ir`, :mod:`pybpf.native.xdp_ir`, :mod:`pybpf.native.skb_ir`,
+:mod:`pybpf.native.skb_geo_ir`, :mod:`pybpf.native.skb_room_ir`,
 :mod:`pybpf.native.lpm_ir`), compiles it at ``O3`` for the
 host (or takes the object from the JIT's on-disk compile cache, keyed by the IR text itself
 and the host, so a change of the library never reuses a stale object), links it once and
@@ -35,7 +36,9 @@ from pybpf.native import (
     lru_ir,
     mapops_ir,
     ringbuf_ir,
+    skb_geo_ir,
     skb_ir,
+    skb_room_ir,
     xdp_ir,
 )
 
@@ -78,6 +81,8 @@ def library() -> NativeLibrary:
     xdp_ir.add(text_module)
     skb_ir.add(text_module)
     lpm_ir.add(text_module)
+    skb_geo_ir.add(text_module)
+    skb_room_ir.add(text_module)
     text = text_module.text()
     key = hashlib.sha256(f"pybpf native library\n{host_description()}\n{text}".encode()).hexdigest()
     cache = CompileCache()
@@ -88,7 +93,7 @@ def library() -> NativeLibrary:
     code = load_object(entry.obj)
     exports = {**htab_ir.EXPORTS, **lru_ir.EXPORTS, **mapops_ir.EXPORTS, **batch_ir.EXPORTS,
                **helpers_ir.EXPORTS, **ringbuf_ir.EXPORTS, **xdp_ir.EXPORTS, **skb_ir.EXPORTS,
-               **lpm_ir.EXPORTS}
+               **skb_geo_ir.EXPORTS, **skb_room_ir.EXPORTS, **lpm_ir.EXPORTS}
     addresses = {name: code.address(name) for name in exports}
     fns = {name: _prototype(name, ret, args)(addresses[name])
            for name, (ret, args) in exports.items()}

@@ -358,8 +358,9 @@ grow:
 
 
 def test_skb_batch_with_python_helpers(jit: Callable) -> None:
-    """Runs that call into Python (bpf_redirect, bpf_skb_change_tail growing the packet) are
-    finished by Python: redirects and changed frames as test_run reports them."""
+    """Runs that call into Python (bpf_redirect) or move the packet (bpf_skb_change_tail
+    growing it, natively) are finished by Python: redirects and changed frames as test_run
+    reports them."""
     frames = [FRAME[: 34 + i] for i in range(0, 30, 2)]
     result, _ = both(SKB_PYTHON, frames, jit, prog_type=ProgType.SCHED_CLS)
     assert result[3] and any(len(out) != len(f) for out, f in zip(result[2], frames,

@@ -116,11 +116,12 @@ def test_context_fields_stay_native(jit: Callable, monkeypatch: Any) -> None:
                                        ProgType.CGROUP_SKB])
 def test_computed_fields_after_python_changes_the_packet(jit: Callable,
                                                          prog_type: ProgType) -> None:
-    """A helper run in Python that moves the packet (bpf_skb_change_tail grows it) leaves the
-    native half in step: len and data_end read after it are the new ones."""
+    """A helper run in Python that moves the packet (bpf_skb_change_tail grows it past the
+    buffer's tailroom: Python reallocates it) leaves the native half in step: len and
+    data_end read after it are the new ones."""
     text = """
         r6 = r1
-        r2 = 200
+        r2 = 700
         r3 = 0
         call 38
         r0 = *(u32 *)(r6 + 0)
@@ -141,7 +142,7 @@ def test_computed_fields_after_python_changes_the_packet(jit: Callable,
     seen = [int.from_bytes(ctx[cb2.offset : cb2.end], "little") for _, _, ctx in out]
     assert all(v >> 16 == v & 0xFFFF for v in seen)
     if prog_type != ProgType.CGROUP_SKB:
-        assert seen[0] & 0xFFFF == 200
+        assert seen[0] & 0xFFFF == 700
 
 
 def test_plain_slots_cover_exactly_the_stored_fields() -> None:

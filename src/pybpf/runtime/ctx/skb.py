@@ -17,15 +17,18 @@ The computed fields and the buffer's place are also kept in a native structure
 (:class:`~pybpf.native.layout.SkbNative`) the context region points at, updated after every
 change of the packet's geometry, so compiled code reads ``len``/``data``/``data_end``/
 ``data_meta`` and the plain fields without Python, and the native packet helpers
-(:mod:`pybpf.native.skb_ir`) find the packet; it also holds the checksum and hash state
-(:class:`~pybpf.runtime.helpers.skb_meta.SkbMeta`).
+(:mod:`pybpf.native.skb_ir`) find the packet; it also holds the ``sk_buff`` state helpers
+read and change (:class:`~pybpf.runtime.helpers.skb_meta.SkbMeta`: checksum and hash state,
+header offsets...). The native geometry helpers (:mod:`pybpf.native.skb_geo_ir`) move
+the packet inside its buffer there; :meth:`SkbContext.adopt_native` brings the packet up
+to date before Python looks at it again.
 """
 
 from __future__ import annotations
 
 import ctypes
 
-from pybpf.native.layout import NativeKind, SkbNative
+from pybpf.native.layout import SKB_HEADER_UNSET, NativeKind, SkbNative
 from pybpf.platform.ctx_layouts import CTX_STRUCTS
 from pybpf.runtime.ctx.base import PACKET_POINTERS, ContextRegion, NativeRedirect
 from pybpf.runtime.memory import Memory
@@ -60,6 +63,17 @@ NATIVE_SLOTS = {"len": 0, "data": 19, "data_end": 20, "data_meta": 35}
 #: __sk_buff fields ``bpf_prog_test_run_skb()`` accepts in ctx_in (convert___skb_to_skb()).
 CTX_IN_FIELDS = ("mark", "priority", "ingress_ifindex", "ifindex", "cb[0]", "cb[1]", "cb[2]",
                  "cb[3]", "cb[4]", "tstamp", "wire_len", "gso_segs", "gso_size", "hwtstamp")
+
+
+def reset_headers(native: SkbNative, mac_header: int) -> None:
+    """The ``sk_buff`` state ``bpf_prog_test_run_skb()`` leaves, in ``native``, the MAC header
+    at buffer offset ``mac_header``: ``eth_type_trans()`` put the network header 14 bytes
+    later; no transport header, ``mac_len`` 0, no encapsulation, GSO type or checksum
+    level (:class:`pybpf.runtime.helpers.skb_meta.SkbMeta` reads them)."""
+    native.mac_header = mac_header
+    native.network_header = mac_header + ETH_HLEN
+    native.transport_header = SKB_HEADER_UNSET
+    native.mac_len = native.csum_level = native.encapsulation = native.gso_type = 0
 
 
 def pkt_type_of(frame: bytes, dev_addr: bytes = bytes(6), dev_broadcast: bytes = bytes(6)) -> int:
@@ -113,6 +127,7 @@ class SkbContext:
         )
         pkt.listener = self._sync_native
         self._sync_native()
+        reset_headers(self.native, pkt.data - (0 if l2 else ETH_HLEN))
         region = self.region
         region.set("pkt_type", pkt_type_of(frame))
         region.set("protocol", int.from_bytes(frame[12:14], "little"))
@@ -134,6 +149,18 @@ class SkbContext:
         native.base = pkt.address_of(0)
         native.data = pkt.data
         native.end = pkt.end
+        native.size = len(pkt.buf)
+
+    def adopt_native(self) -> None:
+        """Take the geometry native code gave the packet (``bpf_skb_change_tail()``... done
+        by :mod:`pybpf.native.skb_geo_ir` in the same buffer), mapping the packet afresh, if
+        it differs."""
+        native, pkt = self.native, self.packet
+        if pkt.region is None or self._pinned is not pkt.buf:
+            return
+        data, end = native.data, native.end
+        if (data, end) != (pkt.data, pkt.end):
+            pkt.set_layout(data, data, end)
 
     @property
     def address(self) -> int:

@@ -31,7 +31,23 @@ from __future__ import annotations
 
 import errno
 
-from pybpf.platform.skb_flags import BPF_F_INVALIDATE_HASH, BPF_F_RECOMPUTE_CSUM
+from pybpf.platform.skb_flags import (
+    BPF_F_INVALIDATE_HASH,
+    BPF_F_RECOMPUTE_CSUM,
+    ETH_ALEN,
+    ETH_HLEN,
+    ETH_P_802_2,
+    ETH_P_802_3,
+    ETH_P_802_3_MIN,
+    ETH_P_8021AD,
+    ETH_P_8021Q,
+    ETH_P_IP,
+    ETH_P_IPV6,
+    SKB_GSO_DODGY,
+    SKB_GSO_TCPV4,
+    SKB_GSO_TCPV6,
+    VLAN_HLEN,
+)
 from pybpf.runtime.ctx.skb import SkbContext
 from pybpf.runtime.execstate import ExecState
 from pybpf.runtime.helpers.abi import ENOTSUPP, s32, u16, u32
@@ -66,24 +82,11 @@ __all__ = [
 ]
 
 INT_MAX = 0x7FFFFFFF
-ETH_HLEN = 14
-ETH_ALEN = 6
-VLAN_HLEN = 4
-ETH_P_IP = 0x0800
-ETH_P_IPV6 = 0x86DD
-ETH_P_8021Q = 0x8100
-ETH_P_8021AD = 0x88A8
-ETH_P_802_3 = 0x0001
-ETH_P_802_2 = 0x0004
-ETH_P_802_3_MIN = 0x0600
 PACKET_OTHERHOST = 3
 BPF_HDR_START_MAC = 0
 BPF_HDR_START_NET = 1
 #: IPv6 header minus IPv4 header.
 PROTO_LEN_DIFF = 40 - 20
-SKB_GSO_TCPV4 = 1 << 0
-SKB_GSO_DODGY = 1 << 2
-SKB_GSO_TCPV6 = 1 << 4
 
 
 def _clear(state: ExecState, to: int, length: int) -> int:

@@ -5,11 +5,13 @@ the ``__sk_buff`` fields programs read; an :class:`SkbMeta` adds what only helpe
 the MAC/network/transport header offsets, ``ip_summed``/``csum``/``csum_level``, the hash
 flags (``sw_hash``, ``l4_hash``; the hash value itself is the context's ``hash`` field),
 ``encapsulation``, the GSO type, and the socket the skb belongs to. ``ip_summed``, ``csum``
-and the hash flags live in the context's native half
-(:class:`~pybpf.native.layout.SkbNative`), where the native packet helpers
-(:mod:`pybpf.native.skb_ir`) change them too. It is created on first
-use for a context with the state ``bpf_prog_test_run_skb()`` leaves (net/bpf/test_run.c,
-Linux 6.18): ``eth_type_trans()`` set the MAC header at the frame's start and the network
+and the hash flags, the header offsets, ``mac_len``, ``csum_level``, ``encapsulation`` and
+the GSO type live in the context's native half (:class:`~pybpf.native.layout.SkbNative`),
+where the native packet and geometry helpers (:mod:`pybpf.native.skb_ir`,
+:mod:`pybpf.native.skb_geo_ir`) change them too; the context sets them up
+(:func:`pybpf.runtime.ctx.skb.reset_headers`) with the state ``bpf_prog_test_run_skb()``
+leaves (net/bpf/test_run.c, Linux 6.18), and an :class:`SkbMeta` wrapping them is created on
+first use: ``eth_type_trans()`` set the MAC header at the frame's start and the network
 header 14 bytes later, no transport header, ``CHECKSUM_NONE``, no hash, a full socket
 owned by the test (so the skb has a socket cookie), no GSO type.
 
@@ -23,14 +25,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pybpf.native.layout import SkbNative
+from pybpf.native.layout import SKB_HEADER_UNSET, SkbNative
 from pybpf.platform.skb_flags import (
     CHECKSUM_COMPLETE,
     CHECKSUM_NONE,
     CHECKSUM_PARTIAL,
     CHECKSUM_UNNECESSARY,
+    SKB_MAX_ALLOC,
 )
-from pybpf.runtime.ctx.skb import ETH_HLEN, SkbContext
+from pybpf.runtime.ctx.skb import SkbContext
 from pybpf.runtime.execstate import ExecState
 from pybpf.runtime.helpers.abi import context_as
 from pybpf.runtime.helpers.env import env_of
@@ -51,39 +54,41 @@ __all__ = [
 ]
 
 NET_SKB_PAD = 64
-#: SKB_MAX_ALLOC: ``(PAGE_SIZE << 2) - SKB_DATA_ALIGN(sizeof(struct skb_shared_info))``.
-BPF_SKB_MAX_LEN = 4 * 4096 - 320
+BPF_SKB_MAX_LEN = SKB_MAX_ALLOC
 
 
 class _InNative:
     """An :class:`SkbMeta` attribute kept in the context's native half (the field of the
-    same name), read as ``kind``; 32-bit and 8-bit fields store the value's low bits."""
+    same name), read as ``kind``; 32-bit and 8-bit fields store the value's low bits.
+    With ``unset``, that raw value reads as None (and None stores it)."""
 
-    def __init__(self, kind: type) -> None:
+    def __init__(self, kind: type, unset: int | None = None) -> None:
         self.kind = kind
+        self.unset = unset
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
     def __get__(self, meta: SkbMeta, owner: type | None = None) -> Any:
-        return self.kind(getattr(meta.native, self.name))
+        raw = getattr(meta.native, self.name)
+        if self.unset is not None and raw == self.unset:
+            return None
+        return self.kind(raw)
 
-    def __set__(self, meta: SkbMeta, value: int) -> None:
+    def __set__(self, meta: SkbMeta, value: int | None) -> None:
+        if value is None:
+            assert self.unset is not None, f"{self.name} cannot be unset"
+            value = self.unset
         setattr(meta.native, self.name, int(value) & 0xFFFFFFFF)
 
 
 @dataclass(slots=True, eq=False)
 class SkbMeta:
-    """Helper-side ``sk_buff`` state (see the module docstring)."""
+    """Helper-side ``sk_buff`` state (see the module docstring). Everything native helpers
+    read or change lives in the context's native half (``native``); the socket is
+    Python's alone."""
 
     native: SkbNative
-    mac_header: int
-    network_header: int
-    transport_header: int | None = None
-    mac_len: int = 0
-    csum_level: int = 0
-    encapsulation: bool = False
-    gso_type: int = 0
     #: ``skb->sk`` exists (test runs attach a socket) and its cookie once generated.
     has_socket: bool = True
     socket_cookie: int = 0
@@ -91,6 +96,13 @@ class SkbMeta:
     #: ``dst_tclassid(skb)`` (no route attached in a test run: 0).
     route_realm: int = 0
 
+    mac_header = _InNative(int)
+    network_header = _InNative(int)
+    transport_header = _InNative(int, unset=SKB_HEADER_UNSET)
+    mac_len = _InNative(int)
+    csum_level = _InNative(int)
+    encapsulation = _InNative(bool)
+    gso_type = _InNative(int)
     ip_summed = _InNative(int)
     csum = _InNative(int)
     sw_hash = _InNative(bool)
@@ -98,18 +110,13 @@ class SkbMeta:
 
 
 def skb_of(state: ExecState, helper: str) -> tuple[SkbContext, SkbMeta]:
-    """The run's skb context and its :class:`SkbMeta` (created on first use)."""
+    """The run's skb context and its :class:`SkbMeta` (created on first use; the context
+    set its header offsets up, :func:`pybpf.runtime.ctx.skb.reset_headers`)."""
     ctx = context_as(state, SkbContext, helper)
     store = env_of(state).context_state
     meta = store.get(ctx)
     if meta is None:
-        pkt = ctx.packet
-        if ctx.l2:
-            meta = SkbMeta(ctx.native, pkt.data, pkt.data + ETH_HLEN)
-        else:  # the MAC header sits in the headroom before the network header
-            mac = pkt.data - ETH_HLEN
-            pkt.buf[mac : pkt.data] = ctx.mac_header
-            meta = SkbMeta(ctx.native, mac, pkt.data)
+        meta = SkbMeta(ctx.native)
         store[ctx] = meta
     return ctx, meta
 

@@ -27,6 +27,26 @@ from __future__ import annotations
 
 import errno
 
+from pybpf.platform.skb_flags import (
+    ADJ_ROOM_MASK,
+    BPF_ADJ_ROOM_ENCAP_L2_MASK,
+    BPF_ADJ_ROOM_ENCAP_L2_SHIFT,
+    BPF_ADJ_ROOM_MAC,
+    BPF_ADJ_ROOM_NET,
+    DECAP_L3_MASK,
+    ENCAP_L3_MASK,
+    IPV4_HLEN,
+    IPV6_HLEN,
+    SKB_GSO_DODGY,
+    SKB_GSO_GRE,
+    SKB_GSO_IPXIP4,
+    SKB_GSO_IPXIP6,
+    SKB_GSO_TCPV4,
+    SKB_GSO_TCPV6,
+    SKB_GSO_UDP_L4,
+    SKB_GSO_UDP_TUNNEL,
+    AdjRoomFlag,
+)
 from pybpf.runtime.ctx.skb import SkbContext
 from pybpf.runtime.execstate import ExecState
 from pybpf.runtime.helpers.abi import ENOTSUPP, s32, u32
@@ -43,41 +63,7 @@ from pybpf.runtime.helpers.skb_meta import (
 
 __all__ = ["AdjRoomFlag", "bpf_skb_adjust_room"]
 
-BPF_ADJ_ROOM_NET = 0
-BPF_ADJ_ROOM_MAC = 1
-BPF_ADJ_ROOM_ENCAP_L2_SHIFT = 56
-BPF_ADJ_ROOM_ENCAP_L2_MASK = 0xFF
-IPV4_HLEN = 20
-IPV6_HLEN = 40
-SKB_GSO_TCPV4 = 1 << 0
-SKB_GSO_DODGY = 1 << 2
-SKB_GSO_TCPV6 = 1 << 4
-SKB_GSO_GRE = 1 << 6
-SKB_GSO_IPXIP4 = 1 << 8
-SKB_GSO_IPXIP6 = 1 << 9
-SKB_GSO_UDP_TUNNEL = 1 << 10
-SKB_GSO_UDP_L4 = 1 << 16
-
-
-class AdjRoomFlag:
-    """``BPF_F_ADJ_ROOM_*`` of include/uapi/linux/bpf.h."""
-
-    FIXED_GSO = 1 << 0
-    ENCAP_L3_IPV4 = 1 << 1
-    ENCAP_L3_IPV6 = 1 << 2
-    ENCAP_L4_GRE = 1 << 3
-    ENCAP_L4_UDP = 1 << 4
-    NO_CSUM_RESET = 1 << 5
-    ENCAP_L2_ETH = 1 << 6
-    DECAP_L3_IPV4 = 1 << 7
-    DECAP_L3_IPV6 = 1 << 8
-
-
 F = AdjRoomFlag
-ENCAP_L3_MASK = F.ENCAP_L3_IPV4 | F.ENCAP_L3_IPV6
-DECAP_L3_MASK = F.DECAP_L3_IPV4 | F.DECAP_L3_IPV6
-ADJ_ROOM_MASK = (F.FIXED_GSO | ENCAP_L3_MASK | F.ENCAP_L4_GRE | F.ENCAP_L4_UDP | F.ENCAP_L2_ETH
-                 | (BPF_ADJ_ROOM_ENCAP_L2_MASK << BPF_ADJ_ROOM_ENCAP_L2_SHIFT) | DECAP_L3_MASK)
 
 
 def _net_base_len(proto: int) -> int:
