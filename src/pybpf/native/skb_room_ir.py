@@ -203,15 +203,23 @@ def _grow(skb: Skb, off: str, length: str, flags: str, proto: str) -> None:
             nh_len = b.op(f"select i1 {_has(b, flags, F.ENCAP_L3_IPV6)}, i64 {IPV6_HLEN}, "
                           f"i64 {IPV4_HLEN}")
             skb.set_header("transport_header", b.op(f"add i64 {inner}, {nh_len}"))
-        is_ip = b.op(f"icmp eq i64 {proto}, {ETH_P_IP}")
-        with b.if_else(b.op(f"and i1 {is_ip}, {_has(b, flags, F.ENCAP_L3_IPV6)}")) as (v6, other):
-            with v6:
-                _set_protocol(skb, ETH_P_IPV6)
-            with other:
-                is_ip6 = b.op(f"icmp eq i64 {proto}, {ETH_P_IPV6}")
-                with b.if_(b.op(f"and i1 {is_ip6}, {_has(b, flags, F.ENCAP_L3_IPV4)}")):
-                    _set_protocol(skb, ETH_P_IP)
+        _switch_l3(skb, proto, _has(b, flags, F.ENCAP_L3_IPV6), _has(b, flags, F.ENCAP_L3_IPV4))
     _gso_mark(skb, gso_bits.get())
+
+
+def _switch_l3(skb: Skb, proto: str, to_ipv6: str, to_ipv4: str) -> None:
+    """``skb->protocol`` becomes IPv6 for an IPv4 packet when ``to_ipv6``, IPv4 for an IPv6
+    one when ``to_ipv4`` (what ``bpf_skb_net_grow()`` and ``bpf_skb_net_shrink()`` do with
+    their L3 encapsulation and decapsulation flags)."""
+    b = skb.b
+    is_ip = b.op(f"icmp eq i64 {proto}, {ETH_P_IP}")
+    with b.if_else(b.op(f"and i1 {is_ip}, {to_ipv6}")) as (v6, other):
+        with v6:
+            _set_protocol(skb, ETH_P_IPV6)
+        with other:
+            is_ip6 = b.op(f"icmp eq i64 {proto}, {ETH_P_IPV6}")
+            with b.if_(b.op(f"and i1 {is_ip6}, {to_ipv4}")):
+                _set_protocol(skb, ETH_P_IP)
 
 
 def _shrink(skb: Skb, off: str, length: str, flags: str) -> None:
@@ -222,15 +230,8 @@ def _shrink(skb: Skb, off: str, length: str, flags: str) -> None:
     b.return_if(_gso_not_tcp(skb, flags), -ENOTSUPP)
     b.return_if(b.op(f"icmp slt i64 {off}, 0"), NOT_NATIVE)
     _net_hdr_pop(skb, off, length)
-    proto = _protocol(skb)
-    is_ip = b.op(f"icmp eq i64 {proto}, {ETH_P_IP}")
-    with b.if_else(b.op(f"and i1 {is_ip}, {_has(b, flags, F.DECAP_L3_IPV6)}")) as (v6, other):
-        with v6:
-            _set_protocol(skb, ETH_P_IPV6)
-        with other:
-            is_ip6 = b.op(f"icmp eq i64 {proto}, {ETH_P_IPV6}")
-            with b.if_(b.op(f"and i1 {is_ip6}, {_has(b, flags, F.DECAP_L3_IPV4)}")):
-                _set_protocol(skb, ETH_P_IP)
+    _switch_l3(skb, _protocol(skb), _has(b, flags, F.DECAP_L3_IPV6),
+               _has(b, flags, F.DECAP_L3_IPV4))
     _gso_mark(skb, SKB_GSO_DODGY)
 
 

@@ -354,36 +354,6 @@ def test_map_in_map_lookups_are_native(jit: Callable, monkeypatch: Any, outer_ty
         assert expected == {1: 33, 2: 44}.get(key, 0)
 
 
-def test_map_in_map_lookups_take_the_dynamic_path(jit: Callable) -> None:
-    def run(backend: Any) -> tuple[Any, ...]:
-        inner = create_map(MapSpec("inner", T.HASH, 4, 8, 4), backend.memory, ncpus=NCPUS)
-        inner[3] = 33
-        outer = create_map(MapSpec("outer", T.ARRAY_OF_MAPS, 4, 4, 2,
-                                   inner_map=MapSpec("inner", T.HASH, 4, 8, 4)),
-                           backend.memory, ncpus=NCPUS)
-        outer[1] = inner
-        text = f"""
-            r6 = r1
-            r2 = r1
-            r1 = {outer.address} ll
-            call 1
-            if r0 == 0 goto out
-            r1 = r0
-            r2 = r6
-            r2 += 4
-            call 1
-            if r0 == 0 goto out
-            r0 = *(u64 *)(r0 + 0)
-        out:
-            exit
-        """
-        prog = backend.load(assemble(text, syntax="llvm"))
-        return prog.run_mem(struct.pack("<II", 1, 3).ljust(16, b"\0")).retval, contents(inner)
-
-    assert run(jit(helpers=default_helpers())) == run(Interpreter(helpers=default_helpers()))
-    assert run(jit(helpers=default_helpers()))[0] == 33
-
-
 def test_custom_map_helpers_are_always_called(jit: Callable) -> None:
     calls = []
 

@@ -59,6 +59,7 @@ from pybpf.runtime.helpers.skb_meta import (
     SkbMeta,
     clear_hash,
     get_protocol,
+    head_expansion_fails,
     pull,
     push,
     resize_tail,
@@ -198,7 +199,7 @@ def bpf_skb_change_tail(state: ExecState, r1: int, r2: int, r3: int, r4: int, r5
 
 
 def bpf_skb_change_head(state: ExecState, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
-    """bpf_skb_change_head(skb, head_room, flags): 0 or ``-EINVAL``."""
+    """bpf_skb_change_head(skb, head_room, flags): 0, ``-EINVAL`` or ``-ENOMEM``."""
     ctx, meta = skb_of(state, "bpf_skb_change_head")
     head_room = u32(r2)
     length = len(ctx.packet)
@@ -206,6 +207,8 @@ def bpf_skb_change_head(state: ExecState, r1: int, r2: int, r3: int, r4: int, r5
     is_gso = bool(ctx.region.get("gso_size"))
     if r3 or s32(head_room) < 0 or (not is_gso and new_len > BPF_SKB_MAX_LEN) or new_len < length:
         return -errno.EINVAL
+    if head_expansion_fails(ctx, head_room):  # a GSO skb's room is not capped above
+        return -errno.ENOMEM
     push(ctx, meta, head_room)
     pkt = ctx.packet
     pkt.buf[pkt.data : pkt.data + head_room] = bytes(head_room)

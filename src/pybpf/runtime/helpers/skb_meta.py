@@ -46,6 +46,7 @@ __all__ = [
     "SkbMeta",
     "clear_hash",
     "get_protocol",
+    "head_expansion_fails",
     "pull",
     "push",
     "resize_tail",
@@ -156,6 +157,41 @@ def _reserve(ctx: SkbContext, meta: SkbMeta, head: int, tail: int) -> None:
     buf = bytearray(grow_head) + pkt.buf + bytearray(need_tail)
     _shift(meta, grow_head)
     pkt.replace_buffer(buf, pkt.meta + grow_head, pkt.data + grow_head, pkt.end + grow_head)
+
+
+#: ``KMALLOC_MAX_SIZE`` on x86_64 (``PAGE_SIZE << MAX_PAGE_ORDER``): a bigger skb head
+#: cannot be allocated.
+KMALLOC_MAX_SIZE = 4096 << 10
+#: The kmalloc caches up to ``KMALLOC_MAX_CACHE_SIZE`` (two pages), smallest first.
+_KMALLOC_CACHES = (8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192)
+#: ``SKB_DATA_ALIGN(sizeof(struct skb_shared_info))`` on x86_64.
+SKB_SHINFO_SIZE = 320
+
+
+def kmalloc_size_roundup(size: int) -> int:
+    """``kmalloc_size_roundup()``: what kmalloc really hands out for ``size`` bytes."""
+    for cache in _KMALLOC_CACHES:
+        if size <= cache:
+            return cache
+    pages = -(-size // 4096)
+    return 4096 << (pages - 1).bit_length()
+
+
+def head_expansion_fails(ctx: SkbContext, head: int) -> bool:
+    """Whether ``skb_cow_head(skb, head)`` fails with ``-ENOMEM``: ``pskb_expand_head()``
+    would need a head bigger than ``KMALLOC_MAX_SIZE`` (``ALIGN(nhead + skb_end_offset,
+    SMP_CACHE_BYTES)`` plus the shared info; measured on 6.18: a 100-byte frame's
+    ``bpf_skb_change_head()`` of a GSO skb fails from ``4 MiB - 447`` bytes of room on).
+    The kernel's ``skb_end_offset`` is the kmalloc size of the head minus the shared info:
+    exact for a test run's first expansion (its head is headroom, frame and shared info,
+    as here), approximate after pybpf reallocated the buffer itself."""
+    pkt = ctx.packet
+    need = head - pkt.meta
+    if need <= 0:
+        return False
+    nhead = -(-need // NET_SKB_PAD) * NET_SKB_PAD
+    end_offset = kmalloc_size_roundup(len(pkt.buf)) - SKB_SHINFO_SIZE
+    return -(-(nhead + end_offset) // 64) * 64 + SKB_SHINFO_SIZE > KMALLOC_MAX_SIZE
 
 
 def push(ctx: SkbContext, meta: SkbMeta, length: int) -> None:
