@@ -589,7 +589,7 @@ def test_hash_devmap_slots_follow_the_table(ops: list[tuple[bool, int, int]]) ->
         raw = (ctypes.c_uint64 * max(n, 1)).from_address(native.vals)[:n]
         vals = [v & 0xFFFFFFFF for v in raw]
         expected = sorted((struct.unpack("<I", kk)[0], struct.unpack("<Ii", m[kk])[0])
-                          for kk in m.keys())
+                          for kk in m)
         assert list(zip(keys, vals)) == expected
 
 
