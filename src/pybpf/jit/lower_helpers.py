@@ -1,8 +1,8 @@
 """Helpers in native code: ``bpf_ktime_get_ns`` (and its ``boot``, ``coarse`` and ``tai``
-siblings), ``bpf_get_prandom_u32``,
-``bpf_get_smp_processor_id``, ``bpf_csum_diff``, ``bpf_ringbuf_reserve``/``submit``/
-``discard``, ``bpf_spin_lock``/``unlock`` here; the helpers on the run's context and its packet (XDP and skb packet
-helpers, redirects) in :mod:`pybpf.jit.lower_ctx_helpers`.
+siblings), ``bpf_get_prandom_u32``, ``bpf_get_smp_processor_id``, ``bpf_csum_diff``,
+``bpf_ringbuf_reserve``/``submit``/``discard``, ``bpf_spin_lock``/``unlock`` here; the
+helpers on the run's context and its packet (XDP and skb packet helpers) in
+:mod:`pybpf.jit.lower_ctx_helpers`, the redirects in :mod:`pybpf.jit.lower_redirect`.
 
 Each is done natively only where its semantics allow, and otherwise falls back to the Python
 helper (the same call the JIT makes for every other helper; see

@@ -3,7 +3,7 @@ condition holds, the Python helper otherwise (:func:`native_or_python`), and the
 row that says which native object a pointer argument points at (:func:`row_of`).
 
 Used by the helper lowerings (:mod:`pybpf.jit.lower_helpers`,
-:mod:`pybpf.jit.lower_ctx_helpers`) and by ``LD_ABS``/``LD_IND`` (:mod:`pybpf.jit.lower_packet`).
+:mod:`pybpf.jit.lower_ctx_helpers`, :mod:`pybpf.jit.lower_redirect`) and by ``LD_ABS``/``LD_IND`` (:mod:`pybpf.jit.lower_packet`).
 """
 
 from __future__ import annotations

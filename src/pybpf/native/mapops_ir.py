@@ -61,19 +61,8 @@ def _lookup(mod: ModuleText) -> None:
             b.ret(b.op(f"add i64 {addr}, {b.op(f'mul i64 %cpu, {elem}')}"))
         b.ret(addr)
     b.return_if(b.op(f"icmp eq i32 {kind}, 0"), NOT_NATIVE)
-    with b.if_(b.op(f"icmp eq i32 {kind}, {MapKind.LPM_TRIE}")):
-        b.ret(b.call("i64", "pb_lpm_lookup", [("ptr", "%m"), ("ptr", "%key")]))
-    with b.if_(b.op(f"icmp eq i32 {kind}, {MapKind.ARRAY_OF_MAPS}")):
-        # array_of_map_lookup_elem(): the inner map's pointer
-        index = b.zext(b.fn.load("i32", "%key", align=1))
-        b.return_if(b.op(f"icmp uge i64 {index}, {field64(b, '%m', 'max_entries')}"), 0)
-        inner = field(b, "%m", "values_host", "ptr")
-        b.ret(b.ld("i64", inner, b.op(f"shl i64 {index}, 3")))
-    with b.if_(b.op(f"icmp eq i32 {kind}, {MapKind.HASH_OF_MAPS}")):
-        slot = _sorted_slot(b, "%m", "%key")  # htab_of_map_lookup_elem()
-        b.return_if(b.op(f"icmp slt i64 {slot}, 0"), 0)
-        inner = field(b, "%m", "values_host", "ptr")
-        b.ret(b.ld("i64", inner, b.op(f"shl i64 {slot}, 3")))
+    with b.if_(b.op(f"icmp uge i32 {kind}, {MapKind.LPM_TRIE}")):  # one test on the hash path
+        _lookup_lpm_or_inner(b, kind)
     percpu = b.op(f"or i1 {b.op(f'icmp eq i32 {kind}, {MapKind.PERCPU_HASH}')}, "
                   f"{b.op(f'icmp eq i32 {kind}, {MapKind.LRU_PERCPU_HASH}')}")
     bad_cpu = b.op(f"icmp uge i64 %cpu, {field64(b, '%m', 'ncpus')}")
@@ -89,6 +78,24 @@ def _lookup(mod: ModuleText) -> None:
     vaddr = b.ld("i64", record_ptr(b, "%m", idx), REC_VADDR)
     offset = b.op(f"select i1 {percpu}, i64 {b.op(f'mul i64 %cpu, {elem}')}, i64 0")
     b.ret(b.op(f"add i64 {vaddr}, {offset}"))
+
+
+def _lookup_lpm_or_inner(b: Builder, kind: str) -> None:
+    """The LPM trie's lookup (:mod:`pybpf.native.lpm_ir`), or a map of maps' inner map
+    pointer (``array_of_map_lookup_elem()``, ``htab_of_map_lookup_elem()``)."""
+    with b.if_(b.op(f"icmp eq i32 {kind}, {MapKind.LPM_TRIE}")):
+        b.ret(b.call("i64", "pb_lpm_lookup", [("ptr", "%m"), ("ptr", "%key")]))
+    index = b.var("i64", -1)
+    with b.if_else(b.op(f"icmp eq i32 {kind}, {MapKind.ARRAY_OF_MAPS}")) as (array, hashed):
+        with array:
+            at = b.zext(b.fn.load("i32", "%key", align=1))
+            inside = b.op(f"icmp ult i64 {at}, {field64(b, '%m', 'max_entries')}")
+            index.set(b.op(f"select i1 {inside}, i64 {at}, i64 -1"))
+        with hashed:
+            index.set(_sorted_slot(b, "%m", "%key"))
+    slot = index.get()
+    b.return_if(b.op(f"icmp slt i64 {slot}, 0"), 0)
+    b.ret(b.ld("i64", field(b, "%m", "values_host", "ptr"), b.op(f"shl i64 {slot}, 3")))
 
 
 def _sorted_slot(b: Builder, m: str, key: str) -> str:

@@ -190,14 +190,10 @@ def _grow(skb: Skb, off: str, length: str, flags: str, proto: str) -> None:
         b.st("i8", 1, "%skb", S["encapsulation"])
         inner = b.op(f"add i64 {data}, {mac_len}")
         skb.set_header("network_header", inner)
-        tunnel = b.op(f"select i1 {_has(b, flags, F.ENCAP_L3_IPV4)}, i64 {SKB_GSO_IPXIP4}, "
-                      "i64 0")
-        tunnel = b.op(f"select i1 {_has(b, flags, F.ENCAP_L3_IPV6)}, i64 {SKB_GSO_IPXIP6}, "
-                      f"i64 {tunnel}")
-        tunnel = b.op(f"select i1 {_has(b, flags, F.ENCAP_L4_GRE)}, i64 {SKB_GSO_GRE}, "
-                      f"i64 {tunnel}")
-        tunnel = b.op(f"select i1 {_has(b, flags, F.ENCAP_L4_UDP)}, i64 {SKB_GSO_UDP_TUNNEL}, "
-                      f"i64 {tunnel}")
+        tunnel = "0"  # the last flag of these that is set decides
+        for flag, gso in ((F.ENCAP_L3_IPV4, SKB_GSO_IPXIP4), (F.ENCAP_L3_IPV6, SKB_GSO_IPXIP6),
+                          (F.ENCAP_L4_GRE, SKB_GSO_GRE), (F.ENCAP_L4_UDP, SKB_GSO_UDP_TUNNEL)):
+            tunnel = b.op(f"select i1 {_has(b, flags, flag)}, i64 {gso}, i64 {tunnel}")
         gso_bits.set(b.op(f"or i64 {SKB_GSO_DODGY}, {tunnel}"))
         with b.if_(_has(b, flags, F.ENCAP_L4_GRE | F.ENCAP_L4_UDP)):
             nh_len = b.op(f"select i1 {_has(b, flags, F.ENCAP_L3_IPV6)}, i64 {IPV6_HLEN}, "

@@ -8,7 +8,7 @@ bpf_map_fd_get_ptr() answers — and must live in the same :class:`~pybpf.runtim
 A program's lookup returns the inner map's pointer (its :attr:`~.base.MapBase.address`, which
 :func:`~.header.resolve_map` turns back into the map for the next helper call), as
 array_of_map_lookup_elem()/htab_of_map_lookup_elem() return the ``struct bpf_map *`` (what
-compiled programs read natively is kept alongside: :class:`_InnerSlots`). The
+compiled programs read natively is kept alongside: :func:`_native`). The
 array variant follows the fd-array rules (update flags other than ``BPF_ANY`` → EINVAL, index
 out of range → E2BIG, empty delete → ENOENT); the hash variant the hash-map rules (check_flags(),
 E2BIG when full) with in-place replacement of an existing key. Python-side lookups return the
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ctypes
 import errno
-from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +29,7 @@ from pybpf.runtime.maps.base import Formatter, MapBase
 from pybpf.runtime.maps.flags import MapFlag, UpdateFlag
 from pybpf.runtime.maps.hash import check_flags
 from pybpf.runtime.maps.htab import HashTable
+from pybpf.runtime.maps.sorted_slots import SortedSlots
 from pybpf.runtime.maps.status import map_error
 from pybpf.runtime.memory import Memory
 
@@ -56,46 +56,13 @@ def inner_map_matches(template: MapSpec, inner: MapBase) -> bool:
     return True
 
 
-class _InnerSlots:
-    """What native ``bpf_map_lookup_elem()`` reads of a map of maps (its
-    :class:`~pybpf.native.layout.NativeMap` of kind ``ARRAY_OF_MAPS``/``HASH_OF_MAPS``): an
-    inner map address per slot (0: none) and, for a hash, the slots' keys in ascending
-    bytewise order. Programs cannot update maps of maps: only the map writes them."""
-
-    def __init__(self, kind: MapKind, key_size: int, value_size: int, max_entries: int) -> None:
-        n = max(max_entries, 1)
-        self.key_size = key_size
-        self.sorted: list[bytes] = []
-        self.addresses = (ctypes.c_uint64 * n)()
-        self.keys = (ctypes.c_char * (key_size * n))()
-        self.native = NativeMap(kind=kind, key_size=key_size, value_size=value_size,
-                                max_entries=max_entries,
-                                values_host=ctypes.addressof(self.addresses),
-                                recs=ctypes.addressof(self.keys))
-
-    def set_index(self, index: int, inner: MapBase | None) -> None:
-        self.addresses[index] = 0 if inner is None else inner.address
-
-    def set_key(self, key: bytes, inner: MapBase | None) -> None:
-        """The sorted slots after ``key`` got ``inner`` (None: deleted)."""
-        key = bytes(key)
-        keys, size, n = self.sorted, self.key_size, len(self.sorted)
-        at = bisect_left(keys, key)
-        here = at < n and keys[at] == key
-        if inner is None:
-            if not here:
-                return
-            keys.pop(at)
-            self.keys[size * at : size * (n - 1)] = self.keys[size * (at + 1) : size * n]
-            self.addresses[at : n - 1] = self.addresses[at + 1 : n]
-        elif not here:
-            keys.insert(at, key)
-            self.keys[size * (at + 1) : size * (n + 1)] = self.keys[size * at : size * n]
-            self.addresses[at + 1 : n + 1] = self.addresses[at : n]
-            self.keys[size * at : size * (at + 1)] = key
-        if inner is not None:
-            self.addresses[at] = inner.address
-        self.native.count = len(keys)
+def _native(m: MapBase, kind: MapKind, values: int, keys: int = 0) -> NativeMap:
+    """What native ``bpf_map_lookup_elem()`` reads of a map of maps: an inner map address per
+    slot at ``values`` (0: none) and, for a hash, the slots' keys at ``keys`` (ascending
+    bytewise, a :class:`~.sorted_slots.SortedSlots`). Programs cannot update maps of maps:
+    only the map writes them."""
+    return NativeMap(kind=kind, key_size=m.key_size, value_size=m.value_size,
+                     max_entries=m.max_entries, values_host=values, recs=keys)
 
 
 class _OfMaps(MapBase):
@@ -127,9 +94,8 @@ class ArrayOfMaps(_OfMaps):
                  formatter: Formatter | None = None) -> None:
         super().__init__(spec, memory, ncpus=ncpus, formatter=formatter)
         self.inner: list[MapBase | None] = [None] * self.max_entries
-        self.slots = _InnerSlots(MapKind.ARRAY_OF_MAPS, self.key_size, self.value_size,
-                                 self.max_entries)
-        self.native = self.slots.native
+        self._addresses = (ctypes.c_uint64 * max(self.max_entries, 1))()
+        self.native = _native(self, MapKind.ARRAY_OF_MAPS, ctypes.addressof(self._addresses))
         self._publish()
 
     def lookup_elem(self, key: bytes, cpu: int = 0) -> int:
@@ -146,7 +112,7 @@ class ArrayOfMaps(_OfMaps):
         if self.inner[index] is None:
             return -errno.ENOENT
         self.inner[index] = None
-        self.slots.set_index(index, None)
+        self._addresses[index] = 0
         return 0
 
     def get_next_key(self, key: bytes | None) -> bytes | None:
@@ -170,7 +136,7 @@ class ArrayOfMaps(_OfMaps):
         if index >= self.max_entries:
             return -errno.E2BIG
         self.inner[index] = self._check_inner(value)
-        self.slots.set_index(index, value)
+        self._addresses[index] = value.address
         return 0
 
     def keys(self) -> list[bytes]:
@@ -194,9 +160,9 @@ class HashOfMaps(_OfMaps):
                  formatter: Formatter | None = None) -> None:
         super().__init__(spec, memory, ncpus=ncpus, formatter=formatter)
         self.table: HashTable[_InnerElem] = HashTable(self.max_entries)
-        self.slots = _InnerSlots(MapKind.HASH_OF_MAPS, self.key_size, self.value_size,
-                                 self.max_entries)
-        self.native = self.slots.native
+        self.slots = SortedSlots(self.key_size, self.max_entries)
+        self.native = _native(self, MapKind.HASH_OF_MAPS, self.slots.values_address,
+                              self.slots.keys_address)
         self._publish()
 
     def lookup_elem(self, key: bytes, cpu: int = 0) -> int:
@@ -209,7 +175,7 @@ class HashOfMaps(_OfMaps):
         if elem is None:
             return -errno.ENOENT
         self.table.unlink(elem)
-        self.slots.set_key(key, None)
+        self._slot_set(key, None)
         return 0
 
     def get_next_key(self, key: bytes | None) -> bytes | None:
@@ -230,13 +196,17 @@ class HashOfMaps(_OfMaps):
             return ret
         if old is not None:
             old.inner = value
-            self.slots.set_key(key, value)
+            self._slot_set(key, value)
             return 0
         if len(self.table) >= self.max_entries:
             return -errno.E2BIG
         self.table.add_head(_InnerElem(key, self.table.hash(key), value))
-        self.slots.set_key(key, value)
+        self._slot_set(key, value)
         return 0
+
+    def _slot_set(self, key: bytes, inner: MapBase | None) -> None:
+        self.slots.set(key, None if inner is None else inner.address)
+        self.native.count = len(self.slots)
 
     def keys(self) -> list[bytes]:
         return [e.key for e in self.table.elements()]

@@ -25,7 +25,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import struct
-from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +36,7 @@ from pybpf.runtime.maps.flags import MapFlag, UpdateFlag
 from pybpf.runtime.maps.header import map_header_region
 from pybpf.runtime.maps.htab import HashTable
 from pybpf.runtime.maps.slab import Slab
+from pybpf.runtime.maps.sorted_slots import SortedSlots
 from pybpf.runtime.maps.status import map_error
 from pybpf.runtime.memory import Memory, RegionKind
 
@@ -285,8 +285,8 @@ class DevMapHash(MapBase):
 
     The entries are the kernel's hash table (:class:`~.htab.HashTable`, whose bucket order
     ``get_next_key`` walks); what native ``bpf_redirect_map()`` reads of them is kept
-    alongside, in :class:`RedirectMapNative`'s slots sorted by key (programs cannot update
-    a devmap: only this class writes them)."""
+    alongside, in :class:`RedirectMapNative`'s slots sorted by key (a
+    :class:`~.sorted_slots.SortedSlots`; programs cannot update a devmap)."""
 
     def __init__(self, spec: MapSpec, memory: Memory, *, ncpus: int,
                  formatter: Formatter | None = None) -> None:
@@ -296,18 +296,15 @@ class DevMapHash(MapBase):
         self.slab = Slab(memory, f"map '{self.name}'", 8, 2 * self.max_entries + 1,
                          writable=False)
         self.ifindex_valid: Callable[[int], bool] = lambda ifindex: True
-        n = max(self.max_entries, 1)
-        self._sorted: list[int] = []
-        self._keys = bytearray(4 * n)
-        self._vals = bytearray(8 * n)
-        self._present = bytearray(b"\x01" * n)  # every slot below count holds an entry
-        self._pins = [(ctypes.c_char * len(b)).from_buffer(b)
-                      for b in (self._present, self._vals, self._keys)]
+        # the entries native bpf_redirect_map() searches: ifindex and prog per key
+        self.slots = SortedSlots(4, self.max_entries, order=_index)
+        self._present = (ctypes.c_uint8 * max(self.max_entries, 1))(
+            *([1] * max(self.max_entries, 1)))  # every slot below count holds an entry
         self.redirect_native = RedirectMapNative(
             target=RedirectKind.IFINDEX, max_entries=self.max_entries,
             flag_mask=BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS,
-            present=ctypes.addressof(self._pins[0]), vals=ctypes.addressof(self._pins[1]),
-            hashed=1, keys=ctypes.addressof(self._pins[2]))
+            present=ctypes.addressof(self._present), vals=self.slots.values_address,
+            hashed=1, keys=self.slots.keys_address)
         self._publish()
 
     def _publish(self) -> None:
@@ -315,26 +312,12 @@ class DevMapHash(MapBase):
                                          ctypes.addressof(self.redirect_native),
                                          NativeKind.REDIRECT_MAP)
 
-    def _slot_set(self, index: int, entry: DevEntry | None) -> None:
-        """The sorted slots after ``index`` (a u32 key) got ``entry`` (None: deleted)."""
-        keys = self._sorted
-        at = bisect_left(keys, index)
-        here = at < len(keys) and keys[at] == index
-        n = len(keys)
-        if entry is None:
-            if not here:
-                return
-            keys.pop(at)
-            self._keys[4 * at : 4 * (n - 1)] = self._keys[4 * (at + 1) : 4 * n]
-            self._vals[8 * at : 8 * (n - 1)] = self._vals[8 * (at + 1) : 8 * n]
-        else:
-            if not here:
-                keys.insert(at, index)
-                self._keys[4 * (at + 1) : 4 * (n + 1)] = self._keys[4 * at : 4 * n]
-                self._vals[8 * (at + 1) : 8 * (n + 1)] = self._vals[8 * at : 8 * n]
-                struct.pack_into("<I", self._keys, 4 * at, index)
-            _VAL.pack_into(self._vals, 8 * at, entry.ifindex, entry.prog_fd)
-        self.redirect_native.count = len(keys)
+    def _slot_set(self, key: bytes, entry: DevEntry | None) -> None:
+        """The searched slots after ``key`` got ``entry`` (None: deleted)."""
+        value = None if entry is None else \
+            int.from_bytes(_VAL.pack(entry.ifindex, entry.prog_fd), "little")
+        self.slots.set(key, value)
+        self.redirect_native.count = len(self.slots)
 
     def lookup_elem(self, key: bytes, cpu: int = 0) -> int:
         elem = self.table.find(key)
@@ -365,7 +348,7 @@ class DevMapHash(MapBase):
             self.table.unlink(old)
             self.slab.free(old.addr)
             self.table.add_head(new)
-        self._slot_set(_index(key), new.entry)
+        self._slot_set(key, new.entry)
         return 0
 
     def delete_elem(self, key: bytes) -> int:
@@ -374,7 +357,7 @@ class DevMapHash(MapBase):
             return -errno.ENOENT
         self.table.unlink(elem)
         self.slab.free(elem.addr)
-        self._slot_set(_index(key), None)
+        self._slot_set(key, None)
         return 0
 
     def get_next_key(self, key: bytes | None) -> bytes | None:
